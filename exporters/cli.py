@@ -1,0 +1,36 @@
+"""aftercare-exporter: serve one inspection area (or all), or check a config file."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import ConfigError, load_config
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def check_config(file: str) -> int:
+    try:
+        config = load_config(file)
+    except ConfigError as err:
+        print(f"aftercare-exporter: invalid config: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    counts = {area: sum(len(getattr(s, area)) for s in config.systems)
+              for area in ("databases", "services", "logs", "integrations", "exchange", "backups")}
+    print(f"{file}: valid: {len(config.systems)} system(s); "
+          + ", ".join(f"{n} {area}" for area, n in counts.items()))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check-config"]:
+        parser = argparse.ArgumentParser(prog="aftercare-exporter check-config")
+        parser.add_argument("file", help="the aftercare.yml to validate")
+        return check_config(parser.parse_args(argv[1:]).file)
+    from .serve import serve_main
+    return serve_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
