@@ -1,0 +1,1 @@
+"""The monthly health-assessment report, computed from the Prometheus HTTP API."""

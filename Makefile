@@ -1,0 +1,49 @@
+# Aftercare — the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := prometheus prometheus-alertmanager
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: test demo venv system-deps check lint-metrics clean help
+
+help:
+	@echo "make test   - create .venv, install what the tests need, run the whole suite"
+	@echo "make demo   - run the native stack against a throwaway demo system (Ctrl-C stops it)"
+	@echo "make check  - offline checks: promtool, amtool, config example"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages the stack runs on (installed only when missing; needs root)
+system-deps:
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: venv system-deps
+	$(VENV)/bin/pytest -q
+
+demo: venv system-deps
+	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql)
+	$(PY) -m scripts.demo
+
+check: venv system-deps
+	promtool check rules rules/*.yml
+	promtool test rules rules/tests/*.yml
+	amtool check-config alertmanager/alertmanager.yml
+	$(VENV)/bin/aftercare-exporter check-config examples/aftercare.yml
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache

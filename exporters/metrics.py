@@ -1,0 +1,87 @@
+"""Metric declarations and the per-target sample sink.
+
+An area declares its metrics once (name, type, help, extra labels); a target
+writes samples into a :class:`Sink` during collection; the runtime turns the
+sinks of one scrape into metric families.  Every family carries ``system``
+and the area's target label (``database``, ``service``, ...) first.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+LOG_NAME = "aftercare"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric family an area may emit.  ``name`` is the exposed name
+    (counters end in ``_total``); ``labels`` are those after system and target."""
+    name: str
+    kind: str                       # gauge | counter
+    help: str
+    labels: tuple[str, ...] = ()
+
+    def family(self, base_labels: tuple[str, ...]):
+        labels = list(base_labels + self.labels)
+        if self.kind == "counter":
+            return CounterMetricFamily(self.name.removesuffix("_total"), self.help, labels=labels)
+        return GaugeMetricFamily(self.name, self.help, labels=labels)
+
+
+def gauge(name: str, help: str, *labels: str) -> Metric:
+    return Metric(name, "gauge", help, labels)
+
+
+def counter(name: str, help: str, *labels: str) -> Metric:
+    assert name.endswith("_total"), name
+    return Metric(name, "counter", help, labels)
+
+
+@dataclass
+class CollectorRun:
+    success: bool
+    duration: float
+
+
+@dataclass
+class Sink:
+    """What one target's collection produced: samples, and per-collector outcomes."""
+    samples: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
+    collectors: dict[str, CollectorRun] = field(default_factory=dict)
+    up: bool | None = None
+    reason: str | None = None
+    error: str | None = None        # safe one-line description of the failure
+
+    def add(self, metric: str, value: float, *labels: str) -> None:
+        self.samples.append((metric, tuple(str(v) for v in labels), float(value)))
+
+    def set_up(self, ok: bool, reason: str | None = None) -> None:
+        self.up, self.reason = ok, (None if ok else reason)
+
+    @contextmanager
+    def collector(self, name: str, log=None, target: str = ""):
+        """Run one collector: record its success and duration; its failure is
+        logged and contained, so the target's other collectors still run."""
+        start = time.monotonic()
+        mark = len(self.samples)
+        try:
+            yield
+        except Exception as err:  # contained by design: one collector never breaks the scrape
+            del self.samples[mark:]  # no half-written family
+            self.collectors[name] = CollectorRun(False, time.monotonic() - start)
+            if log:
+                log.warning("collector failed", extra={"collector": name, "target": target,
+                                                       "err": safe_error(err)})
+        else:
+            self.collectors[name] = CollectorRun(True, time.monotonic() - start)
+
+
+def safe_error(err: BaseException) -> str:
+    """One line describing ``err``: its type and first line, trimmed."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

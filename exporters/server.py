@@ -1,0 +1,243 @@
+"""The exporter process: config (re)loading and the HTTP endpoints.
+
+Endpoints: ``/metrics`` (scrape), ``/-/healthy``, ``/-/ready``, ``POST /-/reload``
+and an index page.  With ``--web.config.file`` every endpoint requires the
+configured basic auth, and TLS is served when configured.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import html
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+
+from .config import Config, ConfigError, Secret, load_config
+from .logsetup import redact
+from .metrics import LOG_NAME, safe_error
+from .runtime import Area, Scraper
+
+log = logging.getLogger(LOG_NAME)
+SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+SCRAPE_MARGIN = 0.5          # seconds kept back from Prometheus's scrape timeout
+
+
+def config_secrets(value) -> list[str]:
+    """Every secret value held anywhere in a config object."""
+    if isinstance(value, Secret):
+        return [value.reveal()]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [s for f in dataclasses.fields(value) for s in config_secrets(getattr(value, f.name))]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in config_secrets(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in config_secrets(v)]
+    return []
+
+
+class Exporter:
+    """Serves a set of areas from one config file; reloads it on demand."""
+
+    def __init__(self, config_file: str, area_classes: list[type[Area]]):
+        self.config_file = config_file
+        self.area_classes = area_classes
+        self._lock = threading.Lock()
+        self.scraper: Scraper | None = None
+        self.config: Config | None = None
+        self.reload_ok = True
+        self.reload_ok_time = 0.0
+        self._registry = CollectorRegistry(auto_describe=False)
+        ProcessCollector(registry=self._registry)
+        PlatformCollector(registry=self._registry)
+
+    def _install(self, config: Config) -> None:
+        redact.set_secrets(config_secrets(config))
+        scraper = Scraper([cls(config) for cls in self.area_classes])
+        with self._lock:
+            old, self.scraper, self.config = self.scraper, scraper, config
+            self.reload_ok, self.reload_ok_time = True, time.time()
+        if old:
+            old.close()
+        log.info("config loaded", extra={"file": self.config_file,
+                                         "targets": sum(len(a.targets) for a in scraper.areas)})
+
+    def load(self) -> None:
+        """First load: a bad config raises ConfigError (the caller exits 2)."""
+        self._install(load_config(self.config_file))
+
+    def reload(self) -> tuple[bool, str]:
+        try:
+            config = load_config(self.config_file)
+        except ConfigError as err:
+            with self._lock:
+                self.reload_ok = False
+            log.error("config reload failed; keeping the previous config", extra={"err": str(err)})
+            return False, str(err)
+        self._install(config)
+        return True, "config reloaded"
+
+    def default_budget(self) -> float:
+        scraper = self.scraper
+        timeouts = [t.timeout for a in scraper.areas for t in a.targets] if scraper else []
+        return max(timeouts, default=5.0)
+
+    def collect(self, budget: float):
+        """Families for one scrape (the object handed to the text encoder)."""
+        exporter = self
+
+        class _Scrape:
+            def collect(self):
+                yield from exporter._registry.collect()
+                ok = GaugeMetricFamily("aftercare_config_last_reload_successful",
+                                       "1 if the last config (re)load succeeded, 0 if the last "
+                                       "attempt failed and the previous config is still in use.")
+                ok.add_metric([], 1.0 if exporter.reload_ok else 0.0)
+                yield ok
+                when = GaugeMetricFamily("aftercare_config_last_reload_success_timestamp_seconds",
+                                         "Unix time of the last successful config load.")
+                when.add_metric([], exporter.reload_ok_time)
+                yield when
+                yield from exporter.scraper.scrape(budget)
+        return _Scrape()
+
+    def close(self) -> None:
+        if self.scraper:
+            self.scraper.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, ssl_context=None):
+        host, _, _ = address[0].partition("%")
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.ssl_context = ssl_context
+        super().__init__((host, address[1]), handler)
+
+    def finish_request(self, request, client_address):
+        # the TLS handshake runs in the request's own thread, so a slow or
+        # silent client never blocks accepting the next connection
+        if self.ssl_context is not None:
+            request.settimeout(10)
+            try:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            except (OSError, ValueError) as err:
+                log.debug("TLS handshake failed", extra={"client": client_address[0],
+                                                         "err": safe_error(err)})
+                request.close()
+                return
+        super().finish_request(request, client_address)
+
+
+def make_handler(exporter: Exporter, webcfg, telemetry_path: str = "/metrics",
+                 title: str = "Aftercare exporter") -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "aftercare-exporter"
+        timeout = 30
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):  # access log at debug level only
+            log.debug("http request", extra={"client": self.client_address[0],
+                                             "request": redact(self.requestline)})
+
+        def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
+                  headers: dict | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            for k, v in {**webcfg.extra_headers, **(headers or {})}.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _authorized(self) -> bool:
+            if webcfg.auth_required and not webcfg.check_basic_auth(self.headers.get("Authorization")):
+                self._send(401, b"Unauthorized\n",
+                           headers={"WWW-Authenticate": 'Basic realm="aftercare"'})
+                return False
+            return True
+
+        def _route(self, method: str) -> Callable[[], None] | None:
+            path = self.path.split("?", 1)[0]
+            routes = {("GET", telemetry_path): self._metrics, ("GET", "/-/healthy"): self._healthy,
+                      ("GET", "/-/ready"): self._ready, ("POST", "/-/reload"): self._reload,
+                      ("PUT", "/-/reload"): self._reload, ("GET", "/"): self._index}
+            if (method, path) in routes:
+                return routes[(method, path)]
+            if any(p == path for _, p in routes):
+                return lambda: self._send(405, b"Method Not Allowed\n")
+            return lambda: self._send(404, b"Not Found\n")
+
+        def _handle(self, method: str) -> None:
+            if self._authorized():
+                self._route(method)()
+
+        def do_GET(self):
+            self._handle("GET")
+
+        def do_HEAD(self):
+            self._handle("GET")
+
+        def do_POST(self):
+            self._drain()
+            self._handle("POST")
+
+        def do_PUT(self):
+            self._drain()
+            self._handle("PUT")
+
+        def _drain(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if 0 < length <= 1 << 16:
+                self.rfile.read(length)
+
+        def _metrics(self):
+            budget = exporter.default_budget()
+            header = self.headers.get(SCRAPE_TIMEOUT_HEADER)
+            if header:
+                try:
+                    budget = max(0.1, float(header) - SCRAPE_MARGIN)
+                except ValueError:
+                    pass
+            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+            body = encoder(exporter.collect(budget))
+            headers = {}
+            if "gzip" in self.headers.get("Accept-Encoding", ""):
+                body, headers = gzip.compress(body, 1), {"Content-Encoding": "gzip"}
+            self._send(200, body, content_type, headers)
+
+        def _healthy(self):
+            self._send(200, b"Healthy.\n")
+
+        def _ready(self):
+            ready = exporter.scraper is not None
+            self._send(200 if ready else 503, b"Ready.\n" if ready else b"Not ready.\n")
+
+        def _reload(self):
+            ok, message = exporter.reload()
+            self._send(200 if ok else 500, (redact(message) + "\n").encode())
+
+        def _index(self):
+            areas = ", ".join(a.name for a in exporter.scraper.areas) if exporter.scraper else ""
+            body = (f"<html><head><title>{html.escape(title)}</title></head><body>"
+                    f"<h1>{html.escape(title)}</h1><p>Areas: {html.escape(areas)}</p><ul>"
+                    f"<li><a href='{telemetry_path}'>Metrics</a></li>"
+                    "<li><a href='/-/healthy'>Health</a></li><li><a href='/-/ready'>Readiness</a></li>"
+                    "</ul><p>POST /-/reload re-reads the config file.</p></body></html>")
+            self._send(200, body.encode(), "text/html; charset=utf-8")
+
+    return Handler
+
+
+def make_server(exporter: Exporter, listen: tuple[str, int], webcfg, **kw) -> _Server:
+    return _Server(listen, make_handler(exporter, webcfg, **kw), webcfg.ssl_context())
