@@ -1,13 +1,23 @@
-"""The one table: area name -> the Area class that serves it."""
+"""The one table: exporter name -> the Area classes it serves.
+
+An exporter may serve several areas (the services exporter serves the
+services and their log sources); ``all`` serves every area once.
+"""
 from __future__ import annotations
 
 from .database import DatabaseArea
 from .runtime import Area
 
-AREAS: dict[str, type[Area]] = {
-    "database": DatabaseArea,
+EXPORTERS: dict[str, tuple[type[Area], ...]] = {
+    "database": (DatabaseArea,),
 }
 
-# default --web.listen-address port per area ("all" serves every area at once)
+# default --web.listen-address port per exporter
 DEFAULT_PORTS = {"all": 9850, "database": 9851, "services": 9852, "integrations": 9853,
                  "exchange": 9854, "backups": 9855}
+
+
+def areas_for(exporter: str) -> list[type[Area]]:
+    if exporter == "all":
+        return list(dict.fromkeys(cls for classes in EXPORTERS.values() for cls in classes))
+    return list(EXPORTERS[exporter])

@@ -10,7 +10,7 @@ import threading
 from .config import ConfigError
 from .logsetup import LEVELS, setup_logging
 from .metrics import LOG_NAME, safe_error
-from .registry import AREAS, DEFAULT_PORTS
+from .registry import DEFAULT_PORTS, EXPORTERS, areas_for
 from .server import Exporter, make_server
 
 log = logging.getLogger(LOG_NAME)
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aftercare-exporter",
         description="Prometheus exporter for the Aftercare inspection areas. "
                     "Also: aftercare-exporter check-config FILE")
-    parser.add_argument("area", choices=sorted(AREAS) + ["all"], help="the inspection area to serve")
+    parser.add_argument("area", choices=sorted(EXPORTERS) + ["all"], help="the inspection area to serve")
     parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
                         help="the aftercare.yml to read (default: %(default)s)")
     parser.add_argument("--web.listen-address", dest="listen", type=parse_listen,
@@ -46,7 +46,7 @@ def serve_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     from .webconfig import load_web_config
-    areas = list(AREAS.values()) if args.area == "all" else [AREAS[args.area]]
+    areas = areas_for(args.area)
     listen = args.listen or ("0.0.0.0", DEFAULT_PORTS[args.area])
     exporter = Exporter(args.config_file, areas)
     try:
