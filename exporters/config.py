@@ -7,10 +7,11 @@ which never prints its value.
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -91,7 +92,7 @@ class HttpCheck:
     method: str
     expect_status: tuple[int, ...]
     body_regex: re.Pattern | None
-    headers: dict
+    headers: dict = field(repr=False)   # may carry an Authorization token
     follow_redirects: bool
     tls_verify: bool
     ca_file: str | None
@@ -265,9 +266,14 @@ class Config:
 
 # --- secrets and DSNs -------------------------------------------------------------
 
+# relative paths in the config (password_file) are resolved against the
+# directory of the config file, as Prometheus does
+_BASE_DIR: contextvars.ContextVar[str] = contextvars.ContextVar("base_dir", default=".")
+
+
 def _read_secret(raw: dict, path: tuple) -> Secret | None:
     if raw.get("password_file"):
-        file = raw["password_file"]
+        file = os.path.join(_BASE_DIR.get(), raw["password_file"])
         try:
             with open(file, encoding="utf-8") as fh:
                 value = fh.read().rstrip("\r\n")
@@ -293,12 +299,13 @@ _SECRET_EXCLUSIVE = [("password_file", "password_env")]
 
 
 def parse_dsn(value: str, path: tuple, schemes: tuple[str, ...]) -> Dsn:
-    Url(*schemes)(value, path)
+    # PostgreSQL may name a Unix socket directory as ?host=/var/run/postgresql
+    Url(*schemes, host_param="host" if schemes == PG_SCHEMES else None)(value, path)
     parts = urlsplit(value)
     password = Secret(unquote(parts.password), f"the password in {'.'.join(map(str, path))}") \
         if parts.password else None
     database = unquote(parts.path.lstrip("/")) or None
-    return Dsn(scheme=parts.scheme, host=parts.hostname, port=parts.port,
+    return Dsn(scheme=parts.scheme, host=parts.hostname or "", port=parts.port,
                user=unquote(parts.username) if parts.username else None, database=database,
                params=tuple(parse_qsl(parts.query)), password=password)
 
@@ -546,7 +553,8 @@ def validate(raw: Any, file: str = "<config>") -> Config:
     for key in raw:
         if key not in ("defaults", "systems"):
             raise ConfigError((str(key),), "unknown key; expected defaults or systems")
-    defaults = _DEFAULTS(raw.get("defaults") or {}, ("defaults",))
+    raw_defaults = raw.get("defaults")
+    defaults = _DEFAULTS({} if raw_defaults is None else raw_defaults, ("defaults",))
     systems = ListOf(_system(defaults), unique="name", min_items=1)(raw.get("systems"), ("systems",))
     return Config(file=file, defaults=defaults, systems=systems)
 
@@ -559,6 +567,12 @@ def _no_duplicates(loader, node, deep=False):
     seen = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "found a mapping or list used as a key (an unrendered template?)",
+                key_node.start_mark)
         if key in seen:
             mark = key_node.start_mark
             raise ConfigError((), f"line {mark.line + 1}: key {key!r} appears twice in one mapping")
@@ -573,14 +587,16 @@ def load_config(file: str) -> Config:
     """Read and validate ``file``; every mistake is a :class:`ConfigError` naming it."""
     try:
         with open(file, "rb") as fh:
-            text = fh.read().decode("utf-8")
-        raw = yaml.load(text, Loader=_StrictLoader)
+            data = fh.read()
+    except OSError as err:
+        raise ConfigError((), f"cannot read the config file: {err.strerror}", file)
+    token = _BASE_DIR.set(os.path.dirname(os.path.abspath(file)))
+    try:
+        raw = yaml.load(data.decode("utf-8"), Loader=_StrictLoader)
         return validate(raw, file)
     except ConfigError as err:
         err.file = file
         raise
-    except OSError as err:
-        raise ConfigError((), f"cannot read the config file: {err.strerror}", file)
     except UnicodeDecodeError:
         raise ConfigError((), "the config file is not UTF-8 text", file)
     except yaml.YAMLError as err:
@@ -588,3 +604,5 @@ def load_config(file: str) -> Config:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise ConfigError((), f"{where}{problem} (expected valid YAML)", file)
+    finally:
+        _BASE_DIR.reset(token)

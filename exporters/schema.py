@@ -44,6 +44,8 @@ def describe(value: Any) -> str:
         return "a list"
     if value is None:
         return "nothing (null)"
+    if isinstance(value, str) and ("://" in value or "@" in value):
+        return "a value that is not shown (it may carry a password)"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -100,8 +102,8 @@ def Enum(*choices: str) -> Validator:
     return check
 
 
-_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
-_DURATION_UNITS = (604800, 86400, 3600, 60, 1, 0.001)
+_DURATION = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?")
+_DURATION_UNITS = (31536000, 604800, 86400, 3600, 60, 1, 0.001)
 
 
 def parse_duration(text: str) -> float | None:
@@ -137,7 +139,7 @@ def Size() -> Validator:
         m = _SIZE.fullmatch(value) if isinstance(value, str) else None
         if not m:
             raise ConfigError(path, f"expected a size like 512, 10MiB or 2GB, got {describe(value)}")
-        return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+        return round(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
     return check
 
 
@@ -146,7 +148,7 @@ def Regex() -> Validator:
         Str(what="a regular expression")(value, path)
         try:
             return re.compile(value)
-        except re.error as err:
+        except (re.error, OverflowError, RecursionError) as err:
             raise ConfigError(path, f"expected a valid regular expression, got {describe(value)} ({err})")
     return check
 
@@ -166,14 +168,16 @@ def Timezone() -> Validator:
         Str(what="an IANA time zone like Asia/Shanghai or UTC")(value, path)
         try:
             zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(path, f"expected an IANA time zone like Asia/Shanghai or UTC, "
                                     f"got {describe(value)}")
         return value
     return check
 
 
-def Url(*schemes: str) -> Validator:
+def Url(*schemes: str, host_param: str | None = None) -> Validator:
+    """A URL with one of ``schemes`` and a host (or, with ``host_param``, the
+    host given as that query parameter, e.g. a PostgreSQL Unix socket)."""
     def check(value, path):
         what = f"a URL ({' or '.join(s + '://' for s in schemes)}...)"
         Str(what=what)(value, path)
@@ -182,7 +186,9 @@ def Url(*schemes: str) -> Validator:
             parts.port  # raises ValueError on a bad port
         except ValueError:
             raise ConfigError(path, f"expected {what}, got a malformed URL")
-        if parts.scheme not in schemes or not parts.hostname:
+        has_host = bool(parts.hostname) or bool(
+            host_param and f"{host_param}=" in parts.query)
+        if parts.scheme not in schemes or not has_host:
             # never echo the value: a URL may carry a password
             raise ConfigError(path, f"expected {what} with a host name")
         return value
