@@ -19,7 +19,7 @@ EXIT_CONFIG = 2
 
 def parse_listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise argparse.ArgumentTypeError(f"expected host:port like 127.0.0.1:9851, got {value!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
 
