@@ -55,6 +55,9 @@ def serve_main(argv: list[str]) -> int:
     except ConfigError as err:
         print(f"aftercare-exporter: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    except Exception as err:  # a bug, reported in one line rather than a traceback
+        print(f"aftercare-exporter: cannot start: {safe_error(err)}", file=sys.stderr)
+        return 1
     try:
         server = make_server(exporter, listen, webcfg, telemetry_path=args.telemetry_path,
                              title=f"Aftercare {args.area} exporter")

@@ -75,13 +75,13 @@ class Exporter:
 
     def reload(self) -> tuple[bool, str]:
         try:
-            config = load_config(self.config_file)
-        except ConfigError as err:
+            self._install(load_config(self.config_file))
+        except Exception as err:  # ConfigError, or a target that cannot be built
+            message = str(err) if isinstance(err, ConfigError) else safe_error(err)
             with self._lock:
                 self.reload_ok = False
-            log.error("config reload failed; keeping the previous config", extra={"err": str(err)})
-            return False, str(err)
-        self._install(config)
+            log.error("config reload failed; keeping the previous config", extra={"err": message})
+            return False, message
         return True, "config reloaded"
 
     def default_budget(self) -> float:
