@@ -6,12 +6,14 @@ services and their log sources); ``all`` serves every area once.
 from __future__ import annotations
 
 from .database import DatabaseArea
+from .exchange import ExchangeArea
 from .integrations import IntegrationsArea
 from .runtime import Area
 from .services import ServicesArea
 
 EXPORTERS: dict[str, tuple[type[Area], ...]] = {
     "database": (DatabaseArea,),
+    "exchange": (ExchangeArea,),
     "services": (ServicesArea,),
     "integrations": (IntegrationsArea,),
 }
