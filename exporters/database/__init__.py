@@ -1,22 +1,45 @@
 """Area 1, the database: space, performance and exception records.
 
 One collector per concern, each a module with ``METRICS`` and a function per
-engine; ``COLLECTORS`` below is the one table that registers them.
+engine (see target.py for the signatures); ``COLLECTORS`` below is the one
+table that registers them.  The order is the order they run in: ``tables``
+last, because a visit to another database closes the target's connection.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
+import pymysql
+
 from ..config import Config
 from ..runtime import Area, Target
-from . import size
+from . import (archiver, cache, checkpoints, connections, exceptions, filesystem, locks,
+               longrunning, replication, size, statements, tables, tablespaces, transactions,
+               uptime)
+from .mysql import MysqlTarget, classify_mysql_error
 from .postgresql import PostgresTarget, classify_pg_error
 
 # collector name -> module; the name is the `collector` label of
 # aftercare_scrape_collector_success
 COLLECTORS = {
     "database_size": size,
+    "tablespaces": tablespaces,
+    "filesystem": filesystem,
+    "connections": connections,
+    "transactions": transactions,
+    "cache": cache,
+    "locks": locks,
+    "long_running": longrunning,
+    "replication": replication,
+    "checkpoints": checkpoints,
+    "uptime": uptime,
+    "statements": statements,
+    "exceptions": exceptions,
+    "wal_archiving": archiver,
+    "tables": tables,
 }
+
+TARGETS = {"postgresql": PostgresTarget, "mysql": MysqlTarget}
 
 
 class DatabaseArea(Area):
@@ -31,8 +54,9 @@ class DatabaseArea(Area):
     def build_targets(self, config: Config) -> Iterable[Target]:
         for system in config.systems:
             for db in system.databases:
-                if db.type == "postgresql":
-                    yield PostgresTarget(system.name, db, COLLECTORS)
+                yield TARGETS[db.type](system.name, db, COLLECTORS, config.defaults.state_dir)
 
     def classify(self, err: BaseException) -> str:
+        if isinstance(err, pymysql.err.MySQLError):
+            return classify_mysql_error(err)
         return classify_pg_error(err)

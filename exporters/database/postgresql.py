@@ -1,16 +1,12 @@
 """A PostgreSQL target: one reused connection, read-only, with timeouts."""
 from __future__ import annotations
 
-import logging
 import math
+from contextlib import contextmanager
 
 import psycopg2
 
-from ..config import Database
-from ..metrics import LOG_NAME, Sink
-from ..runtime import Target
-
-log = logging.getLogger(LOG_NAME)
+from .target import DatabaseTarget
 
 
 def classify_pg_error(err: BaseException) -> str:
@@ -29,19 +25,15 @@ def classify_pg_error(err: BaseException) -> str:
     return "error"
 
 
-class PostgresTarget(Target):
-    def __init__(self, system: str, db: Database, collectors: dict):
-        super().__init__(system, db.name, db.timeout)
-        self.db = db
-        self.modules = {name: m for name, m in collectors.items() if hasattr(m, "postgresql")}
-        self.collectors = tuple(self.modules)
-        self.conn = None
+class PostgresTarget(DatabaseTarget):
+    engine = "postgresql"
 
-    def connect(self, timeout: float):
-        dsn, ms = self.db.dsn, int(timeout * 1000)
+    def connect(self, timeout: float, database: str | None = None):
+        dsn, ms = self.db.dsn, max(100, int(timeout * 1000))
         kwargs = dict(dsn.params)
         kwargs.update(
-            host=dsn.host, port=dsn.port or 5432, user=dsn.user, dbname=dsn.database or "postgres",
+            host=dsn.host, port=dsn.port or 5432, user=dsn.user,
+            dbname=database or dsn.database or "postgres",
             # libpq's minimum is 2 s; the runtime stops waiting at the timeout anyway
             connect_timeout=max(2, math.ceil(timeout)),
             application_name="aftercare-exporter",
@@ -56,24 +48,25 @@ class PostgresTarget(Target):
         conn.autocommit = True
         return conn
 
-    def collect(self, sink: Sink, timeout: float) -> None:
-        if self.conn is None or self.conn.closed:
-            self.conn = self.connect(timeout)
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute("SELECT 1")
-        except psycopg2.Error:
-            self.close()
-            raise
-        for name, module in self.modules.items():
-            with sink.collector(name, log, self.name):
-                with self.conn.cursor() as cur:
-                    module.postgresql(cur, self.db, sink)
-            if self.conn.closed:        # the server went away mid-scrape
-                self.close()
-                raise psycopg2.OperationalError("server closed the connection during collection")
+    def is_broken(self, conn) -> bool:
+        return bool(conn.closed)
 
-    def close(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None and not conn.closed:
+    def ping(self, cur) -> None:
+        cur.execute("SELECT 1")
+
+    @property
+    def home(self) -> str:
+        return self.db.dsn.database or "postgres"
+
+    @contextmanager
+    def visit(self, database: str):
+        """A cursor on another database of the server.  The target's own
+        connection is closed first, so there is never more than one open; the
+        next collector (or scrape) reconnects to the home database."""
+        self.close()
+        conn = self.connect(max(0.1, self.remaining()), database)
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        finally:
             conn.close()

@@ -1,0 +1,36 @@
+"""Performance: block reads served from the buffer cache versus from disk."""
+from __future__ import annotations
+
+from ..metrics import counter
+from .mysql import global_status
+
+METRICS = (
+    counter("aftercare_database_blocks_hit_total",
+            "Block reads served from the server's buffer cache, a count (PostgreSQL: blks_hit per "
+            "database; MySQL: InnoDB buffer pool read requests not needing a disk read, "
+            "server-wide with datname=\"\").", "datname"),
+    counter("aftercare_database_blocks_read_total",
+            "Block reads that had to go to disk (or the OS cache), a count (PostgreSQL: blks_read "
+            "per database; MySQL: Innodb_buffer_pool_reads, server-wide with datname=\"\").",
+            "datname"),
+)
+
+_PG_BLOCKS = """
+SELECT datname, blks_hit, blks_read
+FROM pg_stat_database
+WHERE datname IS NOT NULL
+"""
+
+
+def postgresql(cur, target, sink) -> None:
+    cur.execute(_PG_BLOCKS)
+    for datname, hit, read in cur.fetchall():
+        sink.add("aftercare_database_blocks_hit_total", hit, datname)
+        sink.add("aftercare_database_blocks_read_total", read, datname)
+
+
+def mysql(cur, target, sink) -> None:
+    status = global_status(cur, "Innodb_buffer_pool_read_requests", "Innodb_buffer_pool_reads")
+    requests, reads = status["Innodb_buffer_pool_read_requests"], status["Innodb_buffer_pool_reads"]
+    sink.add("aftercare_database_blocks_hit_total", max(0.0, requests - reads), "")
+    sink.add("aftercare_database_blocks_read_total", reads, "")

@@ -1,0 +1,40 @@
+"""Performance: PostgreSQL checkpoints (pg_stat_bgwriter; pg_stat_checkpointer from 17)."""
+from __future__ import annotations
+
+from ..metrics import counter
+
+METRICS = (
+    counter("aftercare_database_checkpoints_total",
+            "Checkpoints performed, a count, by kind: timed (checkpoint_timeout) or requested "
+            "(WAL volume, CHECKPOINT, shutdown).", "kind"),
+    counter("aftercare_database_checkpoint_write_seconds_total",
+            "Time spent writing dirty buffers to disk during checkpoints, in seconds."),
+    counter("aftercare_database_checkpoint_sync_seconds_total",
+            "Time spent syncing checkpoint files to disk, in seconds."),
+    counter("aftercare_database_checkpoint_buffers_written_total",
+            "Buffers (8 KiB pages) written by checkpoints, a count."),
+)
+
+_PG_HAS_CHECKPOINTER = "SELECT to_regclass('pg_catalog.pg_stat_checkpointer') IS NOT NULL"
+
+_PG_BGWRITER = """
+SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time / 1000.0,
+       checkpoint_sync_time / 1000.0, buffers_checkpoint
+FROM pg_stat_bgwriter
+"""
+
+_PG_CHECKPOINTER = """
+SELECT num_timed, num_requested, write_time / 1000.0, sync_time / 1000.0, buffers_written
+FROM pg_stat_checkpointer
+"""
+
+
+def postgresql(cur, target, sink) -> None:
+    cur.execute(_PG_HAS_CHECKPOINTER)
+    cur.execute(_PG_CHECKPOINTER if cur.fetchone()[0] else _PG_BGWRITER)
+    timed, requested, write, sync, buffers = cur.fetchone()
+    sink.add("aftercare_database_checkpoints_total", timed, "timed")
+    sink.add("aftercare_database_checkpoints_total", requested, "requested")
+    sink.add("aftercare_database_checkpoint_write_seconds_total", write)
+    sink.add("aftercare_database_checkpoint_sync_seconds_total", sync)
+    sink.add("aftercare_database_checkpoint_buffers_written_total", buffers)

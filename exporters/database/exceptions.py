@@ -1,0 +1,42 @@
+"""Exception records: deadlocks, recovery conflicts, temporary files."""
+from __future__ import annotations
+
+from ..metrics import counter
+from .mysql import global_status
+
+METRICS = (
+    counter("aftercare_database_deadlocks_total",
+            "Deadlocks detected by the server (one transaction was aborted each time), a count "
+            "(PostgreSQL: per database; MySQL: Innodb_deadlocks, server-wide with datname=\"\").",
+            "datname"),
+    counter("aftercare_database_conflicts_total",
+            "Queries cancelled on a PostgreSQL standby because of conflicts with recovery, a "
+            "count per database.", "datname"),
+    counter("aftercare_database_temp_files_total",
+            "Temporary files created by queries (sorts, hashes spilling to disk), a count "
+            "(MySQL: Created_tmp_files, server-wide with datname=\"\").", "datname"),
+    counter("aftercare_database_temp_bytes_total",
+            "Data written to temporary files by queries, in bytes (PostgreSQL only).", "datname"),
+)
+
+_PG_EXCEPTIONS = """
+SELECT datname, deadlocks, conflicts, temp_files, temp_bytes
+FROM pg_stat_database
+WHERE datname IS NOT NULL
+"""
+
+
+def postgresql(cur, target, sink) -> None:
+    cur.execute(_PG_EXCEPTIONS)
+    for datname, deadlocks, conflicts, temp_files, temp_bytes in cur.fetchall():
+        sink.add("aftercare_database_deadlocks_total", deadlocks, datname)
+        sink.add("aftercare_database_conflicts_total", conflicts, datname)
+        sink.add("aftercare_database_temp_files_total", temp_files, datname)
+        sink.add("aftercare_database_temp_bytes_total", temp_bytes, datname)
+
+
+def mysql(cur, target, sink) -> None:
+    status = global_status(cur, "Innodb_deadlocks", "Created_tmp_files")
+    if "Innodb_deadlocks" in status:
+        sink.add("aftercare_database_deadlocks_total", status["Innodb_deadlocks"], "")
+    sink.add("aftercare_database_temp_files_total", status["Created_tmp_files"], "")

@@ -1,0 +1,154 @@
+"""Space: the N largest tables of every database, plus the rest as one series.
+
+Each database gets at most N ``table`` series (N = ``top_tables``, default
+20) and one ``table="__other__"`` series holding the rest, so the sum over a
+database's series is the total size of its tables.  The member set is sticky
+(topn.py) and kept in the state directory, so label sets do not churn.
+
+Table sizes change slowly and reading them is per database on PostgreSQL, so
+each database is re-read at most every ``REFRESH_SECONDS``: the DSN's own
+database on the open connection, another database by a short visit (the
+target's connection is closed first: never two open), at most one visit per
+scrape and only while half the timeout is left.  Between refreshes the last
+figures are repeated; ``..._tables_refresh_timestamp_seconds`` says how old.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from ..metrics import LOG_NAME, gauge, safe_error
+from . import topn
+
+log = logging.getLogger(LOG_NAME)
+
+REFRESH_SECONDS = 300.0
+
+METRICS = (
+    gauge("aftercare_database_table_size_bytes",
+          "Disk space used by a table with its indexes and TOAST data, in bytes, for the "
+          "top-N tables of each database; table=\"__other__\" holds all its other tables.",
+          "datname", "table"),
+    gauge("aftercare_database_tables",
+          "User tables in the database, a count.", "datname"),
+    gauge("aftercare_database_tables_refresh_timestamp_seconds",
+          "When the table sizes of the database were last read, in seconds since the Unix epoch.",
+          "datname"),
+)
+
+_PG_DATABASES = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
+
+_PG_TABLES = r"""
+SELECT n.nspname || '.' || c.relname, coalesce(pg_total_relation_size(c.oid), 0)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+"""
+
+_MYSQL_TABLES = """
+SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)
+FROM information_schema.TABLES
+WHERE TABLE_TYPE = 'BASE TABLE'
+  AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys')
+"""
+
+
+class _Memory:
+    """Per-target figures kept between scrapes."""
+
+    def __init__(self, target):
+        self.path = target.state_file("tables.json")
+        self.members = topn.load(self.path)            # datname -> member tables
+        self.sizes: dict[str, dict[str, float]] = {}   # datname -> table -> bytes
+        self.read_at: dict[str, float] = {}            # datname -> monotonic time of last read
+        self.read_wall: dict[str, float] = {}          # datname -> epoch of last read
+        self.tried_at: dict[str, float] = {}           # datname -> monotonic time of last try
+
+    def due(self, datname: str, now: float) -> bool:
+        return now - self.tried_at.get(datname, -1e18) >= REFRESH_SECONDS
+
+    def store(self, datname: str, sizes: dict[str, float], n: int) -> bool:
+        """Keep fresh sizes; return True when the member set changed."""
+        self.sizes[datname] = sizes
+        self.read_at[datname] = self.tried_at[datname] = time.monotonic()
+        self.read_wall[datname] = time.time()
+        members = topn.choose(self.members.get(datname, []), sizes, n)
+        changed = members != self.members.get(datname)
+        self.members[datname] = members
+        return changed
+
+    def forget_all_but(self, datnames: set[str]) -> bool:
+        gone = set(self.sizes) | set(self.members) | set(self.tried_at)
+        gone -= datnames
+        for datname in gone:
+            for table in (self.sizes, self.members, self.read_at, self.read_wall, self.tried_at):
+                table.pop(datname, None)
+        return bool(gone)
+
+    def emit(self, sink) -> None:
+        for datname in sorted(self.sizes):
+            sizes = self.sizes[datname]
+            members = self.members.get(datname, [])
+            for table in members:
+                sink.add("aftercare_database_table_size_bytes", sizes[table], datname, table)
+            rest = sum(sizes.values()) - sum(sizes[t] for t in members)
+            sink.add("aftercare_database_table_size_bytes", rest, datname, topn.OTHER)
+            sink.add("aftercare_database_tables", len(sizes), datname)
+            sink.add("aftercare_database_tables_refresh_timestamp_seconds",
+                     self.read_wall[datname], datname)
+
+
+def _memory(target) -> _Memory:
+    cache = target.cache["tables"]
+    if "memory" not in cache:
+        cache["memory"] = _Memory(target)
+    return cache["memory"]
+
+
+def _read_pg(cur) -> dict[str, float]:
+    cur.execute(_PG_TABLES)
+    return {name: float(size) for name, size in cur.fetchall()}
+
+
+def postgresql(cur, target, sink) -> None:
+    memory = _memory(target)
+    n = target.db.top_tables
+    cur.execute(_PG_DATABASES)
+    datnames = {row[0] for row in cur.fetchall()}
+    changed = memory.forget_all_but(datnames)
+    now = time.monotonic()
+    if target.home in datnames and memory.due(target.home, now):
+        changed |= memory.store(target.home, _read_pg(cur), n)
+    due = sorted((d for d in datnames - {target.home} if memory.due(d, now)),
+                 key=lambda d: (memory.tried_at.get(d, -1e18), d))
+    if due and target.remaining() > target.timeout / 2:
+        datname = due[0]
+        memory.tried_at[datname] = now
+        try:
+            with target.visit(datname) as other:
+                changed |= memory.store(datname, _read_pg(other), n)
+        except Exception as err:  # one unreadable database must not hide the others' tables
+            log.warning("cannot read table sizes", extra={"target": target.name,
+                                                          "datname": datname, "err": safe_error(err)})
+    memory.emit(sink)
+    if changed:
+        topn.save(memory.path, memory.members)
+
+
+def mysql(cur, target, sink) -> None:
+    memory = _memory(target)
+    if any(memory.due(d, time.monotonic()) for d in memory.tried_at) or not memory.tried_at:
+        cur.execute(_MYSQL_TABLES)
+        by_schema: dict[str, dict[str, float]] = {}
+        for schema, table, size in cur.fetchall():
+            by_schema.setdefault(schema, {})[table] = float(size)
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN "
+                    "('information_schema', 'performance_schema', 'mysql', 'sys')")
+        schemas = {row[0] for row in cur.fetchall()}
+        changed = memory.forget_all_but(schemas)
+        for schema in schemas:
+            changed |= memory.store(schema, by_schema.get(schema, {}), target.db.top_tables)
+        if changed:
+            topn.save(memory.path, memory.members)
+    memory.emit(sink)
