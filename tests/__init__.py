@@ -1,0 +1,1 @@
+"""Aftercare test suite."""

@@ -1,0 +1,179 @@
+"""A real Alertmanager on a free loopback port, with its config rewritten for tests."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Mapping
+
+import requests
+import yaml
+
+from .ports import free_port
+from .process import spawn, start_with_port_retry, tail, terminate, wait_http_ready
+
+ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
+PLACEHOLDER_ADDRESS = "127.0.0.1:9099"
+FAST_TIMINGS = {"group_wait": "1s", "group_interval": "1s"}
+TIMING_KEYS = frozenset({"group_wait", "group_interval", "repeat_interval"})
+
+
+def _replace_strings(node: Any, old: str, new: str) -> Any:
+    """Return node with old replaced by new in every string value, at any depth."""
+    if isinstance(node, str):
+        return node.replace(old, new)
+    if isinstance(node, list):
+        return [_replace_strings(item, old, new) for item in node]
+    if isinstance(node, dict):
+        return {key: _replace_strings(value, old, new) for key, value in node.items()}
+    return node
+
+
+def _override_timings(route: dict[str, Any], timings: Mapping[str, str], root: bool) -> None:
+    """Set timings on the root route and wherever a child route sets them itself."""
+    for key, value in timings.items():
+        if root or key in route:
+            route[key] = value
+    for child in route.get("routes") or []:
+        _override_timings(child, timings, root=False)
+
+
+def rewrite_config(text: str, webhook_address: str | None = None,
+                   timings: Mapping[str, str] | None = None,
+                   config_dir: str | Path | None = None) -> str:
+    """Rewrite alertmanager.yml text for a test: webhook address, route timings, template paths."""
+    config = yaml.safe_load(text) or {}
+    if not isinstance(config, dict):
+        raise ValueError("alertmanager config must be a mapping")
+    if webhook_address:
+        config = _replace_strings(config, PLACEHOLDER_ADDRESS, webhook_address)
+    if timings:
+        unknown = set(timings) - TIMING_KEYS
+        if unknown:
+            raise ValueError(f"unknown route timing(s) {sorted(unknown)}; allowed: {sorted(TIMING_KEYS)}")
+        if not isinstance(config.get("route"), dict):
+            raise ValueError("alertmanager config has no route to override timings on")
+        _override_timings(config["route"], timings, root=True)
+    if config_dir is not None and config.get("templates"):
+        base = Path(config_dir).resolve()
+        config["templates"] = [str(base / t) if not Path(t).is_absolute() else t
+                               for t in config["templates"]]
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+class Alertmanager:
+    """Alertmanager 0.25 without clustering; use as a context manager."""
+
+    def __init__(self, config_text: str, webhook_address: str | None = None,
+                 timings: Mapping[str, str] | None = None, config_dir: str | Path | None = None,
+                 extra_args: tuple[str, ...] | list[str] = (), startup_timeout: float = 20.0) -> None:
+        """Rewrite the config into a new temp dir; nothing runs until start() or entering the context.
+
+        config_dir resolves relative ``templates`` paths (the directory the original file lives in).
+        """
+        self.config_text = rewrite_config(config_text, webhook_address, timings, config_dir)
+        self.extra_args = list(extra_args)
+        self.startup_timeout = startup_timeout
+        self.dir = Path(tempfile.mkdtemp(prefix="aftercare-alertmanager-"))
+        self.config_path = self.dir / "alertmanager.yml"
+        self.config_path.write_text(self.config_text)
+        self.storage_path = self.dir / "data"
+        self.storage_path.mkdir()
+        self.log_path = self.dir / "alertmanager.log"
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> "Alertmanager":
+        """Build from an alertmanager.yml on disk; relative template paths resolve next to it."""
+        path = Path(path)
+        kwargs.setdefault("config_dir", path.parent)
+        return cls(path.read_text(), **kwargs)
+
+    @property
+    def address(self) -> str:
+        """host:port of the web listener (what Prometheus's alerting config needs)."""
+        if self.port is None:
+            raise RuntimeError("Alertmanager has not been started")
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash."""
+        return f"http://{self.address}"
+
+    def start(self) -> "Alertmanager":
+        """Start the server and wait for /-/ready; RuntimeError with the log tail on failure."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        keep_port = self.port is not None
+
+        def attempt() -> None:
+            if not keep_port:
+                self.port = free_port()
+            cmd = [ALERTMANAGER_BIN, "--config.file", str(self.config_path),
+                   "--storage.path", str(self.storage_path),
+                   "--web.listen-address", self.address, "--cluster.listen-address=",
+                   *self.extra_args]
+            self.process = spawn(cmd, self.log_path)
+            try:
+                wait_http_ready(self.process, f"{self.url}/-/ready", self.startup_timeout,
+                                self.log_path, "alertmanager")
+            except RuntimeError:
+                terminate(self.process)
+                raise
+
+        start_with_port_retry(attempt, self.log_path, attempts=1 if keep_port else 3)
+        return self
+
+    def stop(self) -> int | None:
+        """Stop the server (SIGTERM, SIGKILL after 5 s); storage (silences, notification log) stays."""
+        code = terminate(self.process)
+        self.process = None
+        return code
+
+    def restart(self) -> "Alertmanager":
+        """Stop and start again on the same port with the same storage."""
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        """Stop the server and remove the temp dir."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "Alertmanager":
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server log."""
+        return tail(self.log_path, lines)
+
+    def alerts(self, **filters: Any) -> list[dict[str, Any]]:
+        """GET /api/v2/alerts (filters are query parameters such as active=True, filter=[...])."""
+        params = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in filters.items()}
+        response = requests.get(f"{self.url}/api/v2/alerts", params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """POST /api/v2/alerts (each alert: labels, annotations, startsAt, endsAt, generatorURL)."""
+        response = requests.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=10)
+        if response.status_code != 200:
+            raise RuntimeError(f"alertmanager refused alerts: HTTP {response.status_code}: {response.text}")
+
+    def status(self) -> dict[str, Any]:
+        """GET /api/v2/status: config.original (the loaded YAML), versionInfo, uptime."""
+        response = requests.get(f"{self.url}/api/v2/status", timeout=10)
+        response.raise_for_status()
+        return response.json()

@@ -1,0 +1,241 @@
+"""A real Prometheus server on a free loopback port, in its own temporary directory."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Iterable, Sequence
+
+import requests
+import yaml
+
+from .ports import free_port
+from .process import spawn, start_with_port_retry, tail, terminate, wait_http_ready
+from .waiting import wait_until
+
+PROMETHEUS_BIN = "/usr/bin/prometheus"
+PROMTOOL_BIN = "/usr/bin/promtool"
+
+TimeArg = float | int | str | dt.datetime
+
+
+class PrometheusError(RuntimeError):
+    """The Prometheus HTTP API answered with an error status."""
+
+
+def _time_param(value: TimeArg) -> str:
+    """Render a time for the Prometheus API (unix seconds or RFC 3339)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return f"{value.timestamp():.3f}"
+    return str(value)
+
+
+class Prometheus:
+    """Prometheus 2.x started from a generated prometheus.yml; use as a context manager."""
+
+    def __init__(self, scrape_configs: Sequence[dict[str, Any]] = (),
+                 rule_files: Iterable[str | Path] = (), alertmanagers: Iterable[str] = (),
+                 scrape_interval: str = "1s", evaluation_interval: str = "1s",
+                 extra_args: Sequence[str] = (), extra_config: dict[str, Any] | None = None,
+                 scrape_self: bool = False, resend_delay: str | None = "1s",
+                 startup_timeout: float = 30.0) -> None:
+        """Prepare the temp dir; nothing runs until start() or entering the context.
+
+        scrape_self adds a job "prometheus" scraping this server's own address. resend_delay sets
+        --rules.alert.resend-delay (None keeps Prometheus's 1m): alerts that fire before the
+        Alertmanager is discovered (~5 s after start) are dropped and only re-sent after it.
+        """
+        self.scrape_configs: list[dict[str, Any]] = [dict(c) for c in scrape_configs]
+        self.rule_files: list[Path] = [Path(p).resolve() for p in rule_files]
+        self.alertmanagers: list[str] = list(alertmanagers)
+        self.scrape_interval = scrape_interval
+        self.evaluation_interval = evaluation_interval
+        self.extra_args = list(extra_args)
+        self.extra_config = dict(extra_config or {})
+        self.scrape_self = scrape_self
+        self.resend_delay = resend_delay
+        self.startup_timeout = startup_timeout
+        self.dir = Path(tempfile.mkdtemp(prefix="aftercare-prometheus-"))
+        self.config_path = self.dir / "prometheus.yml"
+        self.storage_path = self.dir / "data"
+        self.storage_path.mkdir()
+        self.log_path = self.dir / "prometheus.log"
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """host:port of the web listener."""
+        if self.port is None:
+            raise RuntimeError("Prometheus has not been started")
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash."""
+        return f"http://{self.address}"
+
+    def config(self) -> dict[str, Any]:
+        """The prometheus.yml content as a dict, built from the current attributes."""
+        config: dict[str, Any] = {
+            "global": {"scrape_interval": self.scrape_interval,
+                       "evaluation_interval": self.evaluation_interval},
+            "scrape_configs": list(self.scrape_configs),
+        }
+        if self.scrape_self:
+            config["scrape_configs"].insert(
+                0, {"job_name": "prometheus", "static_configs": [{"targets": [self.address]}]})
+        if self.rule_files:
+            config["rule_files"] = [str(p) for p in self.rule_files]
+        if self.alertmanagers:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": self.alertmanagers}]}]}
+        config.update(self.extra_config)
+        return config
+
+    def write_config(self) -> Path:
+        """Write prometheus.yml from the current attributes; return its path."""
+        self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
+        return self.config_path
+
+    def start(self) -> "Prometheus":
+        """Start the server and wait for /-/ready; RuntimeError with the log tail on failure."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        keep_port = self.port is not None
+
+        def attempt() -> None:
+            if not keep_port:
+                self.port = free_port()
+            self.write_config()
+            cmd = [PROMETHEUS_BIN, "--config.file", str(self.config_path),
+                   "--storage.tsdb.path", str(self.storage_path),
+                   "--web.listen-address", self.address, "--web.enable-lifecycle",
+                   *([f"--rules.alert.resend-delay={self.resend_delay}"] if self.resend_delay else []),
+                   *self.extra_args]
+            self.process = spawn(cmd, self.log_path)
+            try:
+                wait_http_ready(self.process, f"{self.url}/-/ready", self.startup_timeout,
+                                self.log_path, "prometheus")
+            except RuntimeError:
+                terminate(self.process)
+                raise
+
+        start_with_port_retry(attempt, self.log_path, attempts=1 if keep_port else 3)
+        return self
+
+    def stop(self) -> int | None:
+        """Stop the server (SIGTERM, SIGKILL after 5 s); data and config stay for a restart."""
+        code = terminate(self.process)
+        self.process = None
+        return code
+
+    def close(self) -> None:
+        """Stop the server and remove the temp dir."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "Prometheus":
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server log."""
+        return tail(self.log_path, lines)
+
+    def reload(self) -> None:
+        """Rewrite prometheus.yml from the attributes and POST /-/reload; raise if it is refused."""
+        self.write_config()
+        response = requests.post(f"{self.url}/-/reload", timeout=10)
+        if response.status_code != 200:
+            raise PrometheusError(f"reload failed: HTTP {response.status_code}: {response.text.strip()}")
+
+    def backfill(self, openmetrics: str) -> None:
+        """Write OpenMetrics text into the TSDB as blocks (promtool tsdb create-blocks-from openmetrics).
+
+        Call before start(). Blocks older than the retention (15d unless extra_args set
+        --storage.tsdb.retention.time) relative to the newest block are dropped by Prometheus.
+        """
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError("backfill() must run while Prometheus is stopped")
+        if not openmetrics.rstrip().endswith("# EOF"):
+            openmetrics = openmetrics.rstrip("\n") + "\n# EOF\n"
+        source = self.dir / "backfill.om"
+        source.write_text(openmetrics)
+        result = subprocess.run([PROMTOOL_BIN, "tsdb", "create-blocks-from", "openmetrics",
+                                 str(source), str(self.storage_path)],
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"promtool backfill failed ({result.returncode}): "
+                               f"{result.stdout}{result.stderr}")
+
+    # -- HTTP API --------------------------------------------------------------------------
+
+    def api(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET /api/v1/<path> and return its data; PrometheusError on an error status."""
+        response = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
+        try:
+            body = response.json()
+        except ValueError:
+            raise PrometheusError(f"{path}: HTTP {response.status_code}: {response.text[:500]}") from None
+        if body.get("status") != "success":
+            raise PrometheusError(f"{path}: {body.get('errorType')}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, expr: str, time: TimeArg | None = None) -> list:
+        """Instant query; returns data.result (a list of samples for a vector)."""
+        params: dict[str, Any] = {"query": expr}
+        if time is not None:
+            params["time"] = _time_param(time)
+        return self.api("query", params)["result"]
+
+    def query_range(self, expr: str, start: TimeArg, end: TimeArg, step: str | float = "1s") -> list:
+        """Range query; returns data.result (a list of series with values)."""
+        return self.api("query_range", {"query": expr, "start": _time_param(start),
+                                        "end": _time_param(end), "step": str(step)})["result"]
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The active targets (/api/v1/targets)."""
+        return self.api("targets", {"state": "active"})["activeTargets"]
+
+    def wait_for_targets_up(self, job: str | None = None, timeout: float = 30) -> list[dict[str, Any]]:
+        """Wait until at least one target (of job, if given) exists and all of them are up; return them."""
+        def check() -> list[dict[str, Any]] | None:
+            targets = [t for t in self.targets() if job is None or t["labels"].get("job") == job]
+            if targets and all(t["health"] == "up" for t in targets):
+                return targets
+            return None
+        return wait_until(check, timeout, interval=0.25, what=f"targets up (job={job!r}) at {self.url}")
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The loaded rule groups (/api/v1/rules)."""
+        return self.api("rules")["groups"]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The active alerts (/api/v1/alerts): labels, annotations, state, activeAt, value."""
+        return self.api("alerts")["alerts"]
+
+    def wait_for_alert(self, name: str, state: str = "firing", timeout: float = 30,
+                       labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """Wait until alert name is in state (pending/firing) with the given labels; return it."""
+        wanted = dict(labels or {}, alertname=name)
+
+        def check() -> dict[str, Any] | None:
+            for alert in self.alerts():
+                if alert["state"] == state and all(alert["labels"].get(k) == v for k, v in wanted.items()):
+                    return alert
+            return None
+        return wait_until(check, timeout, interval=0.25, what=f"alert {name} {state} at {self.url}")
