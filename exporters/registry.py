@@ -8,13 +8,14 @@ from __future__ import annotations
 from .database import DatabaseArea
 from .exchange import ExchangeArea
 from .integrations import IntegrationsArea
+from .logs.areas import DatabaseLogArea, ExchangeLogArea, LogSourcesArea
 from .runtime import Area
 from .services import ServicesArea
 
 EXPORTERS: dict[str, tuple[type[Area], ...]] = {
-    "database": (DatabaseArea,),
-    "exchange": (ExchangeArea,),
-    "services": (ServicesArea,),
+    "database": (DatabaseArea, DatabaseLogArea),
+    "exchange": (ExchangeArea, ExchangeLogArea),
+    "services": (ServicesArea, LogSourcesArea),
     "integrations": (IntegrationsArea,),
 }
 

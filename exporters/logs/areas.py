@@ -1,0 +1,205 @@
+"""The three areas that read log files, all through one follower per target.
+
+- ``LogSourcesArea`` (services exporter): ``logs:`` sources, lines by level, or
+  HTTP requests for access logs;
+- ``DatabaseLogArea`` (database exporter): ERROR/FATAL/PANIC (PostgreSQL) or
+  [ERROR]/[Warning] (MySQL, MariaDB) of each database's server log;
+- ``ExchangeLogArea`` (exchange exporter): lines by level of each job's log.
+
+Reads happen at scrape time, bounded: at most ``MAX_BYTES_PER_SCRAPE`` per
+target and never past half of the target's timeout; what is left (exposed as
+``*_backlog_bytes``) is read at the next scrape.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Callable, Iterable
+
+from ..config import Config
+from ..metrics import LOG_NAME, Metric, Sink, counter, gauge
+from ..runtime import Area, Target
+from . import access, serverlog
+from .counting import LevelCounter
+from .tail import Follower, PollResult
+
+log = logging.getLogger(LOG_NAME)
+
+MAX_BYTES_PER_SCRAPE = 256 << 20
+READ_SHARE_OF_TIMEOUT = 0.5
+
+
+def follower_metrics(prefix: str, what: str) -> tuple[Metric, ...]:
+    """The metrics every followed log has, named ``<prefix>_...``."""
+    return (
+        gauge(f"{prefix}_files", f"Files matching the {what}'s path that are followed; 0 means none "
+                                 "exists (or none could be opened)."),
+        gauge(f"{prefix}_unreadable_files", f"Files matching the {what}'s path that could not be "
+                                            "opened or examined (permissions, I/O error)."),
+        counter(f"{prefix}_read_bytes_total", f"Bytes of the {what} read so far (kept across restarts)."),
+        counter(f"{prefix}_read_lines_total", f"Complete lines of the {what} read so far, of any "
+                                              "level (kept across restarts)."),
+        gauge(f"{prefix}_backlog_bytes", f"Bytes of the {what} not read yet: a scrape reads a bounded "
+                                         "amount, the rest comes at the next scrapes."),
+        gauge(f"{prefix}_last_line_timestamp_seconds", f"When the {what} last had a new line (the file's "
+                                                       "modification time when it was read), Unix seconds."),
+        gauge(f"{prefix}_offsets_saved", "1 if the read offsets were saved at this scrape; 0 means they "
+                                         "could not be, and a restart may count lines again."),
+    )
+
+
+class LogTarget(Target):
+    """One followed path, its chunk counter and the series to expose (0 until seen)."""
+
+    def __init__(self, system: str, name: str, timeout: float, *, path: str, state_file: str,
+                 prefix: str, collector: str, count: Callable, zero_keys: Iterable[tuple]):
+        super().__init__(system, name, timeout)
+        self.collectors = (collector,)
+        self.path, self.prefix, self.count = path, prefix, count
+        self.zero_keys = tuple(zero_keys)
+        self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE)
+        self.last_problem: str | None = None
+
+    def collect(self, sink: Sink, timeout: float) -> None:
+        deadline = time.monotonic() + timeout * READ_SHARE_OF_TIMEOUT
+        result = None
+        with sink.collector(self.collectors[0], log, self.name):
+            result = self.follower.poll(self.count, deadline)
+            self.expose(sink, result)
+        found = self.problem(result)
+        self.report(found)
+        if found:
+            self.on_problem(sink, *found)
+
+    def on_problem(self, sink: Sink, reason: str, text: str) -> None:
+        """What a problem does besides the log line and the file metrics."""
+
+    def expose(self, sink: Sink, result: PollResult) -> None:
+        p, state = self.prefix, self.follower.state
+        totals = self.follower.totals
+        for key in dict.fromkeys(self.zero_keys + tuple(totals)):
+            sink.add(key[0], totals.get(key, 0), *key[1:])
+        sink.add(f"{p}_files", result.files)
+        sink.add(f"{p}_unreadable_files", result.unreadable)
+        sink.add(f"{p}_read_bytes_total", state["bytes"])
+        sink.add(f"{p}_read_lines_total", state["lines"])
+        sink.add(f"{p}_backlog_bytes", result.backlog_bytes)
+        sink.add(f"{p}_offsets_saved", 1 if result.state_saved else 0)
+        if state.get("last_line_time"):
+            sink.add(f"{p}_last_line_timestamp_seconds", state["last_line_time"])
+
+    def problem(self, result: PollResult | None) -> tuple[str, str] | None:
+        """(reason, safe description) of what is wrong, or None."""
+        if result is None:
+            return "error", "reading the log failed"
+        if result.unreadable:
+            return "unreadable", "; ".join(result.problems[:3])
+        if result.files == 0:
+            return "missing", f"no readable file matches {self.path}"
+        if not result.state_saved:
+            return "state", "; ".join(result.problems[:3])
+        return None
+
+    def report(self, found: tuple[str, str] | None) -> None:
+        """Log a problem once when it appears and once when it is gone."""
+        text = found[1] if found else None
+        if text != self.last_problem:
+            fields = {"system": self.system, "target": self.name, "path": self.path}
+            if found:
+                log.warning("log not readable", extra={**fields, "reason": found[0], "err": text})
+            else:
+                log.info("log readable again", extra=fields)
+        self.last_problem = text
+
+    def close(self) -> None:
+        self.follower.close()
+
+
+def _state_file(config: Config, area: str, system: str, name: str) -> str:
+    return os.path.join(config.defaults.state_dir, "logs", area, system, f"{name}.json")
+
+
+class LogSourcesArea(Area):
+    """Log sources of the services exporter: lines by level, or HTTP traffic."""
+
+    name = "logs"
+    target_label = "source"
+    reasons = ("missing", "unreadable", "state", "error")
+    metrics = (
+        counter("aftercare_log_lines_total", "Lines of the log source matching each configured level's "
+                "regex (a line may match several levels), kept across restarts.", "level"),
+        *follower_metrics("aftercare_log", "log source"),
+        *access.METRICS,
+    )
+
+    def build_targets(self, config: Config) -> Iterable[Target]:
+        for system in config.systems:
+            for src in system.logs:
+                if src.format == "combined":
+                    count, zero = access.AccessCounter(), access.zero_samples()
+                else:
+                    count = LevelCounter(src.levels, "aftercare_log_lines_total")
+                    zero = [("aftercare_log_lines_total", level) for level in src.levels]
+                yield SourceTarget(system.name, src.source, config.defaults.timeout, path=src.path,
+                                   state_file=_state_file(config, "source", system.name, src.source),
+                                   prefix="aftercare_log", collector="log", count=count, zero_keys=zero)
+
+
+class SourceTarget(LogTarget):
+    """A log source: its problem is also the area's failure reason."""
+
+    def on_problem(self, sink: Sink, reason: str, text: str) -> None:
+        sink.set_up(False, reason)
+        sink.error = text
+
+    def report(self, found) -> None:
+        """The runtime logs the change of the failure reason."""
+
+
+class DatabaseLogArea(Area):
+    """Severities in each database's server log (``log.path`` of a database)."""
+
+    name = "database_log"
+    target_label = "database"
+    metrics = (
+        counter(serverlog.METRIC, "Server log messages by severity: error, fatal, panic (PostgreSQL) "
+                "or error, warning (MySQL/MariaDB), kept across restarts.", "severity"),
+        *follower_metrics("aftercare_database_log", "database server log"),
+    )
+
+    def build_targets(self, config: Config) -> Iterable[Target]:
+        for system in config.systems:
+            for db in system.databases:
+                if db.log is None:
+                    continue
+                fmt = serverlog.log_format(db.type, db.log.format, db.log.path)
+                yield LogTarget(system.name, db.name, db.timeout, path=db.log.path,
+                                state_file=_state_file(config, "database", system.name, db.name),
+                                prefix="aftercare_database_log", collector="database_log",
+                                count=serverlog.counter_for(fmt),
+                                zero_keys=[(serverlog.METRIC, s) for s in serverlog.severities(fmt)])
+
+
+class ExchangeLogArea(Area):
+    """Lines by level of each data-exchange job's log (``log`` of an exchange job)."""
+
+    name = "exchange_log"
+    target_label = "exchange"
+    metrics = (
+        counter("aftercare_exchange_log_lines_total", "Lines of the job's log matching each configured "
+                "level's regex, kept across restarts.", "level"),
+        *follower_metrics("aftercare_exchange_log", "job log"),
+    )
+
+    def build_targets(self, config: Config) -> Iterable[Target]:
+        for system in config.systems:
+            for job in system.exchange:
+                if job.log is None:
+                    continue
+                metric = "aftercare_exchange_log_lines_total"
+                yield LogTarget(system.name, job.name, config.defaults.timeout, path=job.log.path,
+                                state_file=_state_file(config, "exchange", system.name, job.name),
+                                prefix="aftercare_exchange_log", collector="exchange_log",
+                                count=LevelCounter(job.log.levels, metric),
+                                zero_keys=[(metric, level) for level in job.log.levels])
