@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import logging
 
-import pika
-import pika.exceptions
-
 from .core import ProbeContext, ProbeFailed
 from .tls import client_context
 
@@ -13,11 +10,12 @@ from .tls import client_context
 # probe's verdict (up, reason) is the record of that, so keep pika quiet.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
 
-AUTH_ERRORS = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError,
-               pika.exceptions.ProbableAccessDeniedError)
-
 
 def probe_amqp(link, ctx: ProbeContext) -> None:
+    import pika                     # imported on first use: an exporter without AMQP links stays small
+    import pika.exceptions
+    auth_errors = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError,
+                   pika.exceptions.ProbableAccessDeniedError)
     url = link.url
     if url.host.rstrip(".").lower().endswith(".invalid"):
         raise ProbeFailed("dns", f"{url.host} is under the reserved .invalid domain")
@@ -35,7 +33,7 @@ def probe_amqp(link, ctx: ProbeContext) -> None:
         client_properties={"connection_name": "aftercare-exporter"})
     try:
         connection = pika.BlockingConnection(params)
-    except AUTH_ERRORS as err:
+    except auth_errors as err:
         raise ProbeFailed("auth", f"login refused: {type(err).__name__}")
     except pika.exceptions.AMQPError as err:
         raise ProbeFailed(classify(err), f"cannot open an AMQP connection: {type(err).__name__}")

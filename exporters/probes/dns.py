@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import socket
 
-import dns.exception
-import dns.resolver
-
 from .core import ProbeContext, ProbeFailed, split_address
 
 FAMILIES = {"A": socket.AF_INET, "AAAA": socket.AF_INET6}
@@ -26,6 +23,8 @@ def probe_dns(link, ctx: ProbeContext) -> None:
         except socket.gaierror as err:
             raise ProbeFailed("dns", f"cannot resolve {name}: {err.strerror}")
         return
+    import dns.exception            # imported on first use
+    import dns.resolver
     if link.server is None:
         resolver = dns.resolver.Resolver()
     else:

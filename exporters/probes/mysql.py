@@ -1,8 +1,6 @@
 """MySQL/MariaDB: log in and run SELECT 1 (a fresh connection per check)."""
 from __future__ import annotations
 
-import pymysql
-
 from .core import ProbeContext, ProbeFailed
 
 # MySQL client/server error codes
@@ -11,6 +9,7 @@ CANNOT_CONNECT = {2002, 2003, 2006, 2013}
 
 
 def probe_mysql(link, ctx: ProbeContext) -> None:
+    import pymysql                  # imported on first use: it pulls in cryptography (~18 MB)
     dsn = link.dsn
     if dsn.host.rstrip(".").lower().endswith(".invalid"):
         raise ProbeFailed("dns", f"{dsn.host} is under the reserved .invalid domain")

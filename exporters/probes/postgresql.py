@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import math
 
-import psycopg2
-
 from .core import ProbeContext, ProbeFailed
 
 
 def probe_postgresql(link, ctx: ProbeContext) -> None:
+    import psycopg2                 # imported on first use
     dsn = link.dsn
     if dsn.host.rstrip(".").lower().endswith(".invalid"):
         raise ProbeFailed("dns", f"{dsn.host} is under the reserved .invalid domain")
