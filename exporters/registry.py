@@ -5,6 +5,7 @@ services and their log sources); ``all`` serves every area once.
 """
 from __future__ import annotations
 
+from .backups import BackupsArea
 from .database import DatabaseArea
 from .exchange import ExchangeArea
 from .integrations import IntegrationsArea
@@ -17,6 +18,7 @@ EXPORTERS: dict[str, tuple[type[Area], ...]] = {
     "exchange": (ExchangeArea, ExchangeLogArea),
     "services": (ServicesArea, LogSourcesArea),
     "integrations": (IntegrationsArea,),
+    "backups": (BackupsArea,),
 }
 
 # default --web.listen-address port per exporter
