@@ -17,12 +17,15 @@ from __future__ import annotations
 import logging
 import time
 
+import psycopg2
+
 from ..metrics import LOG_NAME, gauge, safe_error
 from . import topn
 
 log = logging.getLogger(LOG_NAME)
 
 REFRESH_SECONDS = 300.0
+LOCK_TIMEOUT_MS = 200
 
 METRICS = (
     gauge("aftercare_database_table_size_bytes",
@@ -107,8 +110,15 @@ def _memory(target) -> _Memory:
 
 
 def _read_pg(cur) -> dict[str, float]:
-    cur.execute(_PG_TABLES)
-    return {name: float(size) for name, size in cur.fetchall()}
+    """Sizes of the connected database's tables.  Reading a size takes a share
+    lock on the table; a table locked exclusively (ALTER, VACUUM FULL) makes
+    this fail fast, and the previous figures are kept."""
+    cur.execute("SET lock_timeout = %s", (LOCK_TIMEOUT_MS,))
+    try:
+        cur.execute(_PG_TABLES)
+        return {name: float(size) for name, size in cur.fetchall()}
+    finally:
+        cur.execute("RESET lock_timeout")
 
 
 def postgresql(cur, target, sink) -> None:
@@ -119,7 +129,12 @@ def postgresql(cur, target, sink) -> None:
     changed = memory.forget_all_but(datnames)
     now = time.monotonic()
     if target.home in datnames and memory.due(target.home, now):
-        changed |= memory.store(target.home, _read_pg(cur), n)
+        try:
+            changed |= memory.store(target.home, _read_pg(cur), n)
+        except psycopg2.errors.LockNotAvailable:
+            memory.tried_at[target.home] = now
+            log.warning("table sizes kept: a table is locked", extra={"target": target.name,
+                                                                     "datname": target.home})
     due = sorted((d for d in datnames - {target.home} if memory.due(d, now)),
                  key=lambda d: (memory.tried_at.get(d, -1e18), d))
     if due and target.remaining() > target.timeout / 2:
