@@ -104,6 +104,8 @@ class TcpCheck:
     tls: bool
     send: str | None
     expect: re.Pattern | None
+    tls_verify: bool = True
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,8 @@ _TCP = Struct(TcpCheck, {
     "tls": Field(Bool(), default=False),
     "send": Field(Str(what="a string to send")),
     "expect": Field(Regex()),
+    "tls_verify": Field(Bool(), default=True),
+    "ca_file": Field(Str(what="a file path")),
 })
 
 _PROCESS = Struct(ProcessCheck, {
