@@ -17,6 +17,8 @@ from typing import Mapping
 # constructs that may match "\n", or that anchor to the chunk rather than the line
 _MAY_CROSS_LINES = re.compile(r"\\[sWDnZA]|\[\^|\(\?[a-zA-Z]*s|\\x0[aA]|\\012|\\u000[aA]|\n")
 
+_LEADING_FLAGS = re.compile(rb"^(?:\(\?[aiLmsux]+\))+")
+
 
 def line_regex(pattern: re.Pattern | str | bytes) -> re.Pattern:
     """A bytes regex, ``^``/``$`` meaning line start/end, from a config regex."""
@@ -40,8 +42,8 @@ class LinePattern:
                 or self.regex.search(b"") is not None):     # may match an empty line
             self.whole_chunk = None
         else:
-            self.whole_chunk = re.compile(b"(?:" + self.regex.pattern + rb")[^\n]*()",
-                                          self.regex.flags)
+            body = _LEADING_FLAGS.sub(b"", self.regex.pattern)   # kept in .flags
+            self.whole_chunk = re.compile(b"(?:" + body + rb")[^\n]*()", self.regex.flags)
 
     def count(self, chunk: bytes) -> int:
         if self.whole_chunk is not None:
