@@ -49,7 +49,9 @@ def run_probe(kind: str, check: Any, sink: Sink, timeout: float, duration_metric
     """Run one check under ``timeout``: up or down with a reason in ``sink``,
     and ``duration_metric`` (seconds) when it succeeded."""
     start = time.monotonic()
-    ctx = ProbeContext(deadline=start + timeout, emit=emit or sink.add)
+    # end a little before the runtime stops waiting, so the prober's own verdict lands
+    margin = min(0.1, timeout * 0.05)
+    ctx = ProbeContext(deadline=start + timeout - margin, emit=emit or sink.add)
     try:
         PROBERS[kind](check, ctx)
     except Exception as err:  # every failure of the checked thing is data: a reason

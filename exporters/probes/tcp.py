@@ -27,7 +27,12 @@ def probe_tcp(check, ctx: ProbeContext) -> None:
 def _expect(sock, pattern, ctx: ProbeContext) -> None:
     data = b""
     while len(data) < EXPECT_LIMIT:
-        chunk = recv_some(sock, ctx)
+        try:
+            chunk = recv_some(sock, ctx)
+        except ProbeFailed as failed:
+            if failed.reason == "timeout" and data:    # it answered, but never what was expected
+                break
+            raise
         if not chunk:
             break
         data += chunk
