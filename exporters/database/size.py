@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from ..metrics import gauge
+from .mysql import table_sizes
 
 METRICS = (
     gauge("aftercare_database_size_bytes",
           "Disk space used by each database on the server, in bytes (PostgreSQL: "
-          "pg_database_size; MySQL: data and index length of the schema's tables).",
+          "pg_database_size; MySQL: the sum of its tables' InnoDB files, or data and index length "
+          "for other engines).",
           "datname"),
 )
 
@@ -16,15 +18,6 @@ FROM pg_database
 WHERE datallowconn
 """
 
-_MYSQL_SIZES = """
-SELECT s.SCHEMA_NAME, COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0)
-FROM information_schema.SCHEMATA s
-LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME
-WHERE s.SCHEMA_NAME NOT IN ('information_schema', 'performance_schema')
-GROUP BY s.SCHEMA_NAME
-"""
-
-
 def postgresql(cur, target, sink) -> None:
     cur.execute(_PG_SIZES)
     for datname, size in cur.fetchall():
@@ -32,6 +25,5 @@ def postgresql(cur, target, sink) -> None:
 
 
 def mysql(cur, target, sink) -> None:
-    cur.execute(_MYSQL_SIZES)
-    for datname, size in cur.fetchall():
-        sink.add("aftercare_database_size_bytes", size, datname)
+    for datname, tables in table_sizes(cur, target.mariadb).items():
+        sink.add("aftercare_database_size_bytes", sum(tables.values()), datname)

@@ -21,6 +21,7 @@ import psycopg2
 
 from ..metrics import LOG_NAME, gauge, safe_error
 from . import topn
+from .mysql import table_sizes
 
 log = logging.getLogger(LOG_NAME)
 
@@ -49,12 +50,7 @@ WHERE c.relkind IN ('r', 'm', 'p')
   AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
 """
 
-_MYSQL_TABLES = """
-SELECT TABLE_SCHEMA, TABLE_NAME, COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)
-FROM information_schema.TABLES
-WHERE TABLE_TYPE = 'BASE TABLE'
-  AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys')
-"""
+_MYSQL_SYSTEM = {"mysql", "sys"}
 
 
 class _Memory:
@@ -153,17 +149,13 @@ def postgresql(cur, target, sink) -> None:
 
 def mysql(cur, target, sink) -> None:
     memory = _memory(target)
-    if any(memory.due(d, time.monotonic()) for d in memory.tried_at) or not memory.tried_at:
-        cur.execute(_MYSQL_TABLES)
-        by_schema: dict[str, dict[str, float]] = {}
-        for schema, table, size in cur.fetchall():
-            by_schema.setdefault(schema, {})[table] = float(size)
-        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN "
-                    "('information_schema', 'performance_schema', 'mysql', 'sys')")
-        schemas = {row[0] for row in cur.fetchall()}
-        changed = memory.forget_all_but(schemas)
-        for schema in schemas:
-            changed |= memory.store(schema, by_schema.get(schema, {}), target.db.top_tables)
+    now = time.monotonic()
+    if not memory.tried_at or any(memory.due(d, now) for d in memory.tried_at):
+        by_schema = {schema: tables for schema, tables in table_sizes(cur, target.mariadb).items()
+                     if schema not in _MYSQL_SYSTEM}
+        changed = memory.forget_all_but(set(by_schema))
+        for schema, sizes in by_schema.items():
+            changed |= memory.store(schema, sizes, target.db.top_tables)
         if changed:
             topn.save(memory.path, memory.members)
     memory.emit(sink)
