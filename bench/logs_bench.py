@@ -1,0 +1,145 @@
+"""Log counting benchmark: lines by level over a generated 1 GiB log, ours vs mtail.
+
+    python bench/logs_bench.py [--size-mib 1024] [--keep] [--workers 2]
+
+Generates the log in a temporary directory (about 7.5 M lines of ~143 bytes,
+four levels), counts it with exporters.logs.counting (one process and
+``--workers`` processes), with a naive per-line loop of compiled regexes, and
+with Debian's mtail (``--one_shot``, an equivalent program), then prints wall
+times, lines per second and whether every count agrees.  The file is deleted
+at the end unless --keep.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from exporters.logs.counting import LevelCounter, count_file  # noqa: E402
+
+LEVELS = {"error": "ERROR", "warning": "WARN", "info": "INFO", "debug": "DEBUG"}
+MTAIL_PROGRAM = "counter log_lines_total by level\n" + "".join(
+    f'/{pattern}/ {{\n  log_lines_total["{level}"]++\n}}\n' for level, pattern in LEVELS.items())
+
+
+def generate(path: Path, size: int, seed: int = 4) -> int:
+    """Write ~``size`` bytes of app-server-like lines; returns the number of lines."""
+    rnd = random.Random(seed)
+    levels = ["INFO"] * 70 + ["DEBUG"] * 20 + ["WARN"] * 7 + ["ERROR"] * 3
+    messages = [
+        "request handled GET /api/v1/orders/{n} status=200 took={m}ms user=u{n}",
+        "cache miss key=session:{n} ttl={m}s backend=redis shard={m}",
+        "pool size=50 idle={m} waiting=0 acquired={n} datasource=billing",
+        "payment gateway call order={n} attempt={m} latency_ms={m}",
+        "job tax-upload finished records={n} rejected={m} ok=true",
+    ]
+    block = []
+    for i in range(200_000):
+        msg = rnd.choice(messages).format(n=rnd.randint(1, 10**7), m=rnd.randint(0, 999))
+        block.append(f"2026-11-26T08:{i // 3600 % 60:02d}:{i // 60 % 60:02d}.{i % 1000:03d}Z "
+                     f"[{rnd.choice(levels)}] [worker-{i % 32:03d}] com.example.billing.Service - {msg}\n")
+    data = "".join(block).encode()
+    lines = 0
+    with open(path, "wb") as fh:
+        written = 0
+        while written < size:
+            part = data[:data.rfind(b"\n", 0, size - written) + 1] if size - written < len(data) else data
+            if not part:
+                break
+            fh.write(part)
+            written += len(part)
+            lines += part.count(b"\n")
+    return lines
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def naive(path: Path) -> dict:
+    regexes = {k: re.compile(v.encode()) for k, v in LEVELS.items()}
+    counts = dict.fromkeys(LEVELS, 0)
+    with open(path, "rb") as fh:
+        for line in fh:
+            for name, rx in regexes.items():
+                if rx.search(line):
+                    counts[name] += 1
+    return counts
+
+
+def mtail(path: Path, workdir: Path) -> tuple[dict, float, int]:
+    progs = workdir / "progs"
+    progs.mkdir()
+    (progs / "levels.mtail").write_text(MTAIL_PROGRAM)
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(["mtail", "--progs", str(progs), "--logs", str(path), "--one_shot",
+                          "--one_shot_format", "json", "--logtostderr"],
+                         capture_output=True, text=True, timeout=600, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    counts = {}
+    for metric in json.loads(out.stdout)["log_lines_total"]:
+        for label in metric["LabelValues"]:
+            counts[label["Labels"][0]] = label["Value"]["Value"]
+    return counts, wall, cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="aftercare-logs-bench-"))
+    path = workdir / "app.log"
+    try:
+        gen, lines = timed(lambda: generate(path, args.size_mib << 20))
+        size = path.stat().st_size
+        print(f"generated {size / 2**30:.2f} GiB, {lines:,} lines in {gen:.1f} s: {path}")
+        subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)   # warm the page cache
+        counter = LevelCounter(LEVELS, "log_lines_total")
+        results = {}
+        for workers in sorted({1, args.workers}):
+            wall, counts = timed(lambda: count_file(str(path), counter, workers=workers))
+            results[f"aftercare counting.py, {workers} process(es)"] = (
+                wall, {k[1]: v for k, v in counts.items()})
+        if not args.skip_naive:
+            results["naive per-line Python loop"] = timed(lambda: naive(path))
+        if shutil.which("mtail"):
+            counts, wall, cpu = mtail(path, workdir)
+            results[f"mtail --one_shot (cpu {cpu:.1f} s)"] = (wall, counts)
+        else:
+            print("mtail not installed (apt-get install mtail): no comparison")
+        reference = results.get(next((k for k in results if k.startswith("mtail")), ""), (0, None))[1]
+        anchor = next((w for k, (w, _) in results.items() if k.startswith("mtail")), None)
+        print(f"{'counter':45s} {'wall s':>7s} {'lines/s':>12s} {'vs mtail':>8s}  counts")
+        for name, (wall, counts) in results.items():
+            same = "" if reference is None else ("= mtail" if counts == reference else "DIFFERENT")
+            ratio = f"{anchor / wall:7.1f}x" if anchor else "      -"
+            print(f"{name:45s} {wall:7.2f} {lines / wall:12,.0f} {ratio}  {counts} {same}")
+        bad = reference is not None and any(c != reference for _, c in results.values())
+        return 1 if bad else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
