@@ -35,7 +35,7 @@ def probe_amqp(link, ctx: ProbeContext) -> None:
         connection = pika.BlockingConnection(params)
     except auth_errors as err:
         raise ProbeFailed("auth", f"login refused: {type(err).__name__}")
-    except pika.exceptions.AMQPError as err:
+    except Exception as err:  # pika's connector errors are not all AMQPError subclasses
         raise ProbeFailed(classify(err), f"cannot open an AMQP connection: {type(err).__name__}")
     try:
         connection.close()
