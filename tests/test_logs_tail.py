@@ -261,3 +261,38 @@ def test_unreadable_file_is_reported_not_fatal():
         assert got["problems"] == [f"cannot open {secret}: Permission denied"]
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_unsaved_state_still_progresses_in_memory(tmp_path, logdir):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    log = logdir / "app.log"
+    append(log, "")
+    f = Follower(str(log), str(blocker / "s.json"))
+    f.poll(counter())
+    append(log, "ERROR 1\n")
+    r = f.poll(counter())
+    append(log, "ERROR 2\n")
+    r = f.poll(counter())
+    assert errors(f) == 2 and not r.state_saved
+
+
+def test_a_second_reader_waits_for_the_lock_and_counts_nothing_twice(tmp_path, logdir):
+    import fcntl
+    log = logdir / "app.log"
+    append(log, "")
+    first = follower(tmp_path, "*.log")
+    first.poll(counter())
+    append(log, "ERROR 1\n")
+    held = os.open(str(tmp_path / "state" / "src.json.lock"), os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        import time
+        r = follower(tmp_path, "*.log").poll(counter(), deadline=time.monotonic() + 0.1)
+        assert r.bytes_read == 0 and "locked" in r.problems[0]
+    finally:
+        os.close(held)
+    first.poll(counter())
+    second = follower(tmp_path, "*.log")
+    second.poll(counter())
+    assert errors(first) == 1 and errors(second) == 1

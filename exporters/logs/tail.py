@@ -79,6 +79,7 @@ class Follower:
         self.max_line = max_line
         self.handles: dict[str, _Open] = {}
         self.state: dict = {}
+        self._signature = None
 
     # --- state -----------------------------------------------------------------------
 
@@ -95,6 +96,21 @@ class Follower:
         return {"version": STATE_VERSION, "initialized": False, "files": {}, "totals": {},
                 "lines": 0, "bytes": 0, "last_line_time": None}
 
+    def _disk_signature(self):
+        try:
+            st = os.stat(self.state_file)
+            return st.st_ino, st.st_size, st.st_mtime_ns
+        except OSError:
+            return None
+
+    def _refresh(self) -> None:
+        """Load the state unless the file is still the one we last read or wrote
+        (so a state that cannot be saved still progresses in memory)."""
+        signature = self._disk_signature()
+        if not self.state or signature != self._signature:
+            self.state = self._load()
+            self._signature = signature
+
     def _save(self) -> None:
         os.makedirs(os.path.dirname(self.state_file) or ".", exist_ok=True)
         tmp = f"{self.state_file}.tmp"
@@ -103,6 +119,7 @@ class Follower:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.state_file)
+        self._signature = self._disk_signature()
 
     def _lock(self, deadline: float):
         """An exclusive lock on the state, so a reloaded exporter's old and new
@@ -133,9 +150,14 @@ class Follower:
         lock = None
         try:
             lock = self._lock(deadline)
-        except OSError as err:
+            if lock is None:                    # another reader of this log is still at it
+                result.state_saved = False
+                result.problems.append("the state file is locked by another reader")
+                self._refresh()
+                return result
+        except OSError as err:                  # no state dir: count in memory only
             result.problems.append(f"cannot lock the state file: {err.strerror}")
-        self.state = self._load()
+        self._refresh()
         try:
             self._poll(counter, deadline, result)
             self.state["initialized"] = True
