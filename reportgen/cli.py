@@ -1,13 +1,149 @@
-"""aftercare-report: the monthly health assessment (its issue builds it)."""
+"""aftercare-report: the monthly health assessment from the Prometheus HTTP API.
+
+Exit codes: 0 ok, 2 bad arguments or config, 3 Prometheus unreachable or a query failed.
+"""
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from collections import OrderedDict
+
+from exporters.config import ConfigError, load_config
+
+from .period import PeriodError, explicit_period, month_period, previous_month
+from .prom import DEFAULT_MAX_RANGE, PromClient, PromError
+
+EXIT_OK, EXIT_USAGE, EXIT_PROMETHEUS = 0, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"aftercare-report: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="aftercare-report", description=__doc__.splitlines()[0])
+    p.add_argument("--prometheus", required=True, metavar="URL",
+                   help="base URL of a Prometheus-API-compatible server")
+    p.add_argument("--config.file", dest="config_file", required=True, metavar="FILE")
+    p.add_argument("--period", metavar="YYYY-MM",
+                   help="a calendar month in each system's time zone (default: the previous month)")
+    p.add_argument("--from", dest="start", metavar="DATE", help="first day (YYYY-MM-DD) or an RFC 3339 time")
+    p.add_argument("--to", dest="end", metavar="DATE", help="last day, inclusive (YYYY-MM-DD) or an RFC 3339 time")
+    p.add_argument("--format", default="html,json", help="comma list of html, md, json, pdf")
+    p.add_argument("--lang", default="zh", choices=("zh", "en"))
+    p.add_argument("--out", default=".", metavar="DIR")
+    p.add_argument("--system", action="append", metavar="NAME", help="limit to this system (repeatable)")
+    p.add_argument("--bearer-token-file", metavar="FILE")
+    p.add_argument("--basic-auth-file", metavar="FILE", help="a file holding user:password")
+    p.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify the server's certificate")
+    p.add_argument("--max-query-range", type=float, default=DEFAULT_MAX_RANGE / 3600, metavar="HOURS",
+                   help="split queries longer than this (Mimir's default limit is 768 h)")
+    p.add_argument("--retries", type=int, default=3, help="retries per query, with backoff")
+    p.add_argument("--runbook-base", default="", metavar="URL",
+                   help="prefix for runbook links (docs/runbooks/<AlertName>.md)")
+    p.add_argument("--no-previous", action="store_true", help="skip the month-over-month comparison")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def _read_secret_file(path: str, flag: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            value = fh.read().strip()
+    except OSError as err:
+        raise ValueError(f"{flag} {path}: {err.strerror}") from None
+    if not value:
+        raise ValueError(f"{flag} {path}: the file is empty")
+    return value
+
+
+def _groups(config, args):
+    """[(Period, [System])]: one group per time zone of the selected systems."""
+    systems = list(config.systems)
+    if args.system:
+        known = {s.name for s in systems}
+        unknown = [n for n in args.system if n not in known]
+        if unknown:
+            raise ValueError(f"--system {', '.join(unknown)}: not in {config.file} "
+                             f"(known: {', '.join(sorted(known))})")
+        systems = [s for s in systems if s.name in args.system]
+    if args.period and (args.start or args.end):
+        raise ValueError("give either --period or --from/--to, not both")
+    if bool(args.start) != bool(args.end):
+        raise ValueError("--from and --to go together")
+    by_tz: OrderedDict = OrderedDict()
+    for system in systems:
+        by_tz.setdefault(system.timezone, []).append(system)
+    groups = []
+    for tz, members in by_tz.items():
+        if args.start:
+            period = explicit_period(args.start, args.end, tz)
+        else:
+            period = month_period(args.period or previous_month(tz), tz)
+        groups.append((period, members))
+    return groups
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("aftercare-report: not implemented yet (the health report is still to be built)",
-          file=sys.stderr)
-    return 2
+    args = parser().parse_args(argv)
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"aftercare-report: {time.monotonic() - started:5.1f}s {message}", file=sys.stderr)
+
+    from .render import FORMATS
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        print(f"aftercare-report: --format {args.format!r}: expected a comma list of "
+              f"{', '.join(FORMATS)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config_file)
+        groups = _groups(config, args)
+        token = _read_secret_file(args.bearer_token_file, "--bearer-token-file") \
+            if args.bearer_token_file else None
+        basic = None
+        if args.basic_auth_file:
+            user, sep, password = _read_secret_file(args.basic_auth_file, "--basic-auth-file").partition(":")
+            if not sep:
+                raise ValueError(f"--basic-auth-file {args.basic_auth_file}: expected user:password")
+            basic = (user, password)
+        if args.max_query_range <= 0:
+            raise ValueError("--max-query-range must be positive")
+    except ConfigError as err:
+        print(f"aftercare-report: invalid config: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except (PeriodError, ValueError) as err:
+        print(f"aftercare-report: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+    client = PromClient(args.prometheus, bearer_token=token, basic_auth=basic, ca_file=args.ca_file,
+                        retries=args.retries, max_range=args.max_query_range * 3600)
+    from .analysis import build_report
+    try:
+        report = build_report(client, config, groups, progress, with_previous=not args.no_previous)
+    except PromError as err:
+        print(f"aftercare-report: Prometheus: {err}; no report written", file=sys.stderr)
+        return EXIT_PROMETHEUS
+    progress(f"{report['method']['query_count']} queries, "
+             f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering {','.join(formats)}")
+    from .render import render_all, write_atomically
+    base = f"aftercare-report-{groups[0][0].label.replace('..', '_')}-{args.lang}"
+    rendered = render_all(report, formats, args.lang, args.runbook_base)
+    try:
+        written = write_atomically({f"{base}.{ext}": data for ext, data in rendered.items()}, args.out)
+    except OSError as err:
+        print(f"aftercare-report: cannot write to {args.out}: {err.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        progress(f"wrote {path}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

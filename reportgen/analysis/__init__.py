@@ -1,0 +1,149 @@
+"""Run every area's analysis and assemble the report document (plain data)."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from . import availability, capacity, exchange, logs, monitoring, performance, protection, stability
+from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, worst
+from .summary import grade_system
+
+AREAS = ("availability", "stability", "performance", "capacity", "protection", "exchange", "logs")
+
+
+def iso(ts: float | None, tz: str) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, ZoneInfo(tz)).isoformat(timespec="seconds")
+
+
+def _alert_row(a: dict, tz: str) -> dict:
+    return {**a, "name": a["alertname"], "started": iso(a["started"], tz),
+            "ended": None if a["ongoing"] else iso(a["ended"], tz),
+            "started_ts": a["started"], "ended_ts": a["ended"],
+            "active_since": iso(a["active_since"], tz)}
+
+
+def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict], dict]:
+    """Analyse the systems of one time zone over their period; ([system docs], monitoring)."""
+    steps = [("availability", lambda: {k: availability.analyse(ctx, k) for k in availability.KINDS}),
+             ("stability", lambda: stability.analyse(ctx)),
+             ("performance", lambda: performance.analyse(ctx)),
+             ("capacity", lambda: capacity.analyse(ctx)),
+             ("protection", lambda: protection.analyse(ctx)),
+             ("exchange", lambda: exchange.analyse(ctx)),
+             ("logs", lambda: logs.analyse(ctx)),
+             ("monitoring", lambda: monitoring.analyse(ctx))]
+    results = {}
+    for index, (name, run) in enumerate(steps, 1):
+        ctx.say(f"[{index}/{len(steps)}] {name} ({ctx.period.tz}, {len(ctx.systems)} systems)")
+        results[name] = run()
+    previous = None
+    if with_previous:
+        ctx.say("[+] previous period for the month-over-month comparison")
+        prev_ctx = Context(ctx.client, ctx.period.previous(), ctx.systems, ctx.progress)
+        previous = {"services": availability.analyse(prev_ctx, "services"),
+                    "alerts": stability.analyse(prev_ctx)[0], "period": prev_ctx.period}
+    tz = ctx.period.tz
+    docs = []
+    per_alerts, stack_alerts = results["stability"]
+    for system in ctx.systems:
+        name = system.name
+        dbs = []
+        for avail, cap in zip(results["availability"]["databases"][name], results["capacity"][name]):
+            dbs.append({**avail, **cap})
+        alerts = [_alert_row(a, tz) for a in per_alerts[name]]
+        doc = {
+            "name": name, "customer": system.customer, "timezone": tz,
+            "period": {"from": ctx.period.start.isoformat(), "to": ctx.period.end.isoformat(),
+                       "days": len(ctx.period.days()), "label": ctx.period.label},
+            "sla": {"availability": system.sla.availability,
+                    "response_time_seconds": system.sla.response_time},
+            "services": results["availability"]["services"][name],
+            "integrations": results["availability"]["integrations"][name],
+            "databases": dbs,
+            "exchange": results["exchange"][name],
+            "backups": results["protection"][name],
+            "logs": results["logs"][name],
+            "alerts": alerts,
+            "stability": stability.summarise(per_alerts[name]),
+            "performance": results["performance"][name],
+            "monitoring": {"collectors": results["monitoring"]["collectors"][name]},
+        }
+        covered = [r["coverage_ratio"] for k in ("services", "integrations", "databases")
+                   for r in doc[k] if "coverage_ratio" in r]
+        doc["coverage_ratio"] = (sum(covered) / len(covered)) if covered else None
+        rated = [r for r in doc["services"] if r["availability_ratio"] is not None]
+        doc["sla_met"] = all(r["sla_met"] for r in rated) if rated else None
+        doc["area_grades"], doc["recommendations"] = grade_system(doc)
+        doc["grade"] = worst(list(doc["area_grades"].values()))
+        doc["has_data"] = doc["grade"] != "no_data"
+        if previous:
+            doc["previous"] = _previous(doc, previous, name)
+        docs.append(doc)
+    mon = dict(results["monitoring"])
+    mon.pop("collectors")
+    mon["stack_alerts"] = [_alert_row(a, tz) for a in stack_alerts]
+    return docs, mon
+
+
+def _previous(doc: dict, previous: dict, name: str) -> dict | None:
+    rows = {r["name"]: r for r in previous["services"].get(name, [])}
+    services = []
+    for row in doc["services"]:
+        before = rows.get(row["name"], {}).get("availability_ratio")
+        if before is not None:
+            services.append({"name": row["name"], "availability_ratio": before,
+                             "change": (row["availability_ratio"] - before)
+                             if row["availability_ratio"] is not None else None})
+    if not services and not previous["alerts"].get(name):
+        return None
+    return {"period": previous["period"].label, "services": services,
+            "incidents": len(previous["alerts"].get(name, []))}
+
+
+def build_report(client, config, groups: list[tuple], progress=None, with_previous=True) -> dict:
+    """groups: [(Period, [System])] - one per time zone. Returns the report document."""
+    systems, monitors = [], []
+    for period, members in groups:
+        ctx = Context(client, period, members, progress)
+        docs, mon = analyse_group(ctx, with_previous)
+        systems.extend(docs)
+        monitors.append(mon)
+    order = {s.name: i for i, s in enumerate(config.systems)}
+    systems.sort(key=lambda d: order[d["name"]])
+    recs = [dict(r, system=s["name"]) for s in systems for r in s["recommendations"]]
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    recs.sort(key=lambda r: rank[r["severity"]])
+    period, _ = groups[0]
+    overall = {
+        "grade": worst([s["grade"] for s in systems]),
+        "area_grades": {a: worst([s["area_grades"][a] for s in systems]) for a in AREAS},
+        "sla_met": (all(s["sla_met"] for s in systems if s["sla_met"] is not None)
+                    if any(s["sla_met"] is not None for s in systems) else None),
+        "top_actions": recs[:3],
+        "systems": len(systems),
+    }
+    coverage = [s["coverage_ratio"] for s in systems if s["coverage_ratio"] is not None]
+    return {
+        "generator": "aftercare-report",
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "period": {"label": period.label, "from": period.start.isoformat(),
+                   "to": period.end.isoformat(), "timezone": period.tz,
+                   "days": len(period.days())},
+        "customers": sorted({s["customer"] for s in systems if s["customer"]}),
+        "coverage_ratio": (sum(coverage) / len(coverage)) if coverage else None,
+        "overall": overall,
+        "systems": systems,
+        "monitoring": {"watchdog_coverage_ratio": monitors[0]["watchdog_coverage_ratio"],
+                       "scrape_jobs": monitors[0]["scrape_jobs"],
+                       "stack_alerts": [a for m in monitors for a in m["stack_alerts"]]},
+        "method": {
+            "bucket_seconds": BUCKET, "episode_step_seconds": STEP,
+            "alert_merge_tolerance_seconds": MERGE_TOLERANCE,
+            "forecast": capacity.METHOD,
+            "queries": client.log.expressions(),
+            "query_count": len(client.log.records),
+            "query_server_seconds": client.log.server_seconds,
+        },
+    }

@@ -1,0 +1,126 @@
+"""Response times (p50/p95 over the period and by week), slow periods, database activity."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .common import STEP, Context, by_labels, by_labels_list, episodes
+
+WEEK = 7 * 86400.0
+RESP = "aftercare_service_response_seconds"
+
+
+def _quantile(q: float, sel: str) -> str:
+    return f"max by (system, service) (quantile_over_time({q}, {RESP}{{{sel}}}[{{range}}]))"
+
+
+def _weeks(period) -> list[tuple[float, float]]:
+    out, t = [], period.start_ts
+    while t < period.end_ts:
+        out.append((t, min(t + WEEK, period.end_ts)))
+        t += WEEK
+    return out
+
+
+def fetch_response(ctx: Context) -> dict:
+    p, sel, client = ctx.period, ctx.sel(), ctx.client
+    month = {}
+    for name, q in (("p50", 0.5), ("p95", 0.95)):
+        results = client.over_period(_quantile(q, sel), p.start_ts, p.end_ts)
+        month[name] = {k: max(v) for k, v in by_labels_list(results, "system", "service").items()}
+    weekly: dict = defaultdict(dict)
+    for index, (a, b) in enumerate(_weeks(p)):
+        for name, q in (("p50", 0.5), ("p95", 0.95)):
+            expr = _quantile(q, sel).replace("{range}", f"{int(round((b - a) * 1000)) - 1}ms")
+            for series in client.instant(expr, b - 0.001):
+                key = (series["metric"].get("system", ""), series["metric"].get("service", ""))
+                weekly[key].setdefault(index, {})[name] = float(series["value"][1])
+    thresholds = defaultdict(list)
+    for system in ctx.systems:
+        thresholds[system.sla.response_time].append(system.name)
+    slow = {}
+    for limit, names in thresholds.items():
+        sub = Context(client, p, [s for s in ctx.systems if s.name in names])
+        inner = f"max by (system, service) ({RESP}{{{sub.sel()}}}) > {limit:g}"
+        slow.update(by_labels(client.subquery_points(inner, p.start_ts, p.end_ts, STEP),
+                              "system", "service"))
+    return {"month": month, "weekly": weekly, "slow": slow, "weeks": _weeks(p)}
+
+
+def compute_service(key: tuple, data: dict, limit: float) -> dict:
+    runs = episodes([t for t, _ in data["slow"].get(key, [])], STEP)
+    weeks = []
+    for index, (a, b) in enumerate(data["weeks"]):
+        figures = data["weekly"].get(key, {}).get(index, {})
+        weeks.append({"from": a, "to": b, "p50_seconds": figures.get("p50"),
+                      "p95_seconds": figures.get("p95")})
+    return {
+        "p50_seconds": data["month"]["p50"].get(key),
+        "p95_seconds": data["month"]["p95"].get(key),
+        "sla_response_seconds": limit,
+        "weekly": weeks,
+        "slow_periods": len(runs),
+        "slow_seconds": sum(b - a + STEP for a, b in runs),
+        "slow_list": [{"started": a, "ended": b + STEP} for a, b in runs[:20]],
+    }
+
+
+DB_QUERIES = {  # figure -> (template over {range}, rounding to a count)
+    "commits": ("sum by (system, database) (increase(aftercare_database_commits_total{{{sel}}}[{{range}}]))", True),
+    "rollbacks": ("sum by (system, database) (increase(aftercare_database_rollbacks_total{{{sel}}}[{{range}}]))", True),
+    "deadlocks": ("sum by (system, database) (increase(aftercare_database_deadlocks_total{{{sel}}}[{{range}}]))", True),
+    "blocks_hit": ("sum by (system, database) (increase(aftercare_database_blocks_hit_total{{{sel}}}[{{range}}]))", False),
+    "blocks_read": ("sum by (system, database) (increase(aftercare_database_blocks_read_total{{{sel}}}[{{range}}]))", False),
+    "longest_transaction_seconds": ("max by (system, database) (max_over_time(aftercare_database_oldest_transaction_seconds{{{sel}}}[{{range}}]))", None),
+    "longest_query_seconds": ("max by (system, database) (max_over_time(aftercare_database_longest_query_seconds{{{sel}}}[{{range}}]))", None),
+    "slow_queries_peak": ("max by (system, database) (max_over_time(aftercare_database_slow_queries{{{sel}}}[{{range}}]))", None),
+}
+LOG_QUERY = ("sum by (system, database, severity) "
+             "(increase(aftercare_database_log_messages_total{{{sel}}}[{{range}}]))")
+
+
+def fetch_database(ctx: Context) -> dict:
+    p, out = ctx.period, {}
+    for figure, (template, counts) in DB_QUERIES.items():
+        results = ctx.client.over_period(template.format(sel=ctx.sel()), p.start_ts, p.end_ts)
+        combine = sum if counts is not None else max
+        out[figure] = {k: combine(v) for k, v in by_labels_list(results, "system", "database").items()}
+    results = ctx.client.over_period(LOG_QUERY.format(sel=ctx.sel()), p.start_ts, p.end_ts)
+    out["log"] = {k: sum(v) for k, v in by_labels_list(results, "system", "database", "severity").items()}
+    return out
+
+
+def compute_database(key: tuple, data: dict, seconds: float) -> dict:
+    def get(figure):
+        value = data[figure].get(key)
+        counts = DB_QUERIES[figure][1]
+        return round(value) if (value is not None and counts) else value
+    hit, read = data["blocks_hit"].get(key), data["blocks_read"].get(key)
+    commits = data["commits"].get(key)
+    log = {sev: round(v) for (s, d, sev), v in data["log"].items() if (s, d) == key}
+    return {
+        "commits_per_second": (commits / seconds) if commits is not None else None,
+        "rollbacks": get("rollbacks"),
+        "deadlocks": get("deadlocks"),
+        "cache_hit_ratio": (hit / (hit + read)) if hit is not None and read is not None
+        and hit + read > 0 else None,
+        "longest_transaction_seconds": get("longest_transaction_seconds"),
+        "longest_query_seconds": get("longest_query_seconds"),
+        "slow_queries_peak": get("slow_queries_peak"),
+        "log_messages": log,
+    }
+
+
+def analyse(ctx: Context) -> dict[str, dict]:
+    response = fetch_response(ctx)
+    database = fetch_database(ctx)
+    out = {}
+    for system in ctx.systems:
+        out[system.name] = {
+            "services": [{"name": s.name, **compute_service((system.name, s.name), response,
+                                                            system.sla.response_time)}
+                         for s in system.services],
+            "databases": [{"name": d.name, **compute_database((system.name, d.name), database,
+                                                              ctx.period.seconds)}
+                          for d in system.databases],
+        }
+    return out

@@ -1,0 +1,138 @@
+"""Grades per area and system, and recommendations backed by an evidence figure."""
+from __future__ import annotations
+
+from .common import worst
+
+RUNBOOKS = "docs/runbooks/{}.md"
+DAY = 86400.0
+
+
+def _rec(severity: str, key: str, target: str, evidence: dict, runbook: str | None) -> dict:
+    return {"severity": severity, "key": key, "target": target, "evidence": evidence,
+            "runbook": RUNBOOKS.format(runbook) if runbook else None}
+
+
+def grade_system(s: dict) -> tuple[dict, list[dict]]:
+    """(grade per area, recommendations) for one analysed system (plain dict)."""
+    grades, recs = {}, []
+
+    g = []
+    for kind in ("services", "integrations"):
+        for row in s[kind]:
+            if row["availability_ratio"] is None:
+                continue
+            if row["sla_target"] is not None and row["availability_ratio"] < row["sla_target"]:
+                g.append("critical" if kind == "services" else "attention")
+                recs.append(_rec("critical" if kind == "services" else "warning", "availability_below_sla",
+                                 row["name"], {"availability_ratio": row["availability_ratio"],
+                                               "sla_target": row["sla_target"],
+                                               "outages": row["outages"]},
+                                 "AftercareServiceDown" if kind == "services" else "AftercareIntegrationDown"))
+            elif row["outages"] or row["coverage_ratio"] < 0.99:
+                g.append("attention")
+            else:
+                g.append("healthy")
+            if row["coverage_ratio"] < 0.99:
+                recs.append(_rec("warning", "low_coverage", row["name"],
+                                 {"coverage_ratio": row["coverage_ratio"]}, "AftercareExporterDown"))
+    grades["availability"] = worst(g)
+
+    alerts = s["alerts"]
+    sev = {a["severity"] for a in alerts}
+    grades["stability"] = ("critical" if "critical" in sev else "attention" if alerts else "healthy")
+    for item in s["stability"]["noisiest"][:2]:
+        if item["incidents"] >= 3:
+            recs.append(_rec("warning", "noisy_alert", item["alertname"],
+                             {"incidents": item["incidents"]}, item["alertname"]))
+
+    g = []
+    for row in s["performance"]["services"]:
+        if row["p95_seconds"] is None:
+            continue
+        if row["p95_seconds"] > row["sla_response_seconds"]:
+            g.append("critical")
+            recs.append(_rec("critical", "slow_p95", row["name"],
+                             {"p95_seconds": row["p95_seconds"],
+                              "sla_response_seconds": row["sla_response_seconds"]}, "AftercareServiceSlow"))
+        elif row["slow_periods"]:
+            g.append("attention")
+            recs.append(_rec("warning", "slow_periods", row["name"],
+                             {"slow_periods": row["slow_periods"], "slow_seconds": row["slow_seconds"]},
+                             "AftercareServiceSlow"))
+        else:
+            g.append("healthy")
+    for row in s["performance"]["databases"]:
+        if row["deadlocks"]:
+            g.append("attention")
+            recs.append(_rec("warning", "deadlocks", row["name"], {"deadlocks": row["deadlocks"]},
+                             "AftercareDatabaseDeadlocks"))
+        elif row["commits_per_second"] is not None:
+            g.append("healthy")
+    grades["performance"] = worst(g)
+
+    g = []
+    for row in s["databases"]:
+        days = row["days_until_full"]
+        if row["size_bytes_end"] is None:
+            continue
+        if days is not None and days < 30:
+            g.append("critical")
+        elif days is not None and days < 90:
+            g.append("attention")
+        else:
+            g.append("healthy")
+        if days is not None and days < 90:
+            recs.append(_rec("critical" if days < 30 else "warning", "disk_full_forecast", row["name"],
+                             {"days_until_full": days, "growth_bytes_per_day": row["growth_bytes_per_day"]},
+                             "AftercareDatabaseDiskFilling"))
+    grades["capacity"] = worst(g)
+
+    g = []
+    for row in s["backups"]:
+        if row["max_age_seconds"] is None:
+            continue
+        missing = row["days_in_period"] - (row["days_with_verified_success"] or 0)
+        if row["max_age_seconds"] > 2 * DAY:
+            g.append("critical")
+            recs.append(_rec("critical", "backup_stale", row["name"],
+                             {"max_age_seconds": row["max_age_seconds"]}, "AftercareBackupMissing"))
+        elif missing > 0:
+            g.append("attention")
+        else:
+            g.append("healthy")
+        if missing > 0 and row["max_age_seconds"] <= 2 * DAY:
+            recs.append(_rec("warning", "backup_unverified_days", row["name"],
+                             {"days_without_verified_backup": missing}, "AftercareBackupUnverified"))
+    grades["protection"] = worst(g)
+
+    g = []
+    for row in s["exchange"]:
+        if row["runs"] is None:
+            continue
+        if row["missed_deadlines"]:
+            g.append("critical")
+            recs.append(_rec("critical", "exchange_missed_deadlines", row["name"],
+                             {"missed_deadlines": row["missed_deadlines"], "failures": row["failures"]},
+                             "AftercareExchangeOverdue"))
+        elif row["failures"]:
+            g.append("attention")
+            recs.append(_rec("warning", "exchange_failures", row["name"],
+                             {"failures": row["failures"], "runs": row["runs"]}, "AftercareExchangeFailed"))
+        else:
+            g.append("healthy")
+    grades["exchange"] = worst(g)
+
+    g = []
+    for row in s["logs"]:
+        if row["lines"] is None:
+            continue
+        errors = row["lines"].get("error", 0)
+        g.append("attention" if errors > 0 else "healthy")
+    top = [r for r in s["logs"] if r["lines"] and r["lines"].get("error", 0) > 0][:1]
+    for row in top:
+        recs.append(_rec("info", "log_errors", row["name"], {"error_lines": row["lines"]["error"]}, None))
+    grades["logs"] = worst(g)
+
+    order = {"critical": 0, "warning": 1, "info": 2}
+    recs.sort(key=lambda r: order[r["severity"]])
+    return grades, recs

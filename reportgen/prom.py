@@ -1,0 +1,204 @@
+"""A small Prometheus HTTP API client: auth, custom CA, bounded retries, range splitting.
+
+Every query is logged (expression, kind, server-side time) so that the report's
+appendix can list each PromQL query it used and the benchmark can sum the time
+Prometheus spent answering.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+MAX_POINTS = 11000            # Prometheus rejects range queries above this per series
+DEFAULT_MAX_RANGE = 768 * 3600  # Mimir's default max_query_length
+
+
+class PromError(RuntimeError):
+    """Prometheus could not be reached or refused a query (after retries)."""
+
+
+@dataclass
+class QueryRecord:
+    expr: str
+    kind: str
+    seconds: float
+    points: int
+
+
+@dataclass
+class QueryLog:
+    records: list[QueryRecord] = field(default_factory=list)
+
+    @property
+    def server_seconds(self) -> float:
+        return sum(r.seconds for r in self.records)
+
+    def expressions(self) -> list[str]:
+        """Distinct expressions in first-use order."""
+        seen: dict[str, None] = {}
+        for record in self.records:
+            seen.setdefault(record.expr, None)
+        return list(seen)
+
+
+def _labels_key(metric: dict) -> tuple:
+    return tuple(sorted(metric.items()))
+
+
+def duration_ms(seconds: float) -> str:
+    """A PromQL duration literal in whole milliseconds."""
+    return f"{int(round(seconds * 1000))}ms"
+
+
+class PromClient:
+    """Queries one Prometheus-API-compatible server."""
+
+    def __init__(self, url: str, *, bearer_token: str | None = None,
+                 basic_auth: tuple[str, str] | None = None, ca_file: str | None = None,
+                 timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
+                 max_range: float = DEFAULT_MAX_RANGE):
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        if bearer_token:
+            self.session.headers["Authorization"] = f"Bearer {bearer_token}"
+        if basic_auth:
+            self.session.auth = basic_auth
+        if ca_file:
+            self.session.verify = ca_file
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_range = max_range
+        self.log = QueryLog()
+
+    # -- transport -------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict, expr: str, kind: str) -> dict:
+        params = dict(params, stats="all")
+        last_error = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self.session.post(f"{self.url}/api/v1/{path}", data=params,
+                                             timeout=self.timeout)
+            except requests.RequestException as err:
+                last_error = f"cannot reach {self.url}: {type(err).__name__}"
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                last_error = f"HTTP {response.status_code} from {self.url}"
+                continue
+            try:
+                body = response.json()
+            except ValueError:
+                raise PromError(f"{self.url} answered HTTP {response.status_code} without a "
+                                f"Prometheus API body (is it a Prometheus server?)") from None
+            if body.get("status") != "success":
+                raise PromError(f"query failed: {body.get('errorType')}: {body.get('error')} "
+                                f"(query: {expr})")
+            data = body["data"]
+            timings = (data.get("stats") or {}).get("timings") or {}
+            seconds = timings.get("execTotalTime")
+            if seconds is None:
+                seconds = response.elapsed.total_seconds()
+            points = sum(len(s.get("values", ())) or 1 for s in data.get("result") or ()) \
+                if isinstance(data.get("result"), list) else 1
+            self.log.records.append(QueryRecord(expr, kind, float(seconds), points))
+            return data
+        raise PromError(f"{last_error} (after {self.retries + 1} attempts; query: {expr})")
+
+    # -- queries ---------------------------------------------------------------------
+
+    def instant(self, expr: str, at: float) -> list[dict]:
+        """An instant query at ``at``: list of {metric, value|values}."""
+        data = self._get("query", {"query": expr, "time": f"{at:.3f}"}, expr, "instant")
+        return data["result"] if isinstance(data["result"], list) else []
+
+    def range(self, expr: str, start: float, end: float, step: float) -> dict[tuple, list]:
+        """A range query split to stay under MAX_POINTS per series and ``max_range`` per query.
+
+        Returns {labels tuple: [(timestamp, value), ...]} merged over the pieces.
+        """
+        chunk = min(self.max_range, (MAX_POINTS - 1) * step)
+        chunk = max(step, math.floor(chunk / step) * step)
+        out: dict[tuple, list] = {}
+        piece_start = start
+        while piece_start <= end + 1e-9:
+            piece_end = min(piece_start + chunk, end)
+            data = self._get("query_range", {"query": expr, "start": f"{piece_start:.3f}",
+                                             "end": f"{piece_end:.3f}", "step": f"{step:g}"},
+                             expr, "range")
+            for series in data["result"]:
+                out.setdefault(_labels_key(series["metric"]), []).extend(
+                    (float(t), float(v)) for t, v in series["values"])
+            piece_start = piece_end + step
+        return out
+
+    def over_period(self, template: str, start: float, end: float) -> list[tuple[dict, list]]:
+        """Evaluate ``template`` (with ``{range}``) over [start, end) in pieces of ``max_range``.
+
+        Each piece is evaluated at its end minus 1 ms with a range 1 ms shorter than the
+        piece, so pieces never share a sample. Returns [(metric, [value per piece])].
+        """
+        out: dict[tuple, tuple[dict, list]] = {}
+        piece_start = start
+        while piece_start < end:
+            piece_end = min(piece_start + self.max_range, end)
+            expr = template.replace("{range}", duration_ms(piece_end - piece_start - 0.001))
+            for series in self.instant(expr, piece_end - 0.001):
+                key = _labels_key(series["metric"])
+                out.setdefault(key, (series["metric"], []))[1].append(float(series["value"][1]))
+            piece_start = piece_end
+        return list(out.values())
+
+    def subquery_points(self, inner: str, start: float, end: float, step: float) -> dict[tuple, list]:
+        """Points of ``inner`` at multiples of ``step`` in [start, end), via ``[range:step]``.
+
+        Only the points where ``inner`` has a value come back, so a filter like ``== 0``
+        keeps the answer small. Split at ``max_range`` like any query.
+        """
+        out: dict[tuple, list] = {}
+        piece_start = start
+        while piece_start < end:
+            piece_end = min(piece_start + self.max_range, end)
+            expr = f"({inner})[{duration_ms(piece_end - piece_start - 0.001)}:{int(step)}s]"
+            data = self._get("query", {"query": expr, "time": f"{piece_end - 0.001:.3f}"},
+                             expr, "subquery")
+            for series in data["result"] if isinstance(data["result"], list) else ():
+                out.setdefault(_labels_key(series["metric"]), []).extend(
+                    (float(t), float(v)) for t, v in series["values"])
+            piece_start = piece_end
+        return out
+
+
+def buckets(client: PromClient, template: str, start: float, end: float,
+            width: float = 900.0) -> dict[tuple, dict[float, float]]:
+    """``template`` (with ``{w}``) over consecutive buckets [t, t+width) covering [start, end).
+
+    Returns {labels: {bucket start: value}}. A range query evaluated at each bucket's
+    end minus 1 ms with a window 1 ms shorter than the bucket counts every sample once.
+    """
+    expr = template.replace("{w}", duration_ms(width - 0.001))
+    first_eval = start + width - 0.001
+    last_eval = end - 0.001
+    raw = client.range(expr, first_eval, last_eval, width)
+    return {key: {round(t + 0.001 - width, 3): v for t, v in points} for key, points in raw.items()}
+
+
+def matrix(client: PromClient, selector: str, start: float, end: float) -> dict[tuple, list]:
+    """Raw samples of ``selector`` in [start, end), pieces split at ``max_range``."""
+    out: dict[tuple, list] = {}
+    piece_start = start
+    while piece_start < end:
+        piece_end = min(piece_start + client.max_range, end)
+        expr = f"{selector}[{duration_ms(piece_end - piece_start - 0.001)}]"
+        data = client._get("query", {"query": expr, "time": f"{piece_end - 0.001:.3f}"},
+                           expr, "instant")
+        for series in data["result"] if isinstance(data["result"], list) else ():
+            out.setdefault(_labels_key(series["metric"]), []).extend(
+                (float(t), float(v)) for t, v in series["values"])
+        piece_start = piece_end
+    return out

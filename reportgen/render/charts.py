@@ -1,0 +1,57 @@
+"""Charts as inline SVG from matplotlib (no external files, no scripts)."""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("svg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+matplotlib.rcParams["svg.fonttype"] = "none"      # text stays text: small, selectable
+matplotlib.rcParams["font.family"] = ["DejaVu Sans", "WenQuanYi Micro Hei", "sans-serif"]
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def daily_availability(rows: list[dict], sla: float | None) -> str | None:
+    """Daily availability per target as lines; None when nothing has data."""
+    series = [(r["name"], [d["availability_ratio"] for d in r["daily"]]) for r in rows
+              if any(d["availability_ratio"] is not None for d in r["daily"])]
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 2.4))
+    days = list(range(1, len(rows[0]["daily"]) + 1))
+    for name, values in series:
+        ax.plot(days, [v * 100 if v is not None else None for v in values], marker=".", label=name)
+    if sla:
+        ax.axhline(sla * 100, color="#c0392b", linestyle="--", linewidth=0.8, label="SLA")
+    lows = [v for _, vs in series for v in vs if v is not None]
+    ax.set_ylim(max(0, min(lows) * 100 - 1), 100.5)
+    ax.set_xlim(0.5, len(days) + 0.5)
+    ax.set_ylabel("%")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=4, loc="lower left")
+    return _svg(fig)
+
+
+def size_trend(rows: list[dict]) -> str | None:
+    """Database size over the period (GiB)."""
+    series = [(r["name"], r["daily_size"]) for r in rows if r.get("daily_size")]
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 2.2))
+    for name, points in series:
+        start = points[0][0]
+        ax.plot([(t - start) / 86400 + 1 for t, _ in points], [v / 2**30 for _, v in points],
+                label=name)
+    ax.set_ylabel("GiB")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _svg(fig)
