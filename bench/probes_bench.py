@@ -125,6 +125,7 @@ def run_aftercare(work: Path, checks, rounds: int) -> list[dict]:
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/")
+        print(f"aftercare exporter before its first scrape: {memory(proc.pid)[0]:.1f} MB resident")
         results = []
         for _ in range(rounds):
             cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
