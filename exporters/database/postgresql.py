@@ -60,13 +60,19 @@ class PostgresTarget(DatabaseTarget):
 
     @contextmanager
     def visit(self, database: str):
-        """A cursor on another database of the server.  The target's own
-        connection is closed first, so there is never more than one open; the
-        next collector (or scrape) reconnects to the home database."""
-        self.close()
+        """A cursor on another database of the server, for deferred work (see
+        ``defer``).  The target's own connection is closed first and reopened
+        afterwards, so there is never more than one open."""
+        self.drop()
         conn = self.connect(max(0.1, self.remaining()), database)
         try:
             with conn.cursor() as cur:
                 yield cur
         finally:
             conn.close()
+            if not self.retired:
+                home = self.connect(max(0.1, self.remaining()))
+                if self.retired:         # closed for good while we reconnected
+                    home.close()
+                else:
+                    self.conn = home

@@ -7,9 +7,9 @@ database's series is the total size of its tables.  The member set is sticky
 
 Table sizes change slowly and reading them is per database on PostgreSQL, so
 each database is re-read at most every ``REFRESH_SECONDS``: the DSN's own
-database on the open connection, another database by a short visit (the
-target's connection is closed first: never two open), at most one visit per
-scrape and only while half the timeout is left.  Between refreshes the last
+database on the open connection, another database by a short visit right
+after the scrape (``target.defer``: the target's connection is closed first,
+so never two are open), one visit per scrape.  Between refreshes the last
 figures are repeated; ``..._tables_refresh_timestamp_seconds`` says how old.
 """
 from __future__ import annotations
@@ -117,6 +117,19 @@ def _read_pg(cur) -> dict[str, float]:
         cur.execute("RESET lock_timeout")
 
 
+def _visit(target, memory: _Memory, datname: str, n: int) -> None:
+    """Read another database's table sizes; runs after the scrape (target.defer)."""
+    try:
+        with target.visit(datname) as cur:
+            changed = memory.store(datname, _read_pg(cur), n)
+    except Exception as err:  # one unreadable database must not hide the others' tables
+        log.warning("cannot read table sizes", extra={"target": target.name, "datname": datname,
+                                                      "err": safe_error(err)})
+        return
+    if changed:
+        topn.save(memory.path, memory.members)
+
+
 def postgresql(cur, target, sink) -> None:
     memory = _memory(target)
     n = target.db.top_tables
@@ -133,15 +146,9 @@ def postgresql(cur, target, sink) -> None:
                                                                      "datname": target.home})
     due = sorted((d for d in datnames - {target.home} if memory.due(d, now)),
                  key=lambda d: (memory.tried_at.get(d, -1e18), d))
-    if due and target.remaining() > target.timeout / 2:
-        datname = due[0]
-        memory.tried_at[datname] = now
-        try:
-            with target.visit(datname) as other:
-                changed |= memory.store(datname, _read_pg(other), n)
-        except Exception as err:  # one unreadable database must not hide the others' tables
-            log.warning("cannot read table sizes", extra={"target": target.name,
-                                                          "datname": datname, "err": safe_error(err)})
+    if due:
+        memory.tried_at[due[0]] = now
+        target.defer(lambda: _visit(target, memory, due[0], n))
     memory.emit(sink)
     if changed:
         topn.save(memory.path, memory.members)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from abc import abstractmethod
+from typing import Callable
 
 from ..config import Database
 from ..metrics import LOG_NAME, Sink
@@ -39,6 +41,9 @@ class DatabaseTarget(Target):
         self.cache: dict[str, dict] = {name: {} for name in self.modules}
         self.deadline = 0.0          # monotonic time the current collection should end by
         self.conn = None
+        self.busy = threading.Lock()  # held by a collection and by the work it leaves behind
+        self.deferred: list[Callable[[], None]] = []
+        self.retired = False
 
     # --- engine specifics ---------------------------------------------------
 
@@ -62,33 +67,71 @@ class DatabaseTarget(Target):
     def state_file(self, suffix: str) -> str:
         return os.path.join(self.state_dir, f"{self.name}.{suffix}")
 
+    def defer(self, job: Callable[[], None]) -> None:
+        """Run ``job`` right after this collection, off the scrape's path (the
+        next collection of this target waits for it: still one connection)."""
+        self.deferred.append(job)
+
     def collect(self, sink: Sink, timeout: float) -> None:
         self.deadline = time.monotonic() + timeout
+        if not self.busy.acquire(timeout=timeout):
+            raise TimeoutError("the previous collection's follow-up work is still running")
+        self.deferred = []
+        self.retired = False
+        try:
+            self._collect(sink, timeout)
+        except BaseException:
+            self.deferred = []
+            self.busy.release()
+            raise
+        jobs, self.deferred = self.deferred, []
+        if not jobs:
+            self.busy.release()
+            return
+        threading.Thread(target=self._follow_up, args=(jobs, timeout), daemon=True,
+                         name=f"follow-up-{self.name}").start()
+
+    def _follow_up(self, jobs: list[Callable[[], None]], timeout: float) -> None:
+        try:
+            self.deadline = time.monotonic() + timeout
+            for job in jobs:
+                try:
+                    job()
+                except Exception as err:  # the job's failure shows in its own metrics next time
+                    log.warning("follow-up failed", extra={"target": self.name, "err": repr(err)[:200]})
+        finally:
+            self.busy.release()
+
+    def _collect(self, sink: Sink, timeout: float) -> None:
         if self.conn is None or self.is_broken(self.conn):
-            self.close()
+            self.drop()
             self.conn = self.connect(timeout)
         try:
             with self.conn.cursor() as cur:
                 self.ping(cur)
         except Exception:
-            self.close()
+            self.drop()
             raise
         for name, module in self.modules.items():
             with sink.collector(name, log, self.name):
                 run = getattr(module, self.engine, None)
                 if run is not None:
-                    if self.conn is None:          # a visit elsewhere closed it
-                        self.conn = self.connect(max(0.1, self.remaining()))
                     with self.conn.cursor() as cur:
                         run(cur, self, sink)
                 local = getattr(module, "local", None)
                 if local is not None:
                     local(self, sink)
-            if self.conn is not None and self.is_broken(self.conn):
-                self.close()
+            if self.is_broken(self.conn):
+                self.drop()
                 raise ConnectionLost("the server closed the connection during collection")
 
     def close(self) -> None:
+        """Release the connection for good (reload, exit): follow-up work stops reconnecting."""
+        self.retired = True
+        self.drop()
+
+    def drop(self) -> None:
+        """Close the connection; the next collection opens a new one."""
         conn, self.conn = self.conn, None
         if conn is not None:
             try:

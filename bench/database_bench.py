@@ -1,0 +1,186 @@
+"""Benchmark: `aftercare-exporter database` against Debian's prometheus-postgres-exporter.
+
+Starts a throwaway PostgreSQL 15 cluster under /tmp (initdb as the postgres
+user), creates 20 databases x 200 tables, starts both exporters on loopback
+ports and scrapes them pair by pair (alternating which goes first).  Prints
+the median scrape wall time of each, the ratio, series counts and RSS.
+
+    python bench/database_bench.py [--pairs 31] [--databases 20] [--tables 200]
+
+A benchmark to run by hand, not a test.  Needs `prometheus-postgres-exporter`
+(apt-get install -y prometheus-postgres-exporter) and root (for runuser).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+ANCHOR = "prometheus-postgres-exporter"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_postgres(*cmd: str, **kw) -> subprocess.CompletedProcess:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + list(cmd), check=True, capture_output=True, text=True, **kw)
+
+
+def psql(port: int, db: str, sql: str) -> None:
+    subprocess.run([str(PG_BIN / "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(port), "-U",
+                    "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql],
+                   check=True, capture_output=True, text=True)
+
+
+def start_cluster(workdir: Path) -> int:
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("postgres")
+        os.chown(workdir, entry.pw_uid, entry.pw_gid)
+    data = workdir / "data"
+    as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+                "--no-sync", "-E", "UTF8", "--no-locale")
+    port = free_port()
+    opts = (f"-c port={port} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c unix_socket_directories={workdir} -c max_connections=200")
+    as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(workdir / "pg.log"), "-w",
+                "-o", opts, "start", timeout=60)
+    return port
+
+
+def fill(port: int, databases: int, tables: int) -> None:
+    make_tables = f"""
+DO $$ BEGIN
+  FOR i IN 1..{tables} LOOP
+    EXECUTE format('CREATE TABLE t%s (id serial PRIMARY KEY, v text)', i);
+    EXECUTE format('INSERT INTO t%s (v) SELECT md5(g::text) FROM generate_series(1, %s) g', i, i);
+  END LOOP;
+END $$"""
+    for d in range(databases):
+        psql(port, "postgres", f"CREATE DATABASE bench{d:02d}")
+        psql(port, f"bench{d:02d}", make_tables)
+    psql(port, "postgres", "CHECKPOINT")
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.2)
+
+
+def scrape(url: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    body = urllib.request.urlopen(url, timeout=60).read().decode()
+    took = time.perf_counter() - start
+    return took, sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident set size in MB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    kb = lambda key: int(fields[key].split()[0]) / 1024  # noqa: E731
+    return kb("VmRSS"), kb("VmHWM")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=31)
+    parser.add_argument("--databases", type=int, default=20)
+    parser.add_argument("--tables", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    anchor_bin = shutil.which(ANCHOR)
+    if not anchor_bin:
+        print(f"{ANCHOR} not found: apt-get install -y {ANCHOR}", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="aftercare-bench-", dir="/tmp"))
+    procs: list[subprocess.Popen] = []
+    try:
+        print(f"cluster in {workdir}: {args.databases} databases x {args.tables} tables ...", flush=True)
+        port = start_cluster(workdir)
+        fill(port, args.databases, args.tables)
+
+        anchor_port, ours_port = free_port(), free_port()
+        env = dict(os.environ, DATA_SOURCE_NAME=f"postgresql://postgres@127.0.0.1:{port}/postgres"
+                                                "?sslmode=disable")
+        procs.append(subprocess.Popen([anchor_bin, "--auto-discover-databases",
+                                       f"--web.listen-address=127.0.0.1:{anchor_port}"],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        config = workdir / "aftercare.yml"
+        config.write_text(f"""defaults: {{timeout: 10s, state_dir: {workdir / 'state'}}}
+systems:
+  - name: bench
+    databases:
+      - {{name: bench-pg, type: postgresql, dsn: "postgresql://postgres@127.0.0.1:{port}/postgres"}}
+""")
+        procs.append(subprocess.Popen([sys.executable, "-m", "exporters.cli", "database",
+                                       "--config.file", str(config),
+                                       "--web.listen-address", f"127.0.0.1:{ours_port}",
+                                       "--log.level", "warn"],
+                                      cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        urls = {"anchor": f"http://127.0.0.1:{anchor_port}/metrics",
+                "ours": f"http://127.0.0.1:{ours_port}/metrics"}
+        pids = {"anchor": procs[0].pid, "ours": procs[1].pid}
+        for url in urls.values():
+            wait_http(url)
+        for _ in range(args.warmup):
+            for url in urls.values():
+                scrape(url)
+        times: dict[str, list[float]] = {"anchor": [], "ours": []}
+        series: dict[str, int] = {}
+        for i in range(args.pairs):
+            order = ("anchor", "ours") if i % 2 == 0 else ("ours", "anchor")
+            for name in order:
+                took, count = scrape(urls[name])
+                times[name].append(took)
+                series[name] = count
+        rss = {name: rss_mb(pid) for name, pid in pids.items()}
+        print(f"{args.pairs} scrape pairs after {args.warmup} warm-up scrapes each")
+        print(f"{'exporter':<28}{'median ms':>10}{'p90 ms':>9}{'max ms':>9}{'series':>8}"
+              f"{'RSS MB':>8}{'peak MB':>9}")
+        for name, label in (("anchor", f"{ANCHOR} (anchor)"), ("ours", "aftercare-exporter database")):
+            t = sorted(times[name])
+            print(f"{label:<28}{statistics.median(t) * 1000:>10.1f}"
+                  f"{t[int(0.9 * (len(t) - 1))] * 1000:>9.1f}{t[-1] * 1000:>9.1f}"
+                  f"{series[name]:>8}{rss[name][0]:>8.1f}{rss[name][1]:>9.1f}")
+        ratio = statistics.median(times["ours"]) / statistics.median(times["anchor"])
+        print(f"ratio (ours / anchor, median wall time): {ratio:.2f}")
+        return 0
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        try:
+            as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(workdir / "data"), "-m", "immediate",
+                        "-w", "stop", timeout=60)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
+            pass
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
