@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
@@ -14,19 +15,26 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 class Redactor:
-    """Replaces the values of the current config's secrets wherever they appear."""
+    """Replaces the values of the current config's secrets wherever they appear.
+
+    A long secret is replaced wherever it occurs; a short one (under 8
+    characters) only where it stands as a whole token, so a password like
+    "db" does not blank every target named "billing-db".
+    """
+
+    LONG = 8
 
     def __init__(self):
-        self._secrets: tuple[str, ...] = ()
+        self._pattern: re.Pattern | None = None
 
     def set_secrets(self, values) -> None:
-        self._secrets = tuple(sorted({v for v in values if v}, key=len, reverse=True))
+        secrets = sorted({v for v in values if v}, key=len, reverse=True)
+        parts = [re.escape(v) if len(v) >= self.LONG
+                 else rf"(?<![A-Za-z0-9_.-]){re.escape(v)}(?![A-Za-z0-9_.-])" for v in secrets]
+        self._pattern = re.compile("|".join(parts)) if parts else None
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "<secret>")
-        return text
+        return self._pattern.sub("<secret>", text) if self._pattern else text
 
 
 redact = Redactor()

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import logging
 import os
 import shutil
 import stat
 import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime
@@ -23,7 +21,7 @@ from exporters.backups import BackupsArea
 from exporters.backups.pgbackrest import parse_info
 from exporters.backups.verify import pg_restore_binary
 from exporters.config import validate
-from exporters.exchange.schedule import next_fire
+from exporters.schedule import next_fire
 from exporters.runtime import Scraper
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pgbackrest"

@@ -1,7 +1,6 @@
 """The exchange area: run-store evidence, SQL evidence, outbox backlog, deadlines, end to end."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import yaml
 
 from exporters.config import validate
 from exporters.exchange import ExchangeArea
-from exporters.exchange.schedule import deadline, next_fire
+from exporters.schedule import deadline, next_fire
 from exporters.exchange.state import Run, RunStore
 from exporters.runtime import Scraper
 

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ..exchange.state import write_atomic
+from ..statefile import write_atomic
 from ..metrics import LOG_NAME, safe_error
 from .fileset import BackupFile
 from .verify import VERIFIERS, VERIFY_TIMEOUT, Cancelled

@@ -5,7 +5,7 @@ import logging
 import time
 
 from ..config import Backup, System
-from ..exchange.schedule import deadline
+from ..schedule import deadline
 from ..metrics import LOG_NAME, Sink
 from ..runtime import Target
 from .cache import BackupState, Verifier

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..config import Backup, System
-from ..exchange.schedule import deadline
+from ..schedule import deadline
 from ..metrics import CollectorRun, Sink
 from ..runtime import Target
 from .cache import BackupState

@@ -17,7 +17,7 @@ from ..metrics import LOG_NAME, Sink, counter, gauge
 from ..runtime import Area, Target
 from .evidence import Evidence
 from .outbox import backlog
-from .schedule import deadline
+from ..schedule import deadline
 from .sql import SqlSource
 from .state import RunStore
 

@@ -23,11 +23,12 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..statefile import write_atomic
 
 VERSION = 1
 HISTORY = 20             # finished runs kept in summary.json for people reading it
@@ -176,28 +177,6 @@ def process_alive(pid: int, proc_start: str | None) -> bool:
         now = process_start_ticks(pid)
         return now is None or now == proc_start
     return True
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file, fsync, rename, fsync the directory."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
 
 
 def _os_reason(err: OSError) -> str:
