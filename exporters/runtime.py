@@ -100,6 +100,17 @@ class _Flight:
                 _close(target)
 
 
+def _merge(families: list) -> list:
+    """One family per name: two areas with the same target label (the
+    database and its server log) may both emit, e.g., a failure family."""
+    merged: dict[str, object] = {}
+    for family in families:
+        first = merged.setdefault(family.name, family)
+        if first is not family:
+            first.samples.extend(family.samples)
+    return list(merged.values())
+
+
 class Scraper:
     """Collects the served areas; owns single-flight state per target."""
 
@@ -194,7 +205,7 @@ class Scraper:
                     by_name[name][1].add_metric([target.system, target.name, *labels], value)
             families.extend(f for _, f in by_name.values() if f.samples)
         families += [success, duration]
-        return families
+        return _merge(families)
 
     def close(self) -> None:
         """Release every target; one still being collected is closed when it ends."""
