@@ -5,7 +5,7 @@ user), creates 20 databases x 200 tables, starts both exporters on loopback
 ports and scrapes them pair by pair (alternating which goes first).  Prints
 the median scrape wall time of each, the ratio, series counts and RSS.
 
-    python bench/database_bench.py [--pairs 31] [--databases 20] [--tables 200]
+    python bench/database_bench.py [--pairs 31] [--databases 20] [--tables 200] [--interval 0.25]
 
 A benchmark to run by hand, not a test.  Needs `prometheus-postgres-exporter`
 (apt-get install -y prometheus-postgres-exporter) and root (for runuser).
@@ -108,6 +108,9 @@ def main() -> int:
     parser.add_argument("--databases", type=int, default=20)
     parser.add_argument("--tables", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--interval", type=float, default=0.25,
+                        help="pause between pairs, seconds: Prometheus never scrapes back to back, "
+                             "and each exporter may finish work after answering (0 to disable)")
     args = parser.parse_args()
     anchor_bin = shutil.which(ANCHOR)
     if not anchor_bin:
@@ -149,13 +152,15 @@ systems:
         times: dict[str, list[float]] = {"anchor": [], "ours": []}
         series: dict[str, int] = {}
         for i in range(args.pairs):
+            time.sleep(args.interval)
             order = ("anchor", "ours") if i % 2 == 0 else ("ours", "anchor")
             for name in order:
                 took, count = scrape(urls[name])
                 times[name].append(took)
                 series[name] = count
         rss = {name: rss_mb(pid) for name, pid in pids.items()}
-        print(f"{args.pairs} scrape pairs after {args.warmup} warm-up scrapes each")
+        print(f"{args.pairs} scrape pairs, {args.interval:g} s apart, after {args.warmup} warm-up "
+              "scrapes each")
         print(f"{'exporter':<28}{'median ms':>10}{'p90 ms':>9}{'max ms':>9}{'series':>8}"
               f"{'RSS MB':>8}{'peak MB':>9}")
         for name, label in (("anchor", f"{ANCHOR} (anchor)"), ("ours", "aftercare-exporter database")):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..metrics import counter
 from .mysql import global_status
+from .pgviews import stat_database
 
 METRICS = (
     counter("aftercare_database_blocks_hit_total",
@@ -15,16 +16,8 @@ METRICS = (
             "datname"),
 )
 
-_PG_BLOCKS = """
-SELECT datname, blks_hit, blks_read
-FROM pg_stat_database
-WHERE datname IS NOT NULL
-"""
-
-
 def postgresql(cur, target, sink) -> None:
-    cur.execute(_PG_BLOCKS)
-    for datname, hit, read in cur.fetchall():
+    for datname, _, _, hit, read, *_ in stat_database(cur, target):
         sink.add("aftercare_database_blocks_hit_total", hit, datname)
         sink.add("aftercare_database_blocks_read_total", read, datname)
 

@@ -30,8 +30,11 @@ FROM pg_stat_checkpointer
 
 
 def postgresql(cur, target, sink) -> None:
-    cur.execute(_PG_HAS_CHECKPOINTER)
-    cur.execute(_PG_CHECKPOINTER if cur.fetchone()[0] else _PG_BGWRITER)
+    memory = target.cache["checkpoints"]
+    if "view" not in memory:                       # the server's version does not change
+        cur.execute(_PG_HAS_CHECKPOINTER)
+        memory["view"] = _PG_CHECKPOINTER if cur.fetchone()[0] else _PG_BGWRITER
+    cur.execute(memory["view"])
     timed, requested, write, sync, buffers = cur.fetchone()
     sink.add("aftercare_database_checkpoints_total", timed, "timed")
     sink.add("aftercare_database_checkpoints_total", requested, "requested")

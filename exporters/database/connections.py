@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..metrics import gauge
+from .pgviews import activity
 
 STATES = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "other")
 
@@ -16,13 +17,6 @@ METRICS = (
 
 _PG_STATES = {"active": "active", "idle": "idle", "idle in transaction": "idle_in_transaction",
               "idle in transaction (aborted)": "idle_in_transaction_aborted"}
-
-_PG_CONNECTIONS = """
-SELECT state, count(*)
-FROM pg_stat_activity
-WHERE backend_type = 'client backend'
-GROUP BY state
-"""
 
 _PG_MAX = """
 SELECT current_setting('max_connections')::int
@@ -46,10 +40,9 @@ def _emit(sink, counts: dict[str, int], maximum) -> None:
 
 def postgresql(cur, target, sink) -> None:
     counts: dict[str, int] = {}
-    cur.execute(_PG_CONNECTIONS)
-    for state, n in cur.fetchall():
+    for state, *_ in activity(cur, target):
         key = _PG_STATES.get(state, "other")
-        counts[key] = counts.get(key, 0) + n
+        counts[key] = counts.get(key, 0) + 1
     cur.execute(_PG_MAX)
     _emit(sink, counts, cur.fetchone()[0])
 

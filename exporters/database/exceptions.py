@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..metrics import counter
 from .mysql import global_status
+from .pgviews import stat_database
 
 METRICS = (
     counter("aftercare_database_deadlocks_total",
@@ -19,16 +20,8 @@ METRICS = (
             "Data written to temporary files by queries, in bytes (PostgreSQL only).", "datname"),
 )
 
-_PG_EXCEPTIONS = """
-SELECT datname, deadlocks, conflicts, temp_files, temp_bytes
-FROM pg_stat_database
-WHERE datname IS NOT NULL
-"""
-
-
 def postgresql(cur, target, sink) -> None:
-    cur.execute(_PG_EXCEPTIONS)
-    for datname, deadlocks, conflicts, temp_files, temp_bytes in cur.fetchall():
+    for datname, *_, deadlocks, conflicts, temp_files, temp_bytes in stat_database(cur, target):
         sink.add("aftercare_database_deadlocks_total", deadlocks, datname)
         sink.add("aftercare_database_conflicts_total", conflicts, datname)
         sink.add("aftercare_database_temp_files_total", temp_files, datname)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..metrics import gauge
+from .pgviews import activity
 
 METRICS = (
     gauge("aftercare_database_oldest_transaction_seconds",
@@ -16,15 +17,6 @@ METRICS = (
           "The configured slow_query threshold the slow query count is measured against, "
           "in seconds."),
 )
-
-_PG_LONG_RUNNING = """
-SELECT
-  coalesce(extract(epoch FROM max(now() - xact_start)), 0),
-  count(*) FILTER (WHERE state = 'active' AND now() - query_start > make_interval(secs => %s)),
-  coalesce(extract(epoch FROM max(now() - query_start) FILTER (WHERE state = 'active')), 0)
-FROM pg_stat_activity
-WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-"""
 
 _MYSQL_OLDEST_TRX = """
 SELECT COALESCE(MAX(TIMESTAMPDIFF(MICROSECOND, trx_started, NOW())), 0) / 1000000
@@ -49,9 +41,11 @@ def _emit(sink, oldest, slow, longest, threshold) -> None:
 
 def postgresql(cur, target, sink) -> None:
     threshold = float(target.db.slow_query)
-    cur.execute(_PG_LONG_RUNNING, (threshold,))
-    oldest, slow, longest = cur.fetchone()
-    _emit(sink, oldest, slow, longest, threshold)
+    others = [row for row in activity(cur, target) if not row[3]]
+    oldest = max((float(xact) for _, xact, _, _ in others if xact is not None), default=0.0)
+    running = [float(query) for state, _, query, _ in others if state == "active" and query is not None]
+    slow = sum(1 for age in running if age > threshold)
+    _emit(sink, oldest, slow, max(running, default=0.0), threshold)
 
 
 def mysql(cur, target, sink) -> None:

@@ -44,6 +44,7 @@ class DatabaseTarget(Target):
         self.busy = threading.Lock()  # held by a collection and by the work it leaves behind
         self.deferred: list[Callable[[], None]] = []
         self.retired = False
+        self.memo: dict = {}           # views read once per scrape (pgviews.py)
 
     # --- engine specifics ---------------------------------------------------
 
@@ -78,6 +79,7 @@ class DatabaseTarget(Target):
             raise TimeoutError("the previous collection's follow-up work is still running")
         self.deferred = []
         self.retired = False
+        self.memo = {}
         try:
             self._collect(sink, timeout)
         except BaseException:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..metrics import counter
 from .mysql import global_status
+from .pgviews import stat_database
 
 METRICS = (
     counter("aftercare_database_commits_total",
@@ -13,16 +14,8 @@ METRICS = (
             "server-wide Handler_rollback with datname=\"\").", "datname"),
 )
 
-_PG_TRANSACTIONS = """
-SELECT datname, xact_commit, xact_rollback
-FROM pg_stat_database
-WHERE datname IS NOT NULL
-"""
-
-
 def postgresql(cur, target, sink) -> None:
-    cur.execute(_PG_TRANSACTIONS)
-    for datname, commits, rollbacks in cur.fetchall():
+    for datname, commits, rollbacks, *_ in stat_database(cur, target):
         sink.add("aftercare_database_commits_total", commits, datname)
         sink.add("aftercare_database_rollbacks_total", rollbacks, datname)
 
