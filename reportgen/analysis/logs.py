@@ -1,4 +1,9 @@
-"""Log lines by level per source and day (counter increases, rounded to whole lines)."""
+"""Log lines by level per source and day.
+
+Counts come from the counters' last value in each hour (and the hour before the
+period), differenced in Python: every increment between two samples is counted
+once, with no extrapolation; a drop (counter reset) counts the new value.
+"""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,8 +17,18 @@ HOUR = 3600.0
 def fetch(ctx: Context) -> dict:
     p = ctx.period
     return buckets(ctx.client, "sum by (system, source, level) "
-                   f"(increase(aftercare_log_lines_total{{{ctx.sel()}}}[{{w}}]))",
-                   p.start_ts, p.end_ts, HOUR)
+                   f"(last_over_time(aftercare_log_lines_total{{{ctx.sel()}}}[{{w}}]))",
+                   p.start_ts - HOUR, p.end_ts, HOUR)
+
+
+def increments(lasts: dict[float, float]) -> dict[float, float]:
+    """{bucket start: lines added in it} from {bucket start: last counter value}."""
+    out, previous = {}, None
+    for t, value in sorted(lasts.items()):
+        if previous is not None:
+            out[t] = value - previous if value >= previous else value
+        previous = value
+    return out
 
 
 def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
@@ -22,8 +37,9 @@ def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
         labels = dict(key)
         if labels.get("system") != system:
             continue
-        for t, v in points.items():
-            per[labels.get("source", "")][labels.get("level", "")][period.local_day(t)] += v
+        for t, v in increments(points).items():
+            if period.start_ts <= t < period.end_ts:
+                per[labels.get("source", "")][labels.get("level", "")][period.local_day(t)] += v
     out = []
     for source in sources:
         levels = per.get(source, {})

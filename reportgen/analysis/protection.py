@@ -18,8 +18,7 @@ def fetch(ctx: Context) -> dict:
                    f"(last_over_time(aftercare_backup_size_bytes{{{sel}}}[{{w}}]))",
                    p.start_ts, p.end_ts, 86400.0 if p.seconds % 86400 == 0 else BUCKET)
     age = client.over_period(
-        f"max by (system, backup) (max_over_time((timestamp({LAST}{{{sel}}}) - {LAST}{{{sel}}})"
-        "[{range}:60s]))", p.start_ts, p.end_ts)
+        f"max by (system, backup) (max_over_time((time() - {LAST}{{{sel}}})[{{range}}:60s]))", p.start_ts, p.end_ts)
     return {"success": by_labels(success, "system", "backup"),
             "verified": by_labels(verified, "system", "backup"),
             "size": by_labels(size, "system", "backup"),

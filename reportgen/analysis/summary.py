@@ -133,6 +133,9 @@ def grade_system(s: dict) -> tuple[dict, list[dict]]:
         recs.append(_rec("info", "log_errors", row["name"], {"error_lines": row["lines"]["error"]}, None))
     grades["logs"] = worst(g)
 
+    others = [g for area, g in grades.items() if area != "stability"]
+    if not alerts and all(g == "no_data" for g in others):
+        grades["stability"] = "no_data"     # nothing monitored: no alert is not a healthy sign
     order = {"critical": 0, "warning": 1, "info": 2}
     recs.sort(key=lambda r: order[r["severity"]])
     return grades, recs
