@@ -95,12 +95,12 @@ def write_atomically(files: dict[str, bytes], out_dir: str) -> list[str]:
     try:
         for name, data in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+            staged.append((tmp, os.path.join(out_dir, name)))
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o644)
-            staged.append((tmp, os.path.join(out_dir, name)))
     except BaseException:
         for tmp, _ in staged:
             os.unlink(tmp)
