@@ -30,8 +30,9 @@ LOCK_TIMEOUT_MS = 200
 
 METRICS = (
     gauge("aftercare_database_table_size_bytes",
-          "Disk space used by a table with its indexes and TOAST data, in bytes, for the "
-          "top-N tables of each database; table=\"__other__\" holds all its other tables.",
+          "Disk space used by a table with its indexes, in bytes (PostgreSQL: with TOAST; "
+          "MySQL: its InnoDB file), for the top-N tables of each database; "
+          "table=\"__other__\" holds all its other tables.",
           "datname", "table"),
     gauge("aftercare_database_tables",
           "User tables in the database, a count.", "datname"),
