@@ -575,19 +575,6 @@ def test_bad_web_configs(pki, text, path, words):
         assert secret not in str(err) and secret not in repr(err), str(err)
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_key_file(pki, tmp_path):
-    key = tmp_path / "locked.key"
-    key.write_bytes(pki.server_key.read_bytes())
-    key.chmod(0)
-    file = write_web(tmp_path, f"tls_server_config:\n  cert_file: {pki.server_crt}\n"
-                               f"  key_file: locked.key\n")
-    with pytest.raises(ConfigError) as info:
-        load_web_config(file)
-    assert info.value.path == ("tls_server_config", "key_file")
-    assert "cannot read" in info.value.message
-
-
 def test_missing_web_config_file(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_web_config(str(tmp_path / "absent.yml"))
