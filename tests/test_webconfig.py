@@ -10,7 +10,6 @@ import base64
 import contextlib
 import datetime
 import ipaddress
-import os
 import socket
 import ssl
 import textwrap
