@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             if not sep:
                 raise ValueError(f"--basic-auth-file {args.basic_auth_file}: expected user:password")
             basic = (user, password)
+        if not args.prometheus.startswith(("http://", "https://")):
+            raise ValueError(f"--prometheus {args.prometheus!r}: expected an http:// or https:// URL")
         if args.max_query_range <= 0:
             raise ValueError("--max-query-range must be positive")
     except ConfigError as err:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import requests
+from urllib.parse import urlsplit, urlunsplit
 
 MAX_POINTS = 11000            # Prometheus rejects range queries above this per series
 DEFAULT_MAX_RANGE = 768 * 3600  # Mimir's default max_query_length
@@ -61,6 +62,9 @@ class PromClient:
                  timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
                  max_range: float = DEFAULT_MAX_RANGE):
         self.url = url.rstrip("/")
+        parts = urlsplit(self.url)
+        self.shown = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
+            if parts.password or parts.username else self.url   # never echo credentials
         self.session = requests.Session()
         if bearer_token:
             self.session.headers["Authorization"] = f"Bearer {bearer_token}"
@@ -86,15 +90,15 @@ class PromClient:
                 response = self.session.post(f"{self.url}/api/v1/{path}", data=params,
                                              timeout=self.timeout)
             except requests.RequestException as err:
-                last_error = f"cannot reach {self.url}: {type(err).__name__}"
+                last_error = f"cannot reach {self.shown}: {type(err).__name__}"
                 continue
             if response.status_code >= 500 or response.status_code == 429:
-                last_error = f"HTTP {response.status_code} from {self.url}"
+                last_error = f"HTTP {response.status_code} from {self.shown}"
                 continue
             try:
                 body = response.json()
             except ValueError:
-                raise PromError(f"{self.url} answered HTTP {response.status_code} without a "
+                raise PromError(f"{self.shown} answered HTTP {response.status_code} without a "
                                 f"Prometheus API body (is it a Prometheus server?)") from None
             if body.get("status") != "success":
                 raise PromError(f"query failed: {body.get('errorType')}: {body.get('error')} "

@@ -414,6 +414,7 @@ def test_bad_arguments_and_config_exit_2(tmp_path):
         (["--config.file", str(config), "--from", "2026-10-05", "--to", "2026-10-01"], "not after"),
         (["--config.file", str(tmp_path / "missing.yml")], "missing.yml"),
         (["--config.file", str(config), "--lang", "fr"], "--lang"),
+        (["--config.file", str(config), "--prometheus", "localhost:9090"], "http://"),
     ]
     for args, needle in cases:
         result = subprocess.run(base + args, capture_output=True, text=True, cwd=REPO, timeout=30)
