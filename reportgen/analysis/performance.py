@@ -68,6 +68,7 @@ DB_QUERIES = {  # figure -> (template over {range}, rounding to a count)
     "commits": ("sum by (system, database) (increase(aftercare_database_commits_total{{{sel}}}[{{range}}]))", True),
     "rollbacks": ("sum by (system, database) (increase(aftercare_database_rollbacks_total{{{sel}}}[{{range}}]))", True),
     "deadlocks": ("sum by (system, database) (increase(aftercare_database_deadlocks_total{{{sel}}}[{{range}}]))", True),
+    "wal_archive_failures": ("sum by (system, database) (increase(aftercare_database_wal_archive_failures_total{{{sel}}}[{{range}}]))", True),
     "blocks_hit": ("sum by (system, database) (increase(aftercare_database_blocks_hit_total{{{sel}}}[{{range}}]))", False),
     "blocks_read": ("sum by (system, database) (increase(aftercare_database_blocks_read_total{{{sel}}}[{{range}}]))", False),
     "longest_transaction_seconds": ("max by (system, database) (max_over_time(aftercare_database_oldest_transaction_seconds{{{sel}}}[{{range}}]))", None),
@@ -101,6 +102,7 @@ def compute_database(key: tuple, data: dict, seconds: float) -> dict:
         "commits_per_second": (commits / seconds) if commits is not None else None,
         "rollbacks": get("rollbacks"),
         "deadlocks": get("deadlocks"),
+        "wal_archive_failures": get("wal_archive_failures"),
         "cache_hit_ratio": (hit / (hit + read)) if hit is not None and read is not None
         and hit + read > 0 else None,
         "longest_transaction_seconds": get("longest_transaction_seconds"),

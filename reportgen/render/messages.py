@@ -79,7 +79,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "verified_days": ("Days with a verified backup", "有已校验备份的天数"),
     "max_age": ("Max backup age", "最长备份间隔"),
     "backup_size": ("Latest size", "最新备份大小"),
-    "wal_note": ("WAL archiving failures: no data.", "WAL 归档失败：无数据。"),
+    "wal_failures": ("WAL archiving failures", "WAL 归档失败次数"),
     "exchange_jobs": ("Exchange jobs", "数据交换任务"),
     "runs": ("Runs", "运行次数"), "failures": ("Failures", "失败次数"),
     "success_ratio": ("Success ratio", "成功率"),
