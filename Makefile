@@ -3,7 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := prometheus prometheus-alertmanager
+# Debian packages: the stack itself, and what the tests use (a headless
+# browser and a CJK font to render the report; PostgreSQL client tools)
+APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: test demo venv system-deps check lint-metrics clean help
@@ -24,8 +26,7 @@ venv: $(VENV)/.installed
 # Debian packages the stack runs on (installed only when missing; needs root)
 system-deps:
 	@missing=""; \
-	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
-	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

@@ -36,9 +36,11 @@ def describe_page(notification) -> str:
     lines = []
     for alert in notification.alerts:
         labels, notes = alert.get("labels", {}), alert.get("annotations", {})
+        if labels.get("alertname") == "Watchdog":
+            continue
         lines.append(f"PAGE to /{notification.path.lstrip('/')} [{alert.get('status', '?').upper()}] "
                      f"{labels.get('alertname')} severity={labels.get('severity')} "
-                     f"system={labels.get('system')} "
+                     f"system={labels.get('system', '-')} "
                      + " ".join(f"{k}={v}" for k, v in labels.items()
                                 if k in ("database", "service", "integration", "exchange", "backup"))
                      + f"\n      {notes.get('summary', '')}\n      runbook: {notes.get('runbook_url', '')}")
@@ -103,19 +105,26 @@ def main(argv: list[str] | None = None) -> int:
               f"Ctrl-C stops everything.", flush=True)
 
         printed, fault_at, restarted = 0, time.monotonic() + args.fault_after, False
+        heartbeat = False
         say(f"in {args.fault_after:.0f}s the demo database will be stopped to show a page")
         try:
             while not stop["now"]:
                 received = pager.received()
                 for notification in received[printed:]:
+                    if notification.path == "/watchdog":
+                        if not heartbeat:
+                            say("Watchdog heartbeat received: the alerting pipeline works end to end")
+                            heartbeat = True
+                        continue
                     print(describe_page(notification), flush=True)
-                    if (restarted and notification.status == "resolved"
-                            and args.exit_after_resolve):
-                        stop["now"] = True
-                    if notification.status == "firing" and not pg.is_running() and not restarted:
+                    down = [a for a in notification.alerts
+                            if a["labels"].get("alertname") == "AftercareDatabaseDown"]
+                    if down and down[0].get("status") == "firing" and not restarted:
                         say("page received; starting the demo database again")
                         pg.start()
                         restarted = True
+                    elif down and down[0].get("status") == "resolved" and args.exit_after_resolve:
+                        stop["now"] = True
                 printed = len(received)
                 if fault_at and time.monotonic() >= fault_at:
                     say("FAULT: stopping the demo database")
