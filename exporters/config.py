@@ -312,22 +312,35 @@ def parse_dsn(value: str, path: tuple, schemes: tuple[str, ...]) -> Dsn:
                params=tuple(parse_qsl(parts.query)), password=password)
 
 
-def _with_secret(key: str, schemes: tuple[str, ...], cls: type, extra: dict[str, Field] | None = None):
-    """A struct holding a DSN/URL under ``key`` plus password_file/password_env."""
-    fields = {key: Field(Str(what="a connection URL"), required=True), **_SECRET_FIELDS, **(extra or {})}
+def _with_password(cls: type, fields: dict[str, Field], url_key: str | None = None,
+                   schemes=None):
+    """A struct with password_file/password_env, handing ``password`` to ``cls``.
+
+    With ``url_key``, that key is parsed as a connection URL (``schemes``, or a
+    function of the other values giving them) whose own password counts too:
+    one of the two, never both.
+    """
+    all_fields = {**fields, **_SECRET_FIELDS}
 
     def check(raw, path):
-        if isinstance(raw, dict):
-            raw = {k: v for k, v in raw.items()}
-        converted = Struct(dict, fields, exclusive=_SECRET_EXCLUSIVE)(raw, path)
-        dsn = parse_dsn(converted.pop(key), path + (key,), schemes)
-        secret = _read_secret(converted, path)
-        if secret and dsn.password:
-            raise ConfigError(path + (key,), "the URL carries a password and password_file/"
-                                             "password_env is set too: keep one")
-        converted.pop("password_file"), converted.pop("password_env")
-        return cls(**{key: dsn, "password": secret or dsn.password, **converted})
+        out = Struct(dict, all_fields, exclusive=_SECRET_EXCLUSIVE)(raw, path)
+        url = None
+        if url_key:
+            kinds = schemes(out) if callable(schemes) else schemes
+            url = out[url_key] = parse_dsn(out[url_key], path + (url_key,), kinds)
+        secret = _read_secret(out, path)
+        del out["password_file"], out["password_env"]
+        if url and url.password:
+            if secret:
+                raise ConfigError(path + (url_key,), "the URL carries a password and password_file/"
+                                                     "password_env is set too: keep one")
+            secret = url.password
+        return cls(password=secret, **out)
     return check
+
+
+def _url_link(key: str, schemes: tuple[str, ...], cls: type):
+    return _with_password(cls, {key: Field(Str(what="a connection URL"), required=True)}, key, schemes)
 
 
 # --- schema --------------------------------------------------------------------------
@@ -394,11 +407,10 @@ def _timeout(defaults: Defaults) -> Field:
 
 
 def _database(defaults: Defaults):
-    fields = {
+    return _with_password(Database, {
         "name": Field(NAME, required=True),
         "type": Field(Enum("postgresql", "mysql"), required=True),
         "dsn": Field(Str(what="a connection URL"), required=True),
-        **_SECRET_FIELDS,
         "timeout": _timeout(defaults),
         "log": Field(Struct(LogFile, {
             "path": Field(Str(what="a file path"), required=True),
@@ -407,19 +419,7 @@ def _database(defaults: Defaults):
         "data_path": Field(Str(what="a directory path")),
         "top_tables": Field(Number(int, 0, 500), default=20),
         "slow_query": Field(Duration(), default=30.0),
-    }
-
-    def check(raw, path):
-        out = Struct(dict, fields, exclusive=_SECRET_EXCLUSIVE)(raw, path)
-        schemes = PG_SCHEMES if out["type"] == "postgresql" else MYSQL_SCHEMES
-        dsn = parse_dsn(out.pop("dsn"), path + ("dsn",), schemes)
-        secret = _read_secret(out, path)
-        if secret and dsn.password:
-            raise ConfigError(path + ("dsn",), "the DSN carries a password and password_file/"
-                                               "password_env is set too: keep one")
-        out.pop("password_file"), out.pop("password_env")
-        return Database(dsn=dsn, password=secret or dsn.password, **out)
-    return check
+    }, "dsn", lambda out: PG_SCHEMES if out["type"] == "postgresql" else MYSQL_SCHEMES)
 
 
 def _service(defaults: Defaults):
@@ -438,11 +438,11 @@ def _integration(defaults: Defaults):
         "timeout": _timeout(defaults),
         "tcp": Field(_TCP),
         "http": Field(_HTTP),
-        "postgresql": Field(_with_secret("dsn", PG_SCHEMES, DbLink)),
-        "mysql": Field(_with_secret("dsn", MYSQL_SCHEMES, DbLink)),
-        "redis": Field(_redis()),
-        "amqp": Field(_with_secret("url", ("amqp", "amqps"), AmqpLink)),
-        "mqtt": Field(_mqtt()),
+        "postgresql": Field(_url_link("dsn", PG_SCHEMES, DbLink)),
+        "mysql": Field(_url_link("dsn", MYSQL_SCHEMES, DbLink)),
+        "redis": Field(_REDIS),
+        "amqp": Field(_url_link("url", ("amqp", "amqps"), AmqpLink)),
+        "mqtt": Field(_MQTT),
         "dns": Field(Struct(DnsLink, {
             "name": Field(Str(r"[A-Za-z0-9_.-]+", "a DNS name"), required=True),
             "server": Field(Address()),
@@ -451,27 +451,12 @@ def _integration(defaults: Defaults):
     }, one_of=Integration.PROTOCOLS)
 
 
-def _redis():
-    fields = {"address": Field(Address(), required=True), "tls": Field(Bool(), default=False),
-              **_SECRET_FIELDS}
+_REDIS = _with_password(RedisLink, {"address": Field(Address(), required=True),
+                                     "tls": Field(Bool(), default=False)})
 
-    def check(raw, path):
-        out = Struct(dict, fields, exclusive=_SECRET_EXCLUSIVE)(raw, path)
-        secret = _read_secret(out, path)
-        return RedisLink(address=out["address"], tls=out["tls"], password=secret)
-    return check
-
-
-def _mqtt():
-    fields = {"address": Field(Address(), required=True), "tls": Field(Bool(), default=False),
-              "username": Field(Str(what="a user name")), **_SECRET_FIELDS}
-
-    def check(raw, path):
-        out = Struct(dict, fields, exclusive=_SECRET_EXCLUSIVE)(raw, path)
-        secret = _read_secret(out, path)
-        return MqttLink(address=out["address"], tls=out["tls"], username=out["username"],
-                        password=secret)
-    return check
+_MQTT = _with_password(MqttLink, {"address": Field(Address(), required=True),
+                                  "tls": Field(Bool(), default=False),
+                                  "username": Field(Str(what="a user name"))})
 
 
 def _exchange(defaults: Defaults):
