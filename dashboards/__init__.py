@@ -1,0 +1,1 @@
+"""Grafana dashboards as code: <name>.dashboard.py sources, helpers, and the generator."""
