@@ -37,7 +37,13 @@ class History:
 
     def _family(self, name: str) -> str:
         kind = self.types[name]
-        return name[:-len("_total")] if kind == "counter" and name.endswith("_total") else name
+        if kind == "counter" and name.endswith("_total"):
+            return name[:-len("_total")]
+        if kind == "histogram":
+            for suffix in ("_bucket", "_sum", "_count"):
+                if name.endswith(suffix):
+                    return name[:-len(suffix)]
+        return name
 
     def day_files(self, directory: str) -> list[str]:
         """One OpenMetrics file per UTC day (every series sorted, each file ends with # EOF)."""

@@ -184,12 +184,24 @@ def buckets(client: PromClient, template: str, start: float, end: float,
 
     Returns {labels: {bucket start: value}}. A range query evaluated at each bucket's
     end minus 1 ms with a window 1 ms shorter than the bucket counts every sample once.
+    When the period is not a whole number of buckets, the last, shorter bucket is one
+    more instant query with its own window, so no sample at the end is lost.
     """
-    expr = template.replace("{w}", duration_ms(width - 0.001))
-    first_eval = start + width - 0.001
-    last_eval = end - 0.001
-    raw = client.range(expr, first_eval, last_eval, width)
-    return {key: {round(t + 0.001 - width, 3): v for t, v in points} for key, points in raw.items()}
+    full = int((end - start + 1e-6) // width)
+    out: dict[tuple, dict[float, float]] = {}
+    if full:
+        expr = template.replace("{w}", duration_ms(width - 0.001))
+        first_eval = start + width - 0.001
+        last_eval = start + full * width - 0.001
+        raw = client.range(expr, first_eval, last_eval, width)
+        out = {key: {round(t + 0.001 - width, 3): v for t, v in points} for key, points in raw.items()}
+    rest_start = start + full * width
+    if end - rest_start >= 0.002:
+        expr = template.replace("{w}", duration_ms(end - rest_start - 0.001))
+        for series in client.instant(expr, end - 0.001):
+            out.setdefault(_labels_key(series["metric"]), {})[round(rest_start, 3)] = \
+                float(series["value"][1])
+    return out
 
 
 def matrix(client: PromClient, selector: str, start: float, end: float) -> dict[tuple, list]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,54 @@ def stepwise(times, changes):
     return out
 
 
+ACCESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def access_sample(t: float) -> tuple[dict, dict]:
+    """Requests added in the 5 minutes up to ``t``: ({code class: n}, {seconds: n})."""
+    classes = {"2xx": 100, "4xx": 3, "5xx": 2}
+    times = {0.2: 94, 1.5: 9, 3.0: 2}
+    if local(10, 14, 10) < t <= local(10, 14, 11):
+        classes["2xx"] += 500
+        times[0.2] += 500
+    if local(10, 22, 15) < t <= local(10, 22, 15, 30):
+        classes["5xx"] += 60
+        times[3.0] += 60
+    return classes, times
+
+
+def add_access_log(h: History, five: list, facts: dict) -> None:
+    totals = {"2xx": 0, "4xx": 0, "5xx": 0}
+    below = {b: 0 for b in ACCESS_BUCKETS}
+    count, total_seconds = 0, 0.0
+    series: dict = {}
+    for t in five:
+        classes, times = access_sample(t)
+        for cls, n in classes.items():
+            totals[cls] += n
+            series.setdefault(("req", cls), []).append((t, totals[cls]))
+        for seconds, n in times.items():
+            count += n
+            total_seconds += seconds * n
+            for bound in ACCESS_BUCKETS:
+                if seconds <= bound:
+                    below[bound] += n
+        for bound in ACCESS_BUCKETS:
+            series.setdefault(("le", repr(bound)), []).append((t, below[bound]))
+        series.setdefault(("le", "+Inf"), []).append((t, count))
+        series.setdefault(("sum",), []).append((t, total_seconds))
+        series.setdefault(("count",), []).append((t, count))
+    src = {"system": "alpha", "source": "web-access"}
+    for key, points in series.items():
+        if key[0] == "req":
+            h.add("aftercare_http_requests_total", {**src, "code_class": key[1]}, points, "counter")
+        elif key[0] == "le":
+            h.add("aftercare_http_request_duration_seconds_bucket", {**src, "le": key[1]}, points,
+                  "histogram")
+        else:
+            h.add(f"aftercare_http_request_duration_seconds_{key[0]}", src, points, "histogram")
+
+
 def build_history() -> tuple[History, dict]:
     h = History()
     minute = steps(H_START, H_END, 60)
@@ -97,10 +146,31 @@ def build_history() -> tuple[History, dict]:
     k = [(t, (t - H_START) / 300) for t in five]
     h.add("aftercare_database_size_bytes", {**db, "datname": "app"}, [(t, 10 * GIB + MIB * n) for t, n in k])
     h.add("aftercare_database_size_bytes", {**db, "datname": "postgres"}, [(t, 8 * MIB) for t in five])
-    h.add("aftercare_database_filesystem_free_bytes", db, [(t, 100 * GIB - MIB * n) for t, n in k])
+    # the filesystem fills twice as fast as the database grows (WAL, logs): its own trend counts
+    h.add("aftercare_database_filesystem_free_bytes", db, [(t, 100 * GIB - 2 * MIB * n) for t, n in k])
     h.add("aftercare_database_filesystem_size_bytes", db, [(t, 200 * GIB) for t in five])
     h.add("aftercare_database_connections", {**db, "state": "active"},
           [(t, 5 + int(n) % 10) for t, n in k])
+    h.add("aftercare_database_connections", {**db, "state": "idle"}, [(t, 3) for t in five])
+    # tables: two growers, a constant one, "audit" enters the top N on Oct 16 as "legacy"
+    # leaves it (both move between their own series and __other__)
+    swap = local(10, 16)
+    tables = {"public.orders": lambda t, n: 4 * GIB + MIB * n // 2,
+              "public.events": lambda t, n: 2 * GIB + MIB * n // 4,
+              "public.users": lambda t, n: 1 * GIB,
+              "public.audit": lambda t, n: 1.5 * GIB + MIB * n // 8 if t >= swap else None,
+              "public.legacy": lambda t, n: 0.5 * GIB if t < swap else None,
+              "__other__": lambda t, n: 3 * GIB + (0.5 * GIB if t >= swap else 1.5 * GIB + MIB * n // 8)}
+    for table, size in tables.items():
+        h.add("aftercare_database_table_size_bytes", {**db, "datname": "app", "table": table},
+              [(t, size(t, n)) for t, n in k if size(t, n) is not None])
+    facts["table_swap"] = swap
+    # WAL: a segment archived every 5 minutes; failures on Oct 7 (three) and Oct 19 (one), at noon
+    wal_failures = [local(10, 7, 12, 2), local(10, 7, 12, 7), local(10, 7, 12, 31), local(10, 19, 12, 3)]
+    h.add("aftercare_database_wal_archived_total", db, [(t, n) for t, n in k], "counter")
+    h.add("aftercare_database_wal_archive_failures_total", db, counter_points(five, wal_failures),
+          "counter")
+    facts["wal_failures"] = wal_failures
     h.add("aftercare_database_max_connections", db, [(t, 100) for t in five])
     deadlocks = [local(10, 3, 12), local(10, 17, 9), local(10, 28, 22)]
     h.add("aftercare_database_deadlocks_total", {**db, "datname": "app"},
@@ -125,7 +195,10 @@ def build_history() -> tuple[History, dict]:
     nightly = daily(1, 30)
     bk = {"system": "alpha", "backup": "nightly"}
     h.add("aftercare_backup_last_success_timestamp_seconds", bk, stepwise(five, [(t, t) for t in nightly]))
-    h.add("aftercare_backup_verified", bk, [(t, 1.0) for t in five])
+    # the Oct 12 backup fails its verification; the next one passes again
+    unverified = (local(10, 12, 1, 30), local(10, 13, 1, 35))
+    h.add("aftercare_backup_verified", bk,
+          [(t, 0.0 if unverified[0] <= t < unverified[1] else 1.0) for t in five])
     h.add("aftercare_backup_size_bytes", bk, stepwise(five, [(t, GIB + i * 10 * MIB) for i, t in enumerate(nightly)]))
 
     # alpha/app log: an error every 10 minutes, two warnings
@@ -134,6 +207,8 @@ def build_history() -> tuple[History, dict]:
           counter_points(five, tens), "counter")
     h.add("aftercare_log_lines_total", {"system": "alpha", "source": "app", "level": "warning"},
           [(t, 2 * v) for t, v in counter_points(five, tens)], "counter")
+    # alpha/web-access: nginx access log; a busy hour on Oct 14, a burst of 5xx on Oct 22
+    add_access_log(h, five, facts)
     h.add("aftercare_scrape_collector_success", {"system": "alpha", "target": "pg", "collector": "size"},
           [(t, 1.0) for t in minute])
 
@@ -193,6 +268,7 @@ systems:
       - {{name: api, tcp: {{address: "127.0.0.1:2"}}}}
     logs:
       - {{source: app, path: /var/log/app/*.log}}
+      - {{source: web-access, path: /var/log/nginx/access.log, format: combined}}
     integrations:
       - {{name: cache, redis: {{address: "127.0.0.1:6379"}}}}
     exchange:
@@ -260,6 +336,93 @@ def expect_availability(points, start, end):
             "longest_outage_seconds": max((b - a + 60 for a, b in runs), default=0.0)}
 
 
+def sample_increments(points, start, end):
+    """(t, added) for each counter sample in [start, end), from the sample before it."""
+    return [(t1, v1 - v0 if v1 >= v0 else v1)
+            for (t0, v0), (t1, v1) in zip(points, points[1:]) if start <= t1 < end]
+
+
+def last_before(points, limit):
+    before = [v for t, v in points if t < limit]
+    return before[-1] if before else None
+
+
+def interpolated_quantile(q, cumulative):
+    """The q-quantile of cumulative counts {bound: n} by linear interpolation in its bucket."""
+    bounds = sorted(cumulative)
+    rank = q * cumulative[bounds[-1]]
+    lower, below = 0.0, 0
+    for bound in bounds:
+        if cumulative[bound] >= rank:
+            return lower + (bound - lower) * (rank - below) / (cumulative[bound] - below)
+        lower, below = bound, cumulative[bound]
+
+
+def check_traffic(row, h, start, end, tz, sla=2.0):
+    zone = ZoneInfo(tz)
+    per_class = {c: sample_increments(h.get("aftercare_http_requests_total", system="alpha",
+                                            source="web-access", code_class=c), start, end)
+                 for c in ("2xx", "4xx", "5xx")}
+    every = [x for points in per_class.values() for x in points]
+    total = sum(n for _, n in every)
+    assert row["requests"] == total
+    assert row["by_code_class"] == {c: sum(n for _, n in p) for c, p in per_class.items()}
+    assert row["error_5xx_ratio"] == pytest.approx(sum(n for _, n in per_class["5xx"]) / total, rel=1e-9)
+    days: dict = {}
+    for t, n in every:
+        day = dt.datetime.fromtimestamp(t, zone).date().isoformat()
+        days[day] = days.get(day, 0) + n
+    assert {d["day"]: d["requests"] for d in row["daily"]} == days
+    assert row["requests_per_day"] == pytest.approx(total / 31)
+    hours: dict = {}
+    for t, n in every:
+        hour = start + (t - start) // 3600 * 3600
+        hours[hour] = hours.get(hour, 0) + n
+    peak = max(hours, key=hours.get)
+    assert row["peak_hour"] == dt.datetime.fromtimestamp(peak, zone).isoformat()
+    assert row["peak_hour_requests"] == hours[peak]
+    assert row["busiest_hour_of_day"] == dt.datetime.fromtimestamp(local(10, 14, 10), zone).hour
+    bounds = list(ACCESS_BUCKETS) + [float("inf")]
+    cumulative = {b: sum(n for _, n in sample_increments(h.get(
+        "aftercare_http_request_duration_seconds_bucket", system="alpha", source="web-access",
+        le="+Inf" if b == float("inf") else repr(b)), start, end)) for b in bounds}
+    assert row["timed_requests"] == cumulative[float("inf")] == total
+    assert row["p50_seconds"] == pytest.approx(interpolated_quantile(0.5, cumulative), rel=1e-9)
+    assert row["p95_seconds"] == pytest.approx(interpolated_quantile(0.95, cumulative), rel=1e-9)
+    assert 0.1 < row["p50_seconds"] <= 0.25 and 1.0 < row["p95_seconds"] <= 2.0
+    assert row["slow_request_ratio"] == pytest.approx(1 - cumulative[sla] / total, rel=1e-9)
+
+
+def check_tables(pg, h, facts, start, end):
+    day = 86400.0
+    rows = {}
+    for table in ("public.orders", "public.events", "public.users", "public.audit",
+                  "public.legacy", "__other__"):
+        pts = in_period(h.get("aftercare_database_table_size_bytes", system="alpha", database="pg",
+                              datname="app", table=table), start, end)
+        first = last_before(pts, start + 3600)
+        if first is None:      # entered the top N: from the end of its first reported day
+            first_day_end = start + ((pts[0][0] - start) // day + 1) * day
+            first = last_before(pts, first_day_end)
+        last_day_start = start + ((end - 1 - start) // day) * day
+        rows[table] = {"size_bytes_start": first, "size_bytes_end": pts[-1][1],
+                       "growth_bytes": pts[-1][1] - first,
+                       "partial": last_before(pts, start + 3600) is None or pts[-1][0] < last_day_start}
+    other = rows.pop("__other__")
+    want = sorted(rows.items(), key=lambda kv: (-kv[1]["growth_bytes"], kv[0]))
+    got = [(g["table"], {k: g[k] for k in ("size_bytes_start", "size_bytes_end", "growth_bytes",
+                                          "partial")}) for g in pg["top_growers"]]
+    assert got == want
+    assert [g["table"] for g in pg["top_growers"]][:3] == ["public.orders", "public.events", "public.audit"]
+    assert [g["partial"] for g in pg["top_growers"]] == [False, False, True, True, False]
+    assert pg["other_tables"] == [{"datname": "app", "table": "__other__", **{
+        k: other[k] for k in ("size_bytes_start", "size_bytes_end", "growth_bytes")}}]
+    assert pg["tables_total_bytes_end"] == sum(r["size_bytes_end"] for t, r in rows.items()
+                                               if t != "public.legacy") + other["size_bytes_end"]
+    orders = pg["top_growers"][0]
+    assert orders["growth_bytes_per_day"] == pytest.approx(MIB * 288 / 2, rel=0.01)
+
+
 def check_period(report, h, facts, start, end, tz):
     systems = {s["name"]: s for s in report["systems"]}
     assert list(systems) == ["alpha", "beta", "ghost"]
@@ -287,10 +450,37 @@ def check_period(report, h, facts, start, end, tz):
     size_end = sum(in_period(h.get("aftercare_database_size_bytes", system="alpha", database="pg",
                                    datname=d), start, end)[-1][1] for d in ("app", "postgres"))
     assert pg["size_bytes_end"] == size_end
-    free_end = in_period(h.get("aftercare_database_filesystem_free_bytes", system="alpha",
-                               database="pg"), start, end)[-1][1]
-    assert pg["days_until_full"] == pytest.approx(free_end / (MIB * 288), rel=1e-6)
-    assert pg["peak_connections"] == 14 and pg["max_connections"] == 100
+    free_pts = in_period(h.get("aftercare_database_filesystem_free_bytes", system="alpha",
+                               database="pg"), start, end)
+    free_end = free_pts[-1][1]
+    # forecast from the filesystem's own trend (2 MiB / 5 min), not the database's (1 MiB / 5 min)
+    assert pg["filesystem_growth_bytes_per_day"] == pytest.approx(2 * MIB * 288, rel=1e-9)
+    assert pg["days_until_full"] == pytest.approx(free_end / (2 * MIB * 288), rel=1e-6)
+    assert pg["days_until_full_by_database_growth"] == pytest.approx(free_end / (MIB * 288), rel=1e-6)
+    assert pg["filesystem_used_ratio_end"] == pytest.approx(1 - free_end / (200 * GIB), rel=1e-12)
+    assert pg["filesystem_used_ratio_start"] == pytest.approx(
+        1 - last_before(free_pts, start + 3600) / (200 * GIB), rel=1e-12)
+    assert pg["peak_connections"] == 17 and pg["max_connections"] == 100      # active + idle
+    assert pg["peak_connections_ratio"] == pytest.approx(0.17)
+    check_tables(pg, h, facts, start, end)
+    check_traffic(systems["alpha"]["performance"]["traffic"][0], h, start, end, tz)
+    assert [s["name"] for s in systems["alpha"]["logs"]] == ["app"]    # the access log is traffic
+
+    # WAL archiving: failures per local day
+    wal = systems["alpha"]["wal_archiving"][0]
+    zone = ZoneInfo(tz)
+    failures = [t for t in facts["wal_failures"] if start <= t < end]
+    fail_days = {}
+    for t in failures:
+        d = dt.datetime.fromtimestamp(t, zone).date().isoformat()
+        fail_days[d] = fail_days.get(d, 0) + 1
+    assert wal["failures"] == len(failures) == 4
+    assert wal["days_with_failures"] == len(fail_days) == 2
+    assert {d["day"]: d["failures"] for d in wal["daily"] if d["failures"]} == fail_days
+    assert wal["archived"] == len(sample_increments(h.get("aftercare_database_wal_archived_total",
+                                                          system="alpha", database="pg"), start, end))
+    assert systems["alpha"]["performance"]["databases"][0]["wal_archive_failures"] == 4
+    assert systems["beta"]["wal_archiving"] == []
 
     # exchange
     upload = systems["alpha"]["exchange"][0]
@@ -308,8 +498,22 @@ def check_period(report, h, facts, start, end, tz):
         row = systems[system]["backups"][0]
         # age at each minute: a 5-minute sample stays current for the next four minutes
         assert abs(row["max_age_seconds"] - max(min(t + 240, end - 60) - v for t, v in pts)) <= 60
-        days = {dt.datetime.fromtimestamp(v, ZoneInfo(tz)).date() for _, v in pts if start <= v < end}
-        assert row["days_with_verified_success"] == len(days)
+        verified = h.get("aftercare_backup_verified", system=system, backup="nightly")
+        made = sorted({v for _, v in pts if start <= v < end})
+        days = {dt.datetime.fromtimestamp(v, ZoneInfo(tz)).date() for v in made}
+        good = {dt.datetime.fromtimestamp(v, ZoneInfo(tz)).date() for i, v in enumerate(made)
+                if any(x == 1 for t, x in verified
+                       if v <= t < (made[i + 1] if i + 1 < len(made) else end))}
+        failed = {dt.datetime.fromtimestamp(t, ZoneInfo(tz)).date().isoformat()
+                  for t, x in in_period(verified, start, end) if x == 0}
+        assert row["days_with_success"] == len(days)
+        assert row["days_with_verified_success"] == len(good)
+        assert row["days_verification_failed"] == len(failed)
+        assert {d["day"] for d in row["daily"] if d["verification_failed"]} == failed
+        assert len(row["daily"]) == 31
+    alpha_backup = systems["alpha"]["backups"][0]
+    assert alpha_backup["days_with_verified_success"] == alpha_backup["days_with_success"] - 1
+    assert alpha_backup["days_verification_failed"] == 2
     assert systems["beta"]["backups"][0]["max_age_seconds"] > 10 * 86400
 
     # alerts: merged across the evaluation gap, in order
@@ -351,13 +555,55 @@ def test_month_in_shanghai(history, tmp_path):
     assert 0.2 <= perf["p50_seconds"] <= 0.26
     logs = report["systems"][0]["logs"][0]
     assert logs["lines"] == {"error": 31 * 144, "warning": 2 * 31 * 144}
-    # queries grow with areas, not series: the count is fixed for this config
-    assert report["method"]["query_count"] < 70
+    # queries grow with areas, not series: the same count for one system (below) as for three
+    assert report["method"]["query_count"] == QUERIES_WITH_PREVIOUS
+    check_month_over_month(report, h)
     md = (out / files[2]).read_text()
     assert "| web (Services) |" in md and "no data" in md
     html = (out / files[0]).read_text()
     assert "<svg" in html
-    assert "AftercareServiceDown.md" in html
+    # severity words come from the catalogue; every runbook link points at an existing runbook
+    assert "Incidents: 3, critical 2, warning 1" in html
+    links = re.findall(r'href="([^"]*runbooks[^"]*)"', html) + re.findall(r"\]\(([^)]*runbooks[^)]*)\)", md)
+    links += [r["runbook"] for s in report["systems"] for r in s["recommendations"] + s["alerts"]]
+    assert len(links) > 10
+    for link in links:
+        assert link.startswith("docs/runbooks/") and link.endswith(".md"), link
+        assert (REPO / link).is_file(), link
+    assert "docs/runbooks/README.md" in links
+
+
+QUERIES_WITH_PREVIOUS = 101
+
+
+def check_month_over_month(report, h):
+    """The previous month (September, Shanghai) has data only from Sep 30 08:00 local."""
+    alpha = report["systems"][0]
+    previous = alpha["previous"]
+    assert previous["period"] == "2026-09"
+    assert set(previous["areas"]) == {"availability", "stability", "performance", "capacity",
+                                      "protection", "exchange", "logs"}
+    rows = {(area, r["target"], r["figure"]): r for area, rs in previous["areas"].items() for r in rs}
+    web_before = expect_availability(h.get("aftercare_service_up", system="alpha", service="web"),
+                                     local(9, 1), local(10, 1))
+    web = rows[("availability", "web", "availability_ratio")]
+    assert web["previous"] == pytest.approx(web_before["availability_ratio"], abs=1e-9) == 1.0
+    assert web["current"] == alpha["services"][0]["availability_ratio"]
+    assert web["change"] == pytest.approx(web["current"] - web["previous"])
+    incidents = rows[("stability", "", "incidents")]
+    assert (incidents["previous"], incidents["current"], incidents["change"]) == (0, 3, 3)
+    size = rows[("capacity", "pg", "size_bytes_end")]
+    sept_sizes = sum(in_period(h.get("aftercare_database_size_bytes", system="alpha", database="pg",
+                                     datname=d), local(9, 1), local(10, 1))[-1][1]
+                     for d in ("app", "postgres"))
+    assert size["previous"] == sept_sizes and size["current"] == alpha["databases"][0]["size_bytes_end"]
+    assert rows[("exchange", "upload", "failures")]["previous"] == 0
+    assert rows[("exchange", "upload", "failures")]["current"] == 2
+    assert rows[("protection", "pg", "failures")]["previous"] == 0
+    assert rows[("performance", "web-access", "requests")]["previous"] > 0
+    beta = report["systems"][1]["previous"]
+    assert "stability" in beta["areas"] and "capacity" not in beta["areas"]
+    assert report["systems"][2]["previous"] is None        # ghost: no data either month
 
 
 def test_month_in_utc(history, tmp_path):
@@ -382,6 +628,27 @@ def test_from_to_dates_limit_to_one_system(history, tmp_path):
     assert portal["availability_ratio"] == pytest.approx(1 - 360 / 1440, abs=1e-4)
     assert portal["downtime_seconds"] == pytest.approx(6 * 3600, abs=60)
     assert portal["outages"] == 1
+    # one system instead of three: the same queries, except p50/p95 for 1 week instead of 5
+    assert report["method"]["query_count"] == QUERIES_WITH_PREVIOUS - 2 * 4
+
+
+def test_times_off_the_bucket_grid_keep_the_last_partial_bucket(history, tmp_path):
+    """--from/--to at 07:00 and 14:07: the last 7 minutes (after the outage) still count."""
+    prom, h, _ = history
+    start, end = local(10, 3, 7), local(10, 3, 14, 7)
+    result, out = run_report(prom.url, tmp_path, "Asia/Shanghai", "--from", "2026-10-03T07:00:00",
+                             "--to", "2026-10-03T14:07:00+08:00", "--system", "beta",
+                             "--format", "json", "--quiet", "--no-previous")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(next(out.iterdir()).read_text())
+    portal = report["systems"][0]["services"][0]
+    expected = expect_availability(h.get("aftercare_service_up", system="beta", service="portal"),
+                                   start, end)
+    assert expected["availability_ratio"] == pytest.approx(67 / 427)
+    assert portal["availability_ratio"] == pytest.approx(expected["availability_ratio"], abs=1e-9)
+    assert portal["coverage_ratio"] == pytest.approx(1.0, abs=1e-9)
+    assert portal["downtime_seconds"] == pytest.approx(360 * 60)
+    assert portal["daily"] == [{"day": "2026-10-03", "availability_ratio": pytest.approx(67 / 427)}]
 
 
 def test_prometheus_going_away_mid_run_exits_3_and_writes_nothing(tmp_path):

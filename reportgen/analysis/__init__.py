@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from . import availability, capacity, exchange, logs, monitoring, performance, protection, stability
+from .. import runbooks
+from . import (availability, capacity, comparison, exchange, logs, monitoring, performance,
+               protection, stability)
 from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, worst
 from .summary import grade_system
 
@@ -21,7 +23,8 @@ def _alert_row(a: dict, tz: str) -> dict:
     return {**a, "name": a["alertname"], "started": iso(a["started"], tz),
             "ended": None if a["ongoing"] else iso(a["ended"], tz),
             "started_ts": a["started"], "ended_ts": a["ended"],
-            "active_since": iso(a["active_since"], tz)}
+            "active_since": iso(a["active_since"], tz),
+            "runbook": runbooks.for_alert(a["alertname"])}
 
 
 def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict], dict]:
@@ -32,27 +35,38 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
              ("capacity", lambda: capacity.analyse(ctx)),
              ("protection", lambda: protection.analyse(ctx)),
              ("exchange", lambda: exchange.analyse(ctx)),
-             ("logs", lambda: logs.analyse(ctx)),
-             ("monitoring", lambda: monitoring.analyse(ctx))]
+             ("logs", lambda: logs.analyse(ctx))]
+    if not ctx.lean:
+        steps.append(("monitoring", lambda: monitoring.analyse(ctx)))
     results = {}
     for index, (name, run) in enumerate(steps, 1):
-        ctx.say(f"[{index}/{len(steps)}] {name} ({ctx.period.tz}, {len(ctx.systems)} systems)")
+        prefix = "previous period: " if ctx.lean else ""
+        ctx.say(f"[{index}/{len(steps)}] {prefix}{name} ({ctx.period.tz}, {len(ctx.systems)} systems)")
         results[name] = run()
-    previous = None
-    if with_previous:
-        ctx.say("[+] previous period for the month-over-month comparison")
-        prev_ctx = Context(ctx.client, ctx.period.previous(), ctx.systems, ctx.progress)
-        previous = {"services": availability.analyse(prev_ctx, "services"),
-                    "alerts": stability.analyse(prev_ctx)[0], "period": prev_ctx.period}
+    docs = _system_docs(ctx, results)
+    if with_previous and not ctx.lean:
+        prev_ctx = Context(ctx.client, ctx.period.previous(), ctx.systems, ctx.progress, lean=True)
+        before, _ = analyse_group(prev_ctx, with_previous=False)
+        for doc, old in zip(docs, before):
+            doc["previous"] = comparison.compare(doc, old, prev_ctx.period.label)
+    if ctx.lean:
+        return docs, {}
+    mon = dict(results["monitoring"])
+    mon.pop("collectors")
+    mon["stack_alerts"] = [_alert_row(a, ctx.period.tz) for a in results["stability"][1]]
+    return docs, mon
+
+
+def _system_docs(ctx: Context, results: dict) -> list[dict]:
+    """One document per system from the per-area results (plain data)."""
     tz = ctx.period.tz
     docs = []
-    per_alerts, stack_alerts = results["stability"]
+    per_alerts, _ = results["stability"]
     for system in ctx.systems:
         name = system.name
         dbs = []
         for avail, cap in zip(results["availability"]["databases"][name], results["capacity"][name]):
             dbs.append({**avail, **cap})
-        alerts = [_alert_row(a, tz) for a in per_alerts[name]]
         doc = {
             "name": name, "customer": system.customer, "timezone": tz,
             "period": {"from": ctx.period.start.isoformat(), "to": ctx.period.end.isoformat(),
@@ -63,13 +77,16 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
             "integrations": results["availability"]["integrations"][name],
             "databases": dbs,
             "exchange": results["exchange"][name],
-            "backups": results["protection"][name],
+            "backups": results["protection"][name]["backups"],
+            "wal_archiving": results["protection"][name]["wal_archiving"],
             "logs": results["logs"][name],
-            "alerts": alerts,
+            "alerts": [_alert_row(a, tz) for a in per_alerts[name]],
             "stability": stability.summarise(per_alerts[name]),
             "performance": results["performance"][name],
-            "monitoring": {"collectors": results["monitoring"]["collectors"][name]},
+            "previous": None,
         }
+        if "monitoring" in results:
+            doc["monitoring"] = {"collectors": results["monitoring"]["collectors"][name]}
         covered = [r["coverage_ratio"] for k in ("services", "integrations", "databases")
                    for r in doc[k] if "coverage_ratio" in r]
         doc["coverage_ratio"] = (sum(covered) / len(covered)) if covered else None
@@ -78,28 +95,8 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
         doc["area_grades"], doc["recommendations"] = grade_system(doc)
         doc["grade"] = worst(list(doc["area_grades"].values()))
         doc["has_data"] = doc["grade"] != "no_data"
-        if previous:
-            doc["previous"] = _previous(doc, previous, name)
         docs.append(doc)
-    mon = dict(results["monitoring"])
-    mon.pop("collectors")
-    mon["stack_alerts"] = [_alert_row(a, tz) for a in stack_alerts]
-    return docs, mon
-
-
-def _previous(doc: dict, previous: dict, name: str) -> dict | None:
-    rows = {r["name"]: r for r in previous["services"].get(name, [])}
-    services = []
-    for row in doc["services"]:
-        before = rows.get(row["name"], {}).get("availability_ratio")
-        if before is not None:
-            services.append({"name": row["name"], "availability_ratio": before,
-                             "change": (row["availability_ratio"] - before)
-                             if row["availability_ratio"] is not None else None})
-    if not services and not previous["alerts"].get(name):
-        return None
-    return {"period": previous["period"].label, "services": services,
-            "incidents": len(previous["alerts"].get(name, []))}
+    return docs
 
 
 def build_report(client, config, groups: list[tuple], progress=None, with_previous=True) -> dict:
@@ -145,5 +142,7 @@ def build_report(client, config, groups: list[tuple], progress=None, with_previo
             "queries": client.log.expressions(),
             "query_count": len(client.log.records),
             "query_server_seconds": client.log.server_seconds,
+            "slowest_queries": [{"expr": r.expr, "seconds": r.seconds} for r in
+                                sorted(client.log.records, key=lambda r: -r.seconds)[:5]],
         },
     }

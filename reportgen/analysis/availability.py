@@ -35,14 +35,16 @@ def fetch(ctx: Context, kind: str) -> dict:
     return {
         "sum": by_labels(buckets(ctx.client, q["sum"], p.start_ts, p.end_ts), "system", label),
         "count": by_labels(buckets(ctx.client, q["count"], p.start_ts, p.end_ts), "system", label),
-        "down": by_labels(ctx.client.subquery_points(q["down"], p.start_ts, p.end_ts, STEP),
-                          "system", label),
+        "down": None if ctx.lean else
+        by_labels(ctx.client.subquery_points(q["down"], p.start_ts, p.end_ts, STEP), "system", label),
     }
 
 
-def compute_target(sums: dict[float, float], counts: dict[float, float], down_points: list,
+def compute_target(sums: dict[float, float], counts: dict[float, float], down_points: list | None,
                    period, sla: float | None) -> dict:
-    """Figures for one target from its bucketed samples and its down points (plain data)."""
+    """Figures for one target from its bucketed samples and its down points (plain data).
+
+    ``down_points`` None: outages were not looked for (the previous period's comparison)."""
     total = sum(counts.values())
     up = sum(sums.get(t, 0.0) for t in counts)
     interval = sample_interval(list(counts.values()))
@@ -59,14 +61,14 @@ def compute_target(sums: dict[float, float], counts: dict[float, float], down_po
                 "outages": None, "longest_outage_seconds": None, "sample_interval_seconds": None,
                 "sla_target": sla, "sla_met": None, "daily": days}
     availability = up / total
-    runs = episodes([t for t, _ in down_points], STEP)
+    runs = episodes([t for t, _ in down_points or ()], STEP)
     lengths = [b - a + STEP for a, b in runs]
     return {
         "availability_ratio": availability,
         "downtime_seconds": (total - up) * interval,
         "coverage_ratio": min(1.0, total * interval / period.seconds),
-        "outages": len(runs),
-        "longest_outage_seconds": max(lengths) if lengths else 0.0,
+        "outages": len(runs) if down_points is not None else None,
+        "longest_outage_seconds": (max(lengths) if lengths else 0.0) if down_points is not None else None,
         "sample_interval_seconds": interval,
         "sla_target": sla,
         "sla_met": (availability >= sla) if sla is not None else None,
@@ -86,7 +88,8 @@ def analyse(ctx: Context, kind: str) -> dict[str, list[dict]]:
             sla = system.sla.availability if kind != "databases" else None
             row = {"name": target.name,
                    **compute_target(data["sum"].get(key, {}), data["count"].get(key, {}),
-                                    data["down"].get(key, []), ctx.period, sla)}
+                                    None if data["down"] is None else data["down"].get(key, []),
+                                    ctx.period, sla)}
             rows.append(row)
         out[system.name] = rows
     return out

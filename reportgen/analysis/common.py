@@ -6,11 +6,12 @@ import statistics
 from dataclasses import dataclass, field
 
 from ..period import Period
-from ..prom import PromClient
+from ..prom import PromClient, buckets
 
 BUCKET = 900.0        # seconds per bucket for sample counting (aligns with every real UTC offset)
 STEP = 60.0           # resolution of episode detection (outages, slow periods, overdue jobs)
 MERGE_TOLERANCE = 300.0  # alert samples further apart than this start a new incident
+HOUR = 3600.0
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Context:
     systems: list            # exporters.config.System objects
     progress: object = None
     notes: list = field(default_factory=list)
+    lean: bool = False       # previous period: only the figures the month-over-month comparison uses
 
     @property
     def names(self) -> list[str]:
@@ -84,3 +86,36 @@ def worst(grades: list[str]) -> str:
         if grade in grades:
             return grade
     return "no_data"
+
+
+def increments(lasts: dict[float, float]) -> dict[float, float]:
+    """{bucket start: added in it} from {bucket start: last counter value}; a drop is a reset."""
+    out, previous = {}, None
+    for t, value in sorted(lasts.items()):
+        if previous is not None:
+            out[t] = value - previous if value >= previous else value
+        previous = value
+    return out
+
+
+def counter_hours(ctx: Context, metric: str, by: str) -> dict[tuple, dict[float, float]]:
+    """Increments of a counter per hour of the period, summed ``by`` the given labels.
+
+    The counters' last value in each hour (and in the hour before the period) is
+    differenced in Python: every increment between two samples is counted once, in
+    the hour of the later sample, with no extrapolation.
+    """
+    p = ctx.period
+    raw = buckets(ctx.client, f"sum by ({by}) (last_over_time({metric}{{{ctx.sel()}}}[{{w}}]))",
+                  p.start_ts - HOUR, p.end_ts, HOUR)
+    return {key: {t: v for t, v in increments(points).items() if p.start_ts <= t < p.end_ts}
+            for key, points in raw.items()}
+
+
+def per_day(period, hours: dict[float, float]) -> dict:
+    """{local day: sum} of {bucket start: value}."""
+    out: dict = {}
+    for t, v in hours.items():
+        day = period.local_day(t)
+        out[day] = out.get(day, 0.0) + v
+    return out

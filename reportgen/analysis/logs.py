@@ -8,27 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..prom import buckets
-from .common import Context
-
-HOUR = 3600.0
+from .common import Context, counter_hours, increments  # noqa: F401 (increments: tests)
 
 
 def fetch(ctx: Context) -> dict:
-    p = ctx.period
-    return buckets(ctx.client, "sum by (system, source, level) "
-                   f"(last_over_time(aftercare_log_lines_total{{{ctx.sel()}}}[{{w}}]))",
-                   p.start_ts - HOUR, p.end_ts, HOUR)
-
-
-def increments(lasts: dict[float, float]) -> dict[float, float]:
-    """{bucket start: lines added in it} from {bucket start: last counter value}."""
-    out, previous = {}, None
-    for t, value in sorted(lasts.items()):
-        if previous is not None:
-            out[t] = value - previous if value >= previous else value
-        previous = value
-    return out
+    return counter_hours(ctx, "aftercare_log_lines_total", "system, source, level")
 
 
 def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
@@ -37,9 +21,8 @@ def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
         labels = dict(key)
         if labels.get("system") != system:
             continue
-        for t, v in increments(points).items():
-            if period.start_ts <= t < period.end_ts:
-                per[labels.get("source", "")][labels.get("level", "")][period.local_day(t)] += v
+        for t, v in points.items():
+            per[labels.get("source", "")][labels.get("level", "")][period.local_day(t)] += v
     out = []
     for source in sources:
         levels = per.get(source, {})
@@ -53,5 +36,5 @@ def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
 
 def analyse(ctx: Context) -> dict[str, list[dict]]:
     raw = fetch(ctx)
-    return {s.name: compute(raw, ctx.period, s.name, [src.source for src in s.logs])
+    return {s.name: compute(raw, ctx.period, s.name, [src.source for src in s.logs if src.format != "combined"])
             for s in ctx.systems}

@@ -1,6 +1,8 @@
 """Health of the monitoring itself: Watchdog heartbeat, collector and Prometheus scrape success."""
 from __future__ import annotations
 
+import math
+
 from ..prom import buckets
 from .common import BUCKET, Context, by_labels_list
 
@@ -10,7 +12,7 @@ def analyse(ctx: Context) -> dict:
     watchdog = buckets(client, 'count(count_over_time(ALERTS{alertname="Watchdog",'
                        'alertstate="firing"}[{w}]))', p.start_ts, p.end_ts, BUCKET)
     seen = sum(1 for points in watchdog.values() for v in points.values() if v > 0)
-    expected = int(round(p.seconds / BUCKET))
+    expected = math.ceil(p.seconds / BUCKET - 1e-9)   # a shorter last bucket counts too
     collectors = client.over_period(
         "sum by (system, collector) (sum_over_time(aftercare_scrape_collector_success"
         f"{{{ctx.sel()}}}[{{range}}])) / sum by (system, collector) (count_over_time("

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from . import traffic
 from .common import STEP, Context, by_labels, by_labels_list, episodes
 
 WEEK = 7 * 86400.0
@@ -27,6 +28,8 @@ def fetch_response(ctx: Context) -> dict:
     for name, q in (("p50", 0.5), ("p95", 0.95)):
         results = client.over_period(_quantile(q, sel), p.start_ts, p.end_ts)
         month[name] = {k: max(v) for k, v in by_labels_list(results, "system", "service").items()}
+    if ctx.lean:
+        return {"month": month, "weekly": {}, "slow": None, "weeks": []}
     weekly: dict = defaultdict(dict)
     for index, (a, b) in enumerate(_weeks(p)):
         for name, q in (("p50", 0.5), ("p95", 0.95)):
@@ -47,7 +50,8 @@ def fetch_response(ctx: Context) -> dict:
 
 
 def compute_service(key: tuple, data: dict, limit: float) -> dict:
-    runs = episodes([t for t, _ in data["slow"].get(key, [])], STEP)
+    slow = data["slow"]
+    runs = episodes([t for t, _ in (slow or {}).get(key, [])], STEP)
     weeks = []
     for index, (a, b) in enumerate(data["weeks"]):
         figures = data["weekly"].get(key, {}).get(index, {})
@@ -58,8 +62,8 @@ def compute_service(key: tuple, data: dict, limit: float) -> dict:
         "p95_seconds": data["month"]["p95"].get(key),
         "sla_response_seconds": limit,
         "weekly": weeks,
-        "slow_periods": len(runs),
-        "slow_seconds": sum(b - a + STEP for a, b in runs),
+        "slow_periods": len(runs) if slow is not None else None,
+        "slow_seconds": sum(b - a + STEP for a, b in runs) if slow is not None else None,
         "slow_list": [{"started": a, "ended": b + STEP} for a, b in runs[:20]],
     }
 
@@ -115,6 +119,7 @@ def compute_database(key: tuple, data: dict, seconds: float) -> dict:
 def analyse(ctx: Context) -> dict[str, dict]:
     response = fetch_response(ctx)
     database = fetch_database(ctx)
+    http = traffic.analyse(ctx)
     out = {}
     for system in ctx.systems:
         out[system.name] = {
@@ -124,5 +129,6 @@ def analyse(ctx: Context) -> dict[str, dict]:
             "databases": [{"name": d.name, **compute_database((system.name, d.name), database,
                                                               ctx.period.seconds)}
                           for d in system.databases],
+            "traffic": http[system.name],
         }
     return out

@@ -11,7 +11,7 @@ import jinja2
 from ..analysis import AREAS
 from . import charts
 from .fmt import FILTERS, dur, num, pct, size
-from .messages import catalogue
+from .messages import catalogue, has_message
 
 FORMATS = ("html", "md", "json", "pdf")
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -20,24 +20,38 @@ _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent /
 _ENV.filters.update(FILTERS)
 
 
+def figure(key: str, value) -> str:
+    """One figure formatted by the unit its name carries (ratio, seconds, bytes, count)."""
+    if value is None:
+        return "—"
+    if key.endswith("_ratio") or key == "sla_target" or key.endswith("_ratio_end"):
+        return pct(value, 3)
+    if key in ("p50_seconds", "p95_seconds", "sla_response_seconds"):
+        return f"{value:.3f} s"
+    if key.endswith("_seconds"):
+        return dur(value)
+    if key.endswith("bytes_per_day"):
+        return size(value) + "/d"
+    if "bytes" in key:
+        return size(value)
+    return num(value, 1)
+
+
+def change(key: str, value) -> str:
+    """A month-over-month change: signed, percentage points for ratios."""
+    if value is None:
+        return "—"
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    magnitude = abs(value)
+    if key.endswith("_ratio") or key.endswith("_ratio_end"):
+        return f"{sign}{magnitude * 100:.3f} pp"
+    return sign + figure(key, magnitude)
+
+
 def evidence(rec: dict) -> str:
     """The evidence figures of a recommendation, formatted by their unit."""
-    parts = []
-    for key, value in rec["evidence"].items():
-        if value is None:
-            continue
-        if key.endswith("_ratio") or key == "sla_target":
-            text = pct(value, 3)
-        elif key.endswith("_seconds") and "response" not in key and "p95" not in key:
-            text = dur(value)
-        elif key.endswith("_seconds"):
-            text = f"{value:.3f} s"
-        elif key.endswith("bytes_per_day"):
-            text = size(value) + "/d"
-        else:
-            text = num(value, 1)
-        parts.append(f"{key}={text}")
-    return ", ".join(parts)
+    return ", ".join(f"{key}={figure(key, value)}" for key, value in rec["evidence"].items()
+                     if value is not None)
 
 
 def _context(report: dict, lang: str, runbook_base: str) -> dict:
@@ -47,9 +61,22 @@ def _context(report: dict, lang: str, runbook_base: str) -> dict:
             "availability": charts.daily_availability(s["services"] + s["integrations"],
                                                       s["sla"]["availability"]),
             "size": charts.size_trend(s["databases"]),
+            "requests": charts.daily_requests(s["performance"].get("traffic", [])),
         }
-    return {"r": report, "t": catalogue(lang), "lang": lang, "areas": AREAS, "charts": svg,
-            "evidence": evidence, "runbook_base": runbook_base}
+    return {**_common(report, lang, runbook_base), "charts": svg}
+
+
+def _common(report: dict, lang: str, runbook_base: str) -> dict:
+    t = catalogue(lang)
+
+    def severity(word: str) -> str:
+        return t(f"severity.{word}") if has_message(f"severity.{word}") else word
+
+    def figure_name(key: str) -> str:
+        return t(f"fig.{key}") if has_message(f"fig.{key}") else key
+    return {"r": report, "t": t, "lang": lang, "areas": AREAS, "evidence": evidence,
+            "figure": figure, "change": change, "severity": severity, "figure_name": figure_name,
+            "runbook_base": runbook_base}
 
 
 def render_html(report: dict, lang: str, runbook_base: str = "") -> str:
@@ -57,9 +84,7 @@ def render_html(report: dict, lang: str, runbook_base: str = "") -> str:
 
 
 def render_md(report: dict, lang: str, runbook_base: str = "") -> str:
-    ctx = {"r": report, "t": catalogue(lang), "lang": lang, "areas": AREAS,
-           "evidence": evidence, "runbook_base": runbook_base}
-    return _ENV.get_template("report.md.j2").render(**ctx)
+    return _ENV.get_template("report.md.j2").render(**_common(report, lang, runbook_base))
 
 
 def render_json(report: dict) -> str:

@@ -55,3 +55,23 @@ def size_trend(rows: list[dict]) -> str | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return _svg(fig)
+
+
+def daily_requests(rows: list[dict]) -> str | None:
+    """Requests per day per access-log source (bars stacked), 5xx drawn in red."""
+    series = [r for r in rows if r.get("requests")]
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 2.2))
+    days = list(range(1, len(series[0]["daily"]) + 1))
+    bottom = [0] * len(days)
+    for row in series:
+        values = [d["requests"] for d in row["daily"]]
+        ax.bar(days, values, bottom=bottom, label=row["name"], width=0.8)
+        bottom = [b + v for b, v in zip(bottom, values)]
+    errors = [sum(r["daily"][i]["errors_5xx"] for r in series) for i in range(len(days))]
+    ax.bar(days, errors, color="#c0392b", width=0.8, label="5xx")
+    ax.set_xlim(0.5, len(days) + 0.5)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, ncol=4, loc="upper left")
+    return _svg(fig)

@@ -104,6 +104,68 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "previous": ("Previous period", "上期"),
     "change": ("Change", "变化"),
     "stack_alerts": ("Monitoring-stack incidents", "监控平台自身事件"),
+    # severities (alert labels and recommendations)
+    "severity.critical": ("critical", "严重"),
+    "severity.warning": ("warning", "警告"),
+    "severity.info": ("info", "提示"),
+    "severity.none": ("none", "无"),
+    # access-log traffic
+    "traffic": ("Traffic (access logs)", "访问量（访问日志）"),
+    "requests": ("Requests", "请求数"),
+    "requests_per_day": ("Requests per day", "日均请求数"),
+    "daily_requests": ("Requests per day (5xx in red)", "每日请求数（红色为 5xx）"),
+    "peak_hour": ("Peak hour", "峰值小时"),
+    "busiest_hour_of_day": ("Busiest hour of day", "最繁忙时段"),
+    "error_5xx_ratio": ("5xx ratio", "5xx 比例"),
+    "slow_request_ratio": ("Requests over the SLA time", "超出 SLA 响应时间的请求"),
+    # capacity
+    "fs_used_start_end": ("Filesystem used (start → end)", "文件系统使用率（期初 → 期末）"),
+    "fs_growth_per_day": ("Filesystem growth per day", "文件系统日增长"),
+    "days_by_db_growth": ("Days until full (database growth only)", "预计写满天数（仅按数据库增长）"),
+    "table_growth": ("Table growth (top growers)", "表增长（增长最快）"),
+    "table": ("Table", "表"),
+    "growth": ("Growth", "增长"),
+    "partial_note": ("* reported for part of the period only (entered or left the top-N tables)",
+                     "* 仅部分时间被统计（进入或退出前 N 大表）"),
+    "other_tables": ("other tables", "其他表"),
+    # data protection
+    "success_days": ("Days with a backup", "有备份的天数"),
+    "verify_failed_days": ("Days with a failed verification", "校验失败的天数"),
+    "days_missing_verified": ("Days without a verified backup", "缺少已校验备份的日期"),
+    "wal_archiving": ("WAL archiving", "WAL 归档"),
+    "wal_archived": ("Segments archived", "已归档段数"),
+    "wal_failure_days": ("Days with failures", "失败天数"),
+    "database": ("Database", "数据库"),
+    # month over month
+    "area": ("Area", "领域"),
+    "target": ("Target", "对象"),
+    "figure": ("Figure", "指标"),
+    "current": ("This period", "本期"),
+    "fig.availability_ratio": ("availability", "可用率"),
+    "fig.downtime_seconds": ("downtime", "停机时长"),
+    "fig.p50_seconds": ("p50", "p50"),
+    "fig.p95_seconds": ("p95", "p95"),
+    "fig.requests": ("requests", "请求数"),
+    "fig.error_5xx_ratio": ("5xx ratio", "5xx 比例"),
+    "fig.commits_per_second": ("commits/s", "每秒提交"),
+    "fig.deadlocks": ("deadlocks", "死锁"),
+    "fig.cache_hit_ratio": ("cache hit ratio", "缓存命中率"),
+    "fig.size_bytes_end": ("size at end", "期末大小"),
+    "fig.growth_bytes": ("growth", "增长量"),
+    "fig.filesystem_used_ratio_end": ("filesystem used", "文件系统使用率"),
+    "fig.peak_connections": ("peak connections", "峰值连接数"),
+    "fig.days_with_verified_success": ("days with a verified backup", "有已校验备份的天数"),
+    "fig.max_age_seconds": ("max backup age", "最长备份间隔"),
+    "fig.failures": ("failures", "失败次数"),
+    "fig.runs": ("runs", "运行次数"),
+    "fig.missed_deadlines": ("missed deadlines", "错过截止时间"),
+    "fig.incidents": ("incidents", "事件数"),
+    "fig.incidents_critical": ("critical incidents", "严重事件数"),
+    "fig.incidents_warning": ("warning incidents", "警告事件数"),
+    "fig.incidents_info": ("info incidents", "提示事件数"),
+    "fig.mean_time_to_resolve_seconds": ("mean time to resolve", "平均恢复时间"),
+    "fig.error_lines": ("error lines", "错误行数"),
+    "fig.warning_lines": ("warning lines", "警告行数"),
     # recommendation texts
     "rec.availability_below_sla": ("Availability of {target} is below the SLA target; review the outages and their root causes.",
                                    "{target} 可用率低于 SLA 目标，请复盘中断事件及其根因。"),
@@ -129,6 +191,18 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
                               "数据交换任务 {target} 有运行失败，请查看其日志。"),
     "rec.log_errors": ("Log source {target} has the most error lines; review the top messages.",
                        "日志源 {target} 错误行最多，请分析主要错误信息。"),
+    "rec.integration_below_sla": ("Availability of the link {target} is below the SLA target; review its outages with the other system's team.",
+                                  "系统间接口 {target} 可用率低于 SLA 目标，请与对端系统团队复盘中断。"),
+    "rec.http_errors": ("Access log {target} shows server errors (5xx); find the failing requests in the application log.",
+                        "访问日志 {target} 存在服务端错误（5xx），请在应用日志中定位失败的请求。"),
+    "rec.slow_requests": ("Many requests in {target} took longer than the SLA response time; profile the slowest URLs.",
+                          "{target} 中较多请求超出 SLA 响应时间，请分析最慢的 URL。"),
+    "rec.connections_near_max": ("Connections of {target} came close to the maximum; review the connection pools or raise the limit.",
+                                 "{target} 的连接数接近上限，请检查连接池配置或提高上限。"),
+    "rec.backup_verification_failed": ("Verification of backup {target} failed on some days; restore-test the latest copy.",
+                                       "备份 {target} 有若干天校验失败，请对最新备份做恢复测试。"),
+    "rec.wal_archive_failures": ("WAL archiving of {target} failed; check the archive_command and the archive storage.",
+                                 "{target} 的 WAL 归档失败，请检查 archive_command 及归档存储。"),
 }
 
 
@@ -141,3 +215,7 @@ def catalogue(lang: str):
         text = pair[index] if pair else key
         return text.format(**fields) if fields else text
     return t
+
+
+def has_message(key: str) -> bool:
+    return key in MESSAGES
