@@ -3,7 +3,10 @@
 Reports the report's wall time and the time Prometheus spent answering its queries
 (the sum of each query's execTotalTime), and their ratio. Usage:
 
-    python bench/report_bench.py [--systems 20] [--keep DIR]
+    python bench/report_bench.py [--systems 20] [--runs 3] [--blocks DIR]
+
+--blocks DIR keeps the backfilled TSDB blocks in DIR and reuses them on the next run
+(the backfill takes minutes; the report is what is measured).
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +44,8 @@ def config_text(n: int) -> str:
                 "      - {name: pg, type: postgresql, dsn: 'postgresql://m@127.0.0.1:5432/postgres'}",
                 "    exchange:", "      - {name: upload, schedule: '0 2 * * *'}",
                 "    backups:", "      - {name: nightly, path: '/b/*.dump'}",
-                "    logs:", "      - {source: app, path: /var/log/app.log}"]
+                "    logs:", "      - {source: app, path: /var/log/app.log}",
+                "      - {source: access, path: /var/log/nginx/access.log, format: combined}"]
     return "\n".join(out) + "\n"
 
 
@@ -88,6 +93,31 @@ def day_file(day_start: float, n: int, path: str) -> None:
         series("aftercare_backup_verified", "gauge", "aftercare_backup_verified", bk, lambda t: 1.0)
         series("aftercare_log_lines", "counter", "aftercare_log_lines_total",
                {"system": s, "source": "app", "level": "error"}, lambda t: float(int(t - START) // 600))
+        series("aftercare_database_filesystem_size_bytes", "gauge",
+               "aftercare_database_filesystem_size_bytes", db, lambda t: float(2**38))
+        for state, n in (("active", 5.0), ("idle", 20.0)):
+            series("aftercare_database_connections", "gauge", "aftercare_database_connections",
+                   {**db, "state": state}, lambda t, n=n: n + int(t) // 60 % 7)
+        series("aftercare_database_max_connections", "gauge", "aftercare_database_max_connections",
+               db, lambda t: 100.0)
+        for k, table in enumerate(("orders", "events", "users", "audit", "items", "__other__")):
+            series("aftercare_database_table_size_bytes", "gauge", "aftercare_database_table_size_bytes",
+                   {**db, "datname": "app", "table": table},
+                   lambda t, k=k: float(2**30 * (k + 1) + int(t - START) * 10 * (k % 3)))
+        series("aftercare_database_wal_archived", "counter", "aftercare_database_wal_archived_total",
+               db, lambda t: float(int(t - START) // 300))
+        series("aftercare_database_wal_archive_failures", "counter",
+               "aftercare_database_wal_archive_failures_total", db, lambda t: 0.0)
+        access = {"system": s, "source": "access"}
+        for cls, rate in (("2xx", 50), ("4xx", 2), ("5xx", 1)):
+            series("aftercare_http_requests", "counter", "aftercare_http_requests_total",
+                   {**access, "code_class": cls}, lambda t, r=rate: float(int(t - START) // 60 * r))
+        for le, share in (("0.005", 0), ("0.01", 0), ("0.025", 1), ("0.05", 5), ("0.1", 20),
+                          ("0.25", 40), ("0.5", 48), ("1.0", 50), ("2.0", 52), ("2.5", 52),
+                          ("5.0", 53), ("10.0", 53), ("30.0", 53), ("+Inf", 53)):
+            series("aftercare_http_request_duration_seconds", "histogram",
+                   "aftercare_http_request_duration_seconds_bucket", {**access, "le": le},
+                   lambda t, n=share: float(int(t - START) // 60 * n))
     with open(path, "w") as fh:
         for header, lines in fams.items():
             fh.write(header + "\n")
@@ -122,11 +152,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--systems", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--blocks", metavar="DIR", help="keep/reuse the backfilled blocks here")
     args = ap.parse_args()
     prom = Prometheus(extra_args=["--storage.tsdb.retention.time=3650d"], startup_timeout=300)
     try:
-        seconds = backfill(str(prom.storage_path), args.systems)
-        print(f"backfill: {args.systems} systems, {seconds:.1f} s")
+        kept = Path(args.blocks) / f"systems-{args.systems}" if args.blocks else None
+        if kept and kept.is_dir():
+            for block in kept.iterdir():
+                shutil.copytree(block, prom.storage_path / block.name)
+            print(f"backfill: reused {kept}")
+        else:
+            seconds = backfill(str(prom.storage_path), args.systems)
+            print(f"backfill: {args.systems} systems, {seconds:.1f} s")
+            if kept:
+                shutil.copytree(prom.storage_path, kept)
         prom.start()
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "aftercare.yml"
@@ -145,6 +184,8 @@ def main() -> None:
                       f"Prometheus query time {q:.2f} s, ratio {wall / q:.2f}, "
                       f"{report['method']['query_count']} queries, "
                       f"{len(report['systems'])} systems")
+            for item in report["method"]["slowest_queries"]:
+                print(f"  {item['seconds']:.2f} s  {item['expr'][:110]}")
     finally:
         prom.close()
 

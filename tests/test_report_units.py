@@ -67,3 +67,149 @@ def test_rendering_tolerates_partial_log_levels():
     partial = copy.deepcopy(report)
     partial["systems"][0]["logs"][0]["lines"] = {"error": 7}
     assert "7" in render_html(partial, "en") and "app: Error lines 7" in render_md(partial, "en")
+
+
+# -- figures added for traffic, capacity, data protection, month over month -----------------
+
+def test_histogram_quantile_interpolates_inside_the_bucket_like_promql():
+    import math
+    from reportgen.analysis.traffic import histogram_quantile
+    cumulative = {0.1: 0, 0.25: 90, 2.0: 98, 5.0: 100, math.inf: 100}
+    assert histogram_quantile(0.5, cumulative) == pytest.approx(0.1 + 0.15 * 50 / 90)
+    assert histogram_quantile(0.95, cumulative) == pytest.approx(0.25 + 1.75 * 5 / 8)
+    # the rank falls in +Inf: the highest finite bound, as histogram_quantile answers
+    assert histogram_quantile(0.99, {1.0: 10, math.inf: 100}) == 1.0
+    assert histogram_quantile(0.5, {1.0: 0, math.inf: 0}) is None
+    assert histogram_quantile(0.5, {1.0: 3}) is None       # no +Inf bucket: not a histogram
+
+
+def test_top_growers_leave_other_tables_out_and_mark_partial_members():
+    from reportgen.analysis.capacity import compute_tables
+    period = month_period("2026-10", "UTC")
+    day = 86400.0
+    days = [period.start_ts + i * day for i in range(31)]
+    tables = {
+        ("app", "orders"): {"first": 100.0, "days": {t: 100.0 + 10 * (i + 1) for i, t in enumerate(days)}},
+        ("app", "new"): {"first": None, "days": {t: 50.0 + i for i, t in enumerate(days) if i >= 20}},
+        ("app", "gone"): {"first": 70.0, "days": {t: 70.0 for i, t in enumerate(days) if i < 10}},
+        ("app", "__other__"): {"first": 500.0, "days": {t: 2000.0 for t in days}},
+    }
+    got = compute_tables(tables, period)
+    assert [(g["table"], g["growth_bytes"], g["partial"]) for g in got["top_growers"]] == \
+        [("orders", 310.0, False), ("new", 10.0, True), ("gone", 0.0, True)]
+    assert got["other_tables"] == [{"datname": "app", "table": "__other__", "size_bytes_start": 500.0,
+                                    "size_bytes_end": 2000.0, "growth_bytes": 1500.0}]
+    # totals: what was reported at the start and at the end, __other__ included
+    assert got["tables_total_bytes_start"] == 100.0 + 70.0 + 500.0
+    assert got["tables_total_bytes_end"] == 410.0 + 80.0 + 2000.0
+    assert compute_tables({}, period)["tables_total_bytes_end"] is None
+
+
+def test_filesystem_forecast_follows_the_filesystem_not_the_database():
+    from reportgen.analysis.capacity import compute_filesystem
+    hours = [i * 3600.0 for i in range(48)]
+    free = {t: 1000.0 - t / 3600 for t in hours}          # 24 bytes a day used
+    size = {t: 2000.0 for t in hours}
+    fs = compute_filesystem(free, size)
+    assert fs["filesystem_growth_bytes_per_day"] == pytest.approx(24.0)
+    assert fs["days_until_full"] == pytest.approx(free[hours[-1]] / 24.0)
+    assert fs["filesystem_used_ratio_start"] == pytest.approx(0.5)
+    shrinking = compute_filesystem({t: 1000.0 + t for t in hours}, size)
+    assert shrinking["days_until_full"] is None            # no forecast when use does not grow
+    assert compute_filesystem({}, {})["days_until_full"] is None
+
+
+def test_wal_failures_per_local_day():
+    from reportgen.analysis.protection import compute_wal
+    period = month_period("2026-10", "Asia/Shanghai")
+    start = period.start_ts
+    got = compute_wal({start + 3600: 2.0, start + 86400 * 3 + 7200: 1.0}, {start: 5.0}, period)
+    assert (got["failures"], got["archived"], got["days_with_failures"]) == (3, 5, 2)
+    assert [d["day"] for d in got["daily"] if d["failures"]] == ["2026-10-01", "2026-10-04"]
+    assert compute_wal(None, None, period)["failures"] is None
+
+
+def test_month_over_month_compares_only_figures_the_previous_period_has():
+    from reportgen.analysis.comparison import compare
+    report = json.loads(FIXTURE.read_text())
+    current = report["systems"][0]
+    previous = copy.deepcopy(current)
+    previous["services"][0]["availability_ratio"] = 0.5
+    previous["performance"]["services"][0]["p95_seconds"] = None
+    previous["alerts"] = []
+    previous["stability"] = {"incidents": 1, "by_severity": {"critical": 1},
+                             "mean_time_to_resolve_seconds": 60.0}
+    got = compare(current, previous, "2026-09")
+    rows = {(a, r["target"], r["figure"]): r for a, rs in got["areas"].items() for r in rs}
+    web = rows[("availability", "web", "availability_ratio")]
+    assert web["change"] == pytest.approx(current["services"][0]["availability_ratio"] - 0.5)
+    assert ("performance", "web", "p95_seconds") not in rows
+    assert rows[("stability", "", "incidents_critical")]["current"] == 2
+    empty = copy.deepcopy(previous)
+    for key in ("services", "integrations", "databases", "exchange", "backups", "logs",
+                "wal_archiving"):
+        empty[key] = []
+    empty["performance"] = {"services": [], "databases": [], "traffic": []}
+    empty["has_data"], empty["stability"]["by_severity"] = False, {}
+    assert compare(current, empty, "2026-09") is None
+
+
+def test_runbook_links_point_only_at_runbooks_that_exist():
+    from reportgen import runbooks
+    root = Path(__file__).resolve().parent.parent
+    for name in runbooks.EXISTING:
+        assert (root / runbooks.DIRECTORY / f"{name}.md").is_file(), name
+    assert (root / runbooks.INDEX).is_file()
+    for key in runbooks.ALERT_FOR:
+        link = runbooks.for_recommendation(key)
+        assert (root / link).is_file(), (key, link)
+    assert runbooks.for_alert("AftercareDatabaseDown") == "docs/runbooks/AftercareDatabaseDown.md"
+    assert runbooks.for_alert("NoSuchAlert") == runbooks.INDEX
+
+
+def test_runbooks_of_alerts_in_the_rules_are_linked():
+    """Every alert in rules/*.alerts.yml whose runbook exists is linked to it, not the index."""
+    import yaml
+    from reportgen import runbooks
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "rules").glob("*.alerts.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                name = rule.get("alert")
+                if name and (root / runbooks.DIRECTORY / f"{name}.md").is_file():
+                    assert runbooks.for_alert(name) == f"docs/runbooks/{name}.md", name
+
+
+def test_severity_words_are_translated():
+    report = json.loads(FIXTURE.read_text())
+    zh, en = render_html(report, "zh"), render_html(report, "en")
+    assert "严重 2" in zh and "警告 1" in zh and "critical 2" not in zh
+    assert "critical 2, warning 1" in en
+    assert "<td>严重</td>" in zh
+
+
+def test_buckets_keep_the_last_partial_bucket():
+    from reportgen.prom import buckets
+
+    class Recorder:
+        max_range = 768 * 3600.0
+
+        def __init__(self):
+            self.calls = []
+
+        def range(self, expr, start, end, step):
+            self.calls.append(("range", expr, start, end, step))
+            return {(("a", "1"),): [(start, 1.0), (start + step, 2.0)]}
+
+        def instant(self, expr, at):
+            self.calls.append(("instant", expr, at))
+            return [{"metric": {"a": "1"}, "value": [at, "3"]}]
+
+    client = Recorder()
+    got = buckets(client, "sum_over_time(x[{w}])", 0.0, 2100.0, 900.0)
+    assert got == {(("a", "1"),): {0.0: 1.0, 900.0: 2.0, 1800.0: 3.0}}
+    assert client.calls[0] == ("range", "sum_over_time(x[899999ms])", 899.999, 1799.999, 900.0)
+    assert client.calls[1] == ("instant", "sum_over_time(x[299999ms])", 2099.999)
+    short = Recorder()
+    assert buckets(short, "x[{w}]", 0.0, 600.0, 900.0) == {(("a", "1"),): {0.0: 3.0}}
+    assert [c[0] for c in short.calls] == ["instant"]
