@@ -17,7 +17,7 @@ from pathlib import Path
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="demo-app", description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:8080", help="host:port (default 127.0.0.1:8080)")
-    parser.add_argument("--slow", type=float, default=2.5, help="seconds /slow takes (default 2.5)")
+    parser.add_argument("--slow", type=float, default=1.2, help="seconds /slow takes (default 1.2)")
     parser.add_argument("--dsn", help="PostgreSQL URL of the demo database, for /orders")
     parser.add_argument("--log", type=Path, help="application log file (default: stderr)")
     parser.add_argument("--access-log", type=Path, help="access log file, combined format")
