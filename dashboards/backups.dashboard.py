@@ -17,8 +17,8 @@ layout.add(stat("Backup readable", [(backup("aftercare_backup_up"), "{{backup}}"
                 description="1 when Aftercare can read the backup set (files or pgBackRest info)."), w=6, h=5)
 layout.add(stat("Deadline in", [(f'{backup("aftercare_backup_deadline_timestamp_seconds")} - time()',
                                   "{{backup}}")], unit="dtdurations",
-                thresholds=low_is_bad("deadline_left_seconds"), text_mode="value_and_name",
-                description="Time left until the next backup is due by its schedule; red once overdue."),
+                thresholds=low_is_bad("backup_deadline_left_seconds"), text_mode="value_and_name",
+                description="Time left until the next backup is due by its schedule; amber once overdue."),
            w=6, h=5)
 layout.add(stat("Verified", [(backup("aftercare_backup_verified"), "{{backup}}")], mappings=YES_NO_MAPPINGS,
                 thresholds=steps("red", (1, "green")), text_mode="value_and_name",

@@ -64,6 +64,11 @@ layout.add(timeseries("Cache hit ratio", [(HIT_RATIO, LEGEND)], "percentunit", m
 layout.add(timeseries("Transactions", [
     (per_db(rate("aftercare_database_commits_total")), "commits {{database}}"),
     (per_db(rate("aftercare_database_rollbacks_total")), "rollbacks {{database}}")], "ops"), w=8)
+layout.add(timeseries("Rollback ratio", [
+    (f'{per_db(rate("aftercare_database_rollbacks_total"))} / ({per_db(rate("aftercare_database_commits_total"))}'
+     f' + {per_db(rate("aftercare_database_rollbacks_total"))})', LEGEND)], "percentunit",
+    thresholds=high_is_bad("rollback_ratio"), max_value=1,
+    description="Rolled-back share of transactions (AftercareDatabaseRollbackRatio)."), w=8)
 layout.add(timeseries("Oldest transaction and longest query", [
     (db("aftercare_database_oldest_transaction_seconds"), "oldest transaction {{database}}"),
     (db("aftercare_database_longest_query_seconds"), "longest query {{database}}")], "s",
@@ -71,7 +76,6 @@ layout.add(timeseries("Oldest transaction and longest query", [
 layout.add(timeseries("Slow queries and waiting locks", [
     (db("aftercare_database_slow_queries"), "slow queries {{database}}"),
     (db("aftercare_database_locks_waiting"), "waiting locks {{database}}")], "short",
-    thresholds=high_is_bad("locks_waiting"),
     description="Statements running longer than slow_query, and sessions waiting for a lock."), w=8)
 layout.add(timeseries("Temporary files written", [(per_db(rate("aftercare_database_temp_bytes_total")), LEGEND)],
                       "Bps", description="Sorts and hashes spilling to disk (PostgreSQL)."), w=8)
@@ -85,14 +89,16 @@ layout.add(timeseries("Replication lag", [
     thresholds=high_is_bad("replication_lag_seconds")), w=8)
 
 layout.row("Exception records")
-layout.add(timeseries("Deadlocks", [(f'sum by (system, database) (increase({db("aftercare_database_deadlocks_total")}[$__rate_interval]))',
-                                     LEGEND)], "short", bars=True, thresholds=steps("green", (1, "red"))), w=8)
+layout.add(timeseries("Deadlocks per hour", [(per_db(f'increase({db("aftercare_database_deadlocks_total")}[1h])'), LEGEND)],
+                      "short", thresholds=high_is_bad("deadlocks_per_hour"),
+                      description="Deadlocks in the hour before each point (AftercareDatabaseDeadlocks)."), w=8)
 layout.add(timeseries("Conflicts with recovery", [(per_db(f'increase({db("aftercare_database_conflicts_total")}[$__rate_interval])'),
                                                    LEGEND)], "short", bars=True), w=8)
-layout.add(timeseries("Server log messages", [
-    (f'sum by (system, database, severity) (increase({db("aftercare_database_log_messages_total")}[$__rate_interval]))',
-     "{{database}} {{severity}}")], "short", bars=True, stack=True,
-    description="ERROR, FATAL and PANIC lines in the database server's log."), w=8)
+layout.add(timeseries("Server log messages per 15 minutes", [
+    (f'sum by (system, database, severity) (increase({db("aftercare_database_log_messages_total")}[15m]))',
+     "{{database}} {{severity}}")], "short", thresholds=high_is_bad("log_fatal_per_15m"),
+    description="ERROR, FATAL and PANIC lines in the database server's log in the 15 minutes before "
+                "each point; FATAL above the line opens a ticket (AftercareDatabaseLogFatal)."), w=8)
 layout.add(timeseries("WAL archiving failures", [
     (per_db(f'increase({db("aftercare_database_wal_archive_failures_total")}[$__rate_interval])'), LEGEND)],
     "short", bars=True, thresholds=steps("green", (1, "red"))), w=12)

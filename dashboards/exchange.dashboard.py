@@ -14,7 +14,7 @@ layout = Layout()
 layout.row("On time")
 layout.add(stat("Deadline in", [(f'{job("aftercare_exchange_deadline_timestamp_seconds")} - time()',
                                   "{{exchange}}")],
-                unit="dtdurations", thresholds=low_is_bad("deadline_left_seconds"), text_mode="value_and_name",
+                unit="dtdurations", thresholds=low_is_bad("exchange_deadline_left_seconds"), text_mode="value_and_name",
                 description="Time left until the next success is due by the job's schedule; "
                             "negative and red once overdue."), w=8, h=5)
 layout.add(stat("Last run succeeded", [(job("aftercare_exchange_last_run_success"), "{{exchange}}")],

@@ -32,25 +32,31 @@ DASHBOARDS = {
     "backups": ("aftercare-backups", "Aftercare / Backups", "backup"),
 }
 
-# The `area` label values (rules/README.md) of the alerts each area dashboard annotates.
-ALERT_AREAS = {"database": "database", "services": "service|log", "integrations": "integration",
-               "exchange": "exchange", "backups": "backup"}
+# The `area` label values of the alerts each area dashboard annotates (a regex: rules/README.md
+# names the areas in the singular, the rule files may use the dashboard's plural).
+ALERT_AREAS = {"database": "database", "services": "services?|logs?", "integrations": "integrations?",
+               "exchange": "exchange", "backups": "backups?"}
 
-# Where a value turns amber and red.  Kept equal to the alert rules' thresholds
-# (rules/*.alerts.yml); tests/test_dashboards.py lists the pairs it checks.
+# (amber, red): where a value turns amber and red, None for no such step.  Amber is the
+# threshold of the area's warning alert, red the one of its critical alert, taken from the
+# aftercare:threshold:* recording rules in rules/ (tests/test_dashboards.py compares them);
+# keys marked "dashboard only" have no alert behind them.
 THRESHOLDS = {
-    "filesystem_free_ratio": (0.20, 0.10),        # amber below 20 % free, red below 10 %
-    "connections_used_ratio": (0.80, 0.90),       # amber above 80 % of max_connections, red above 90 %
-    "oldest_transaction_seconds": (300, 1800),    # 5 min, 30 min
-    "locks_waiting": (1, 10),
-    "replication_lag_seconds": (60, 300),
-    "response_seconds": (1, 2),                   # the SLA's default response_time is 2s
-    "availability_ratio": (0.999, 0.99),          # the SLA's default availability is 99.9 %
-    "tls_expiry_seconds": (21 * 86400, 7 * 86400),
-    "integration_latency_seconds": (0.5, 2),
-    "backlog_oldest_age_seconds": (3600, 4 * 3600),
-    "deadline_left_seconds": (3600, 0),           # amber in the last hour, red once overdue
-    "backup_size_change_ratio": (0.8, 0.5),       # amber when a backup shrank by 20 %, red by half
+    "filesystem_free_ratio": (0.20, 0.10),              # database_filesystem_{warning,critical}_free_ratio
+    "connections_used_ratio": (0.80, 0.95),             # database_connections_{warning,critical}_ratio
+    "oldest_transaction_seconds": (1800, None),         # database_transaction_age_seconds
+    "replication_lag_seconds": (300, None),             # database_replication_lag_seconds
+    "deadlocks_per_hour": (3, None),                    # database_deadlocks_per_hour
+    "rollback_ratio": (0.1, None),                      # database_rollback_ratio
+    "log_fatal_per_15m": (5, None),                     # database_log_fatal_per_15m
+    "response_seconds": (None, 2),                      # the SLA's default response_time (AftercareServiceSlow)
+    "availability_ratio": (0.999, 0.99),                # dashboard only: the SLA's default availability
+    "tls_expiry_seconds": (20 * 86400, 3 * 86400),      # tls_expiry_{warning,critical}_seconds
+    "integration_latency_seconds": (1, None),           # integration_latency_seconds
+    "backlog_oldest_age_seconds": (2 * 3600, None),     # exchange_backlog_age_seconds
+    "exchange_deadline_left_seconds": (None, 0),        # AftercareExchangeOverdue (critical) once overdue
+    "backup_deadline_left_seconds": (0, None),          # AftercareBackupMissing (warning) once overdue
+    "backup_size_change_ratio": (0.5, None),            # backup_shrink_ratio
 }
 
 
@@ -95,15 +101,17 @@ def steps(base: str, *pairs: tuple[float, str]) -> list[dict]:
 
 
 def high_is_bad(key: str) -> list[dict]:
-    """Green, amber above the first threshold of THRESHOLDS[key], red above the second."""
+    """Green, amber from THRESHOLDS[key]'s amber value, red from its red value."""
     amber, red = THRESHOLDS[key]
-    return steps("green", (amber, "orange"), (red, "red"))
+    return steps("green", *[(v, c) for v, c in ((amber, "orange"), (red, "red")) if v is not None])
 
 
 def low_is_bad(key: str) -> list[dict]:
-    """Red, amber from the second threshold of THRESHOLDS[key], green from the first."""
+    """Green down to THRESHOLDS[key]'s amber value, amber below it, red below its red value."""
     amber, red = THRESHOLDS[key]
-    return steps("red", (red, "orange"), (amber, "green"))
+    pairs = [(v, c) for v, c in ((red, "orange" if amber is not None else "green"), (amber, "green"))
+             if v is not None]
+    return steps("red" if red is not None else "orange", *pairs)
 
 
 PROBLEMS = steps("green", (1, "red"))

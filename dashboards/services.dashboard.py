@@ -38,7 +38,7 @@ layout.add(stat("TLS certificate expires in",
                 [(f'{svc("aftercare_tls_cert_expiry_timestamp_seconds")} - time()', "{{service}}")],
                 unit="dtdurations", thresholds=low_is_bad("tls_expiry_seconds"), text_mode="value_and_name",
                 description="Until the first certificate of the served chain expires: amber under "
-                            "21 days, red under 7."), w=8, h=6)
+                            "20 days, red under 3 (AftercareTLSCertificateExpiring)."), w=8, h=6)
 layout.add(table("HTTP status", [(svc("aftercare_http_status_code"), "")],
                  thresholds=steps("green", (400, "red")), rename={"Value": "status"}), w=8, h=6)
 layout.add(timeseries("Processes running", [(svc("aftercare_process_running"), LEGEND)], "short",

@@ -3,6 +3,7 @@ variables, units, links and thresholds follow the conventions, provisioning matc
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -173,10 +174,14 @@ def test_area_dashboards_annotate_their_areas_alerts(dashboards):
         assert annotation["expr"] == (f'ALERTS{{alertstate="firing",area=~"{helpers.ALERT_AREAS[name]}",'
                                       f'system=~"$system"}}')
         assert annotation["datasource"]["uid"] == "${datasource}" and annotation["enable"]
-    rules_readme = (REPO_ROOT / "rules" / "README.md").read_text()
-    for areas in helpers.ALERT_AREAS.values():
-        for area in areas.split("|"):
-            assert f"`{area}`" in rules_readme, f"area label {area} is not one of rules/README.md's"
+
+
+def test_every_alert_area_is_annotated_on_exactly_one_dashboard():
+    areas = {rule["labels"]["area"] for rule in alert_rules().values()} - {"meta"}
+    assert "database" in areas
+    for area in areas:
+        matching = [name for name, regex in helpers.ALERT_AREAS.items() if re.fullmatch(regex, area)]
+        assert len(matching) == 1, f"alerts of area {area!r} annotate {matching}"
 
 
 def test_thresholds_step_upwards(dashboards):
@@ -198,6 +203,48 @@ def alert_rules() -> dict[str, dict]:
     return rules
 
 
+# THRESHOLDS key -> the aftercare:threshold:* recording rules of its (amber, red) steps.
+THRESHOLD_RECORDS = {
+    "filesystem_free_ratio": ("database_filesystem_warning_free_ratio", "database_filesystem_critical_free_ratio"),
+    "connections_used_ratio": ("database_connections_warning_ratio", "database_connections_critical_ratio"),
+    "oldest_transaction_seconds": ("database_transaction_age_seconds", None),
+    "replication_lag_seconds": ("database_replication_lag_seconds", None),
+    "deadlocks_per_hour": ("database_deadlocks_per_hour", None),
+    "rollback_ratio": ("database_rollback_ratio", None),
+    "log_fatal_per_15m": ("database_log_fatal_per_15m", None),
+    "tls_expiry_seconds": ("tls_expiry_warning_seconds", "tls_expiry_critical_seconds"),
+    "integration_latency_seconds": ("integration_latency_seconds", None),
+    "backlog_oldest_age_seconds": ("exchange_backlog_age_seconds", None),
+    "backup_size_change_ratio": ("backup_shrink_ratio", None),
+}
+
+
+def threshold_records() -> dict[str, float]:
+    """{name: value} of the rules' `aftercare:threshold:<name>` records of the form vector(<arithmetic>)."""
+    out = {}
+    for path in sorted((REPO_ROOT / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text()).get("groups", []):
+            for rule in group["rules"]:
+                name = rule.get("record", "")
+                m = re.fullmatch(r"vector\(([\d\s.*/+-]+)\)", str(rule.get("expr", "")).strip())
+                if name.startswith("aftercare:threshold:") and m:
+                    out[name.split(":")[-1]] = eval(m.group(1), {"__builtins__": {}})   # digits and operators only
+    return out
+
+
+def test_dashboard_thresholds_equal_the_alert_thresholds():
+    """Amber is the warning alert's threshold, red the critical one's, wherever rules/ defines them."""
+    records = threshold_records()
+    mismatches = []
+    for key, names in THRESHOLD_RECORDS.items():
+        for name, value in zip(names, helpers.THRESHOLDS[key]):
+            if name is None:
+                assert value is None, f"{key}: a dashboard step without an alert behind it"
+            elif name in records and records[name] != value:
+                mismatches.append(f"{key}: dashboard {value}, rules aftercare:threshold:{name} {records[name]}")
+    assert not mismatches, "\n".join(mismatches)
+
+
 def test_dashboards_colour_red_where_the_alerts_fire(dashboards):
     """The red step of a dashboard equals the condition of the alert on the same metric."""
     rules = alert_rules()
@@ -210,6 +257,11 @@ def test_dashboards_colour_red_where_the_alerts_fire(dashboards):
     assert rules["AftercareExporterDown"]["expr"].strip() == 'up{job=~"aftercare.*"} == 0'
     assert by_title["Aftercare exporters down"]["targets"][0]["expr"] == \
         'count(up{job=~"aftercare.*"} == 0) or vector(0)'
+    tls = by_title["TLS certificate expires in"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert tls == [{"color": "red", "value": None}, {"color": "orange", "value": 3 * 86400},
+                   {"color": "green", "value": 20 * 86400}]
+    overdue = by_title["Deadline in"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert overdue[0]["color"] in {"red", "orange"} and overdue[-1] == {"color": "green", "value": 0}
 
 
 def test_provisioning_matches_the_compose_mounts():
