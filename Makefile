@@ -8,12 +8,13 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test demo venv system-deps check lint-metrics clean help
+.PHONY: test demo venv system-deps check dashboards clean help
 
 help:
 	@echo "make test   - create .venv, install what the tests need, run the whole suite"
 	@echo "make demo   - run the native stack against a throwaway demo system (Ctrl-C stops it)"
-	@echo "make check  - offline checks: promtool, amtool, config example"
+	@echo "make check  - offline checks: promtool, amtool, config example, dashboards drift"
+	@echo "make dashboards - regenerate dashboards/generated/*.json from the grafanalib sources"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,10 @@ check: venv system-deps
 	promtool test rules rules/tests/*.yml
 	amtool check-config alertmanager/alertmanager.yml
 	$(VENV)/bin/aftercare-exporter check-config examples/aftercare.yml
+	$(PY) -m dashboards.build --check
+
+dashboards: venv
+	$(PY) -m dashboards.build
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
