@@ -599,7 +599,7 @@ def check_month_over_month(report, h):
     assert size["previous"] == sept_sizes and size["current"] == alpha["databases"][0]["size_bytes_end"]
     assert rows[("exchange", "upload", "failures")]["previous"] == 0
     assert rows[("exchange", "upload", "failures")]["current"] == 2
-    assert rows[("protection", "pg", "failures")]["previous"] == 0
+    assert rows[("protection", "pg", "wal_archive_failures")]["previous"] == 0
     assert rows[("performance", "web-access", "requests")]["previous"] > 0
     beta = report["systems"][1]["previous"]
     assert "stability" in beta["areas"] and "capacity" not in beta["areas"]

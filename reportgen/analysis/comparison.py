@@ -7,7 +7,7 @@ period has a value; an area is listed only when at least one of its figures is.
 """
 from __future__ import annotations
 
-# area -> [(section path in the system document, figures)]
+# area -> [(section path in the system document, figures: field or (field, name shown))]
 HEADLINES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "availability": [(("services",), ("availability_ratio", "downtime_seconds")),
                      (("integrations",), ("availability_ratio", "downtime_seconds")),
@@ -20,7 +20,7 @@ HEADLINES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "capacity": [(("databases",), ("size_bytes_end", "growth_bytes", "filesystem_used_ratio_end",
                                    "peak_connections"))],
     "protection": [(("backups",), ("days_with_verified_success", "max_age_seconds")),
-                   (("wal_archiving",), ("failures",))],
+                   (("wal_archiving",), (("failures", "wal_archive_failures"),))],
     "exchange": [(("exchange",), ("runs", "failures", "missed_deadlines"))],
     "logs": [(("logs",), ())],  # lines by level, below
 }
@@ -41,7 +41,8 @@ def headlines(doc: dict) -> dict[str, dict[tuple[str, str], float | None]]:
         for path, names in sections:
             for row in _section(doc, path):
                 for name in names:
-                    figures[(row["name"], name)] = row.get(name)
+                    field, shown = name if isinstance(name, tuple) else (name, name)
+                    figures[(row["name"], shown)] = row.get(field)
                 if area == "logs":
                     for level, lines in (row.get("lines") or {}).items():
                         figures[(row["name"], f"{level}_lines")] = lines
@@ -77,4 +78,4 @@ def compare(current: dict, previous: dict, previous_label: str) -> dict | None:
             areas[area] = rows
     if not areas:
         return None
-    return {"period": previous_label, "areas": areas}
+    return {"period": previous_label, "coverage_ratio": previous["coverage_ratio"], "areas": areas}

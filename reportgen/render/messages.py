@@ -71,10 +71,11 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "days_until_full": ("Days until full", "预计写满天数"),
     "connections": ("Peak connections / max", "峰值连接数 / 上限"),
     "forecast_method": ("Forecast method", "预测方法"),
-    "forecast_text": ("least-squares line through the total database size at the end of each hour; "
-                      "days until full = free space on the data filesystem at the end of the period "
-                      "divided by the growth per day.",
-                      "对每小时末的数据库总大小做最小二乘直线拟合；预计写满天数 = 期末数据文件系统剩余空间 ÷ 日增长量。"),
+    "forecast_text": ("least-squares line through the data filesystem's used space at the end of each hour; "
+                      "days until full = free space at the end of the period divided by that growth per day. "
+                      "The same line through the database's own size gives its growth, shown for comparison.",
+                      "对每小时末数据文件系统的已用空间做最小二乘直线拟合；预计写满天数 = 期末剩余空间 ÷ 日增长量。"
+                      "对数据库自身大小做同样拟合得到其增长量，供对比。"),
     "backups": ("Backups", "备份"),
     "verified_days": ("Days with a verified backup", "有已校验备份的天数"),
     "max_age": ("Max backup age", "最长备份间隔"),
@@ -164,6 +165,8 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "fig.incidents_warning": ("warning incidents", "警告事件数"),
     "fig.incidents_info": ("info incidents", "提示事件数"),
     "fig.mean_time_to_resolve_seconds": ("mean time to resolve", "平均恢复时间"),
+    "fig.wal_archive_failures": ("WAL archiving failures", "WAL 归档失败次数"),
+    "runbook_index": ("runbook index", "处置手册索引"),
     "fig.error_lines": ("error lines", "错误行数"),
     "fig.warning_lines": ("warning lines", "警告行数"),
     # recommendation texts
