@@ -80,3 +80,17 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path):
     with pytest.raises(TypeError):
         write_atomically({"c.json": b"{}", "d.html": None}, str(out))
     assert sorted(p.name for p in out.iterdir()) == ["a.json", "b.html"]
+
+
+def test_new_sections_render_in_both_languages(report):
+    en, zh = render_html(report, "en"), render_html(report, "zh")
+    for text, words in ((en, ["Traffic (access logs)", "Table growth", "WAL archiving",
+                              "Month over month", "other tables", "runbook index"]),
+                        (zh, ["访问量（访问日志）", "表增长", "WAL 归档", "环比", "其他表", "处置手册索引"])):
+        for word in words:
+            assert word in text, word
+    # the same figures in both: requests, 5xx ratio, WAL failure days
+    for text in (en, zh):
+        assert "943,800" in text and "1.930%" in text and "2026-10-07, 2026-10-19" in text
+    md = render_md(report, "en")
+    assert "| Availability | web | availability | 100.000% | 99.916% | −0.084 pp |" in md

@@ -157,7 +157,7 @@ def test_month_over_month_compares_only_figures_the_previous_period_has():
 def test_runbook_links_point_only_at_runbooks_that_exist():
     from reportgen import runbooks
     root = Path(__file__).resolve().parent.parent
-    for name in runbooks.EXISTING:
+    for name in runbooks.SHIPPED | runbooks.existing():
         assert (root / runbooks.DIRECTORY / f"{name}.md").is_file(), name
     assert (root / runbooks.INDEX).is_file()
     for key in runbooks.ALERT_FOR:
@@ -167,17 +167,20 @@ def test_runbook_links_point_only_at_runbooks_that_exist():
     assert runbooks.for_alert("NoSuchAlert") == runbooks.INDEX
 
 
-def test_runbooks_of_alerts_in_the_rules_are_linked():
-    """Every alert in rules/*.alerts.yml whose runbook exists is linked to it, not the index."""
+def test_alerts_of_the_rules_link_their_runbooks():
+    """Every alert of rules/*.alerts.yml links its runbook once written, the index before."""
     import yaml
     from reportgen import runbooks
     root = Path(__file__).resolve().parent.parent
-    for path in sorted((root / "rules").glob("*.alerts.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                name = rule.get("alert")
-                if name and (root / runbooks.DIRECTORY / f"{name}.md").is_file():
-                    assert runbooks.for_alert(name) == f"docs/runbooks/{name}.md", name
+    alerts = {rule["alert"] for path in (root / "rules").glob("*.alerts.yml")
+              for group in yaml.safe_load(path.read_text())["groups"]
+              for rule in group["rules"] if "alert" in rule}
+    assert {"AftercareDatabaseDown", "Watchdog"} <= alerts
+    for name in alerts:
+        if (root / runbooks.DIRECTORY / f"{name}.md").is_file():
+            assert runbooks.for_alert(name) == f"docs/runbooks/{name}.md", name
+        else:
+            assert runbooks.for_alert(name) == runbooks.INDEX, name
 
 
 def test_severity_words_are_translated():
