@@ -570,7 +570,6 @@ def test_month_in_shanghai(history, tmp_path):
     for link in links:
         assert link.startswith("docs/runbooks/") and link.endswith(".md"), link
         assert (REPO / link).is_file(), link
-    assert "docs/runbooks/README.md" in links
 
 
 QUERIES_WITH_PREVIOUS = 101
