@@ -10,54 +10,21 @@ in time (a partition, or a peer lost between sending and gossiping).
 """
 from __future__ import annotations
 
-import signal
 import time
 
 import pytest
 import yaml
 
+from scripts.demo import ClusteredAlertmanager
 from tests.harness import REPO_ROOT
-from tests.harness.alertmanager import ALERTMANAGER_BIN, Alertmanager
 from tests.harness.exporter import ExporterProcess
 from tests.harness.ports import free_port
-from tests.harness.process import spawn, terminate, wait_http_ready
 from tests.harness.prometheus import Prometheus
 from tests.harness.rulefiles import shortened_rules
 from tests.harness.waiting import wait_until
 from tests.harness.webhook import WebhookSink, firing
 
 PEER_TIMEOUT = 3.0
-
-
-class ClusteredAlertmanager(Alertmanager):
-    """The harness Alertmanager with gossip on a fixed loopback port, peered with others."""
-
-    def __init__(self, config_text: str, cluster_port: int, peers: list[int], **kwargs) -> None:
-        super().__init__(config_text, **kwargs)
-        self.cluster_port = cluster_port
-        self.peers = peers
-
-    def start(self) -> "ClusteredAlertmanager":
-        self.port = self.port or free_port()
-        cmd = [ALERTMANAGER_BIN, "--config.file", str(self.config_path),
-               "--storage.path", str(self.storage_path), "--web.listen-address", self.address,
-               f"--cluster.listen-address=127.0.0.1:{self.cluster_port}",
-               f"--cluster.advertise-address=127.0.0.1:{self.cluster_port}",
-               *(f"--cluster.peer=127.0.0.1:{p}" for p in self.peers),
-               f"--cluster.peer-timeout={PEER_TIMEOUT:g}s", "--cluster.gossip-interval=100ms",
-               "--cluster.pushpull-interval=2s"]
-        self.process = spawn(cmd, self.log_path)
-        wait_http_ready(self.process, f"{self.url}/-/ready", 20, self.log_path, "alertmanager")
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the node is lost, nothing is flushed or said goodbye to the peer."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(5)
-        self.process = None
-
-    def cluster(self) -> dict:
-        return self.status()["cluster"]
 
 
 def oncall_pages(sink: WebhookSink, alertname: str, status: str = "firing") -> list[tuple[str, str]]:
@@ -79,6 +46,7 @@ def stack(tmp_path):
     cluster_ports = [free_port(), free_port()]
     with WebhookSink() as sink:
         ams = [ClusteredAlertmanager(config_text, cluster_ports[i], [cluster_ports[1 - i]],
+                                     peer_timeout=f"{PEER_TIMEOUT:g}s",
                                      webhook_address=f"{sink.address}/am{i + 1}",
                                      timings={"group_wait": "2s", "group_interval": "2s"},
                                      config_dir=REPO_ROOT / "alertmanager")
