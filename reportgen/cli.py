@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-query-range", type=float, default=DEFAULT_MAX_RANGE / 3600, metavar="HOURS",
                    help="split queries longer than this (Mimir's default limit is 768 h)")
     p.add_argument("--retries", type=int, default=3, help="retries per query, with backoff")
+    p.add_argument("--query-concurrency", type=int, default=4, metavar="N",
+                   help="areas analysed at once, so up to N queries in flight (1: one at a time)")
     p.add_argument("--runbook-base", default="", metavar="URL",
                    help="prefix for runbook links (docs/runbooks/<AlertName>.md)")
     p.add_argument("--no-previous", action="store_true", help="skip the month-over-month comparison")
@@ -118,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--prometheus {args.prometheus!r}: expected an http:// or https:// URL")
         if args.max_query_range <= 0:
             raise ValueError("--max-query-range must be positive")
+        if args.query_concurrency < 1:
+            raise ValueError("--query-concurrency must be at least 1")
     except ConfigError as err:
         print(f"aftercare-report: invalid config: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -129,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                         retries=args.retries, max_range=args.max_query_range * 3600)
     from .analysis import build_report
     try:
-        report = build_report(client, config, groups, progress, with_previous=not args.no_previous)
+        report = build_report(client, config, groups, progress, with_previous=not args.no_previous,
+                              workers=args.query_concurrency)
     except PromError as err:
         print(f"aftercare-report: Prometheus: {err}; no report written", file=sys.stderr)
         return EXIT_PROMETHEUS

@@ -7,6 +7,7 @@ Prometheus spent answering.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -65,13 +66,8 @@ class PromClient:
         parts = urlsplit(self.url)
         self.shown = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
             if parts.password or parts.username else self.url   # never echo credentials
-        self.session = requests.Session()
-        if bearer_token:
-            self.session.headers["Authorization"] = f"Bearer {bearer_token}"
-        if basic_auth:
-            self.session.auth = basic_auth
-        if ca_file:
-            self.session.verify = ca_file
+        self._auth = (bearer_token, basic_auth, ca_file)
+        self._local = threading.local()
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -79,6 +75,21 @@ class PromClient:
         self.log = QueryLog()
 
     # -- transport -------------------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        """One HTTP session per thread: areas are analysed concurrently."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            bearer_token, basic_auth, ca_file = self._auth
+            session = self._local.session = requests.Session()
+            if bearer_token:
+                session.headers["Authorization"] = f"Bearer {bearer_token}"
+            if basic_auth:
+                session.auth = basic_auth
+            if ca_file:
+                session.verify = ca_file
+        return session
 
     def _get(self, path: str, params: dict, expr: str, kind: str) -> dict:
         params = dict(params, stats="all")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from zoneinfo import ZoneInfo
 
 from .. import runbooks
@@ -38,14 +40,11 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
              ("logs", lambda: logs.analyse(ctx))]
     if not ctx.lean:
         steps.append(("monitoring", lambda: monitoring.analyse(ctx)))
-    results = {}
-    for index, (name, run) in enumerate(steps, 1):
-        prefix = "previous period: " if ctx.lean else ""
-        ctx.say(f"[{index}/{len(steps)}] {prefix}{name} ({ctx.period.tz}, {len(ctx.systems)} systems)")
-        results[name] = run()
+    results = run_concurrently(ctx, steps)
     docs = _system_docs(ctx, results)
     if with_previous and not ctx.lean:
-        prev_ctx = Context(ctx.client, ctx.period.previous(), ctx.systems, ctx.progress, lean=True)
+        prev_ctx = Context(ctx.client, ctx.period.previous(), ctx.systems, ctx.progress, lean=True,
+                           workers=ctx.workers)
         before, _ = analyse_group(prev_ctx, with_previous=False)
         for doc, old in zip(docs, before):
             doc["previous"] = comparison.compare(doc, old, prev_ctx.period.label)
@@ -55,6 +54,23 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
     mon.pop("collectors")
     mon["stack_alerts"] = [_alert_row(a, ctx.period.tz) for a in results["stability"][1]]
     return docs, mon
+
+
+
+
+def run_concurrently(ctx: Context, steps: list) -> dict:
+    """Run the areas' analyses on ``ctx.workers`` threads; a failure is raised after all end."""
+    results, total = {}, len(steps)
+    prefix = "previous period: " if ctx.lean else ""
+    started = time.monotonic()
+    with ThreadPoolExecutor(ctx.workers, thread_name_prefix="area") as pool:
+        futures = {pool.submit(run): name for name, run in steps}
+        for done, future in enumerate(as_completed(futures), 1):
+            name = futures[future]
+            results[name] = future.result()
+            ctx.say(f"[{done}/{total}] {prefix}{name} done ({ctx.period.tz}, {len(ctx.systems)} "
+                    f"systems, {time.monotonic() - started:.1f}s)")
+    return results
 
 
 def _system_docs(ctx: Context, results: dict) -> list[dict]:
@@ -99,11 +115,12 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
     return docs
 
 
-def build_report(client, config, groups: list[tuple], progress=None, with_previous=True) -> dict:
+def build_report(client, config, groups: list[tuple], progress=None, with_previous=True,
+                 workers: int = 4) -> dict:
     """groups: [(Period, [System])] - one per time zone. Returns the report document."""
     systems, monitors = [], []
     for period, members in groups:
-        ctx = Context(client, period, members, progress)
+        ctx = Context(client, period, members, progress, workers=workers)
         docs, mon = analyse_group(ctx, with_previous)
         systems.extend(docs)
         monitors.append(mon)

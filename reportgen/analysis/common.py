@@ -22,6 +22,7 @@ class Context:
     progress: object = None
     notes: list = field(default_factory=list)
     lean: bool = False       # previous period: only the figures the month-over-month comparison uses
+    workers: int = 4         # areas analysed at once (queries in flight)
 
     @property
     def names(self) -> list[str]:

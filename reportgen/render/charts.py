@@ -14,7 +14,8 @@ matplotlib.rcParams["font.family"] = ["DejaVu Sans", "WenQuanYi Micro Hei", "san
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.97, bottom=0.12)   # one draw, not two (tight bbox)
+    fig.savefig(buf, format="svg")
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
@@ -58,20 +59,21 @@ def size_trend(rows: list[dict]) -> str | None:
 
 
 def daily_requests(rows: list[dict]) -> str | None:
-    """Requests per day per access-log source (bars stacked), 5xx drawn in red."""
+    """Requests per day per access-log source (stacked steps), 5xx drawn in red."""
     series = [r for r in rows if r.get("requests")]
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 2.2))
-    days = list(range(1, len(series[0]["daily"]) + 1))
-    bottom = [0] * len(days)
+    days = len(series[0]["daily"])
+    edges = [d + 0.5 for d in range(days + 1)]          # one filled step line per source: cheap to draw
+    bottom = [0] * days
     for row in series:
-        values = [d["requests"] for d in row["daily"]]
-        ax.bar(days, values, bottom=bottom, label=row["name"], width=0.8)
-        bottom = [b + v for b, v in zip(bottom, values)]
-    errors = [sum(r["daily"][i]["errors_5xx"] for r in series) for i in range(len(days))]
-    ax.bar(days, errors, color="#c0392b", width=0.8, label="5xx")
-    ax.set_xlim(0.5, len(days) + 0.5)
+        top = [b + d["requests"] for b, d in zip(bottom, row["daily"])]
+        ax.stairs(top, edges, baseline=bottom, fill=True, label=row["name"])
+        bottom = top
+    errors = [sum(r["daily"][i]["errors_5xx"] for r in series) for i in range(days)]
+    ax.stairs(errors, edges, fill=True, color="#c0392b", label="5xx")
+    ax.set_xlim(0.5, days + 0.5)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7, ncol=4, loc="upper left")
     return _svg(fig)
