@@ -93,6 +93,15 @@ ROUTES = [
     ("watchdog", ["severity=none", "alertname=Watchdog", "area=meta"]),
     # The Watchdog route comes first: even a mislabelled Watchdog is a heartbeat.
     ("watchdog", ["severity=critical", "alertname=Watchdog"]),
+    # One per area, as the rules label them.
+    ("oncall", ["severity=critical", "alertname=AftercareServiceSlow", "area=services", "system=billing", "service=web"]),
+    ("ticket", ["severity=warning", "alertname=AftercareServiceSlow", "area=services", "system=billing", "service=web"]),
+    ("oncall", ["severity=critical", "alertname=AftercareIntegrationDown", "area=integrations", "system=billing"]),
+    ("ticket", ["severity=warning", "alertname=AftercareLogErrorSpike", "area=logs", "system=billing"]),
+    ("oncall", ["severity=critical", "alertname=AftercareExchangeOverdue", "area=exchange", "system=billing"]),
+    ("ticket", ["severity=warning", "alertname=AftercareBackupMissing", "area=backups", "system=billing"]),
+    ("oncall", ["severity=critical", "alertname=AftercareDatabaseWalArchivingFailing", "area=database"]),
+    ("oncall", ["severity=critical", "alertname=AftercarePrometheusRuleEvaluationFailures", "area=meta"]),
     # No known severity: a bug in a rule, still reaches people as a ticket.
     ("ticket", ["alertname=NoSeverity", "system=billing"]),
 ]
@@ -287,9 +296,13 @@ SENT = [
     # not muted: another database
     alert("AftercareDatabaseSlow", "warning", area="database", system="billing", database="billing-my"),
     # critical mutes the same alert's warning for the same target only
-    alert("AftercareServiceSlow", "critical", area="service", system="billing", service="web"),
-    alert("AftercareServiceSlow", "warning", area="service", system="billing", service="web"),
-    alert("AftercareServiceSlow", "warning", area="service", system="billing", service="api"),
+    alert("AftercareServiceSlow", "critical", area="services", system="billing", service="web"),
+    alert("AftercareServiceSlow", "warning", area="services", system="billing", service="web"),
+    alert("AftercareServiceSlow", "warning", area="services", system="billing", service="api"),
+    # the whole crm system down mutes its per-service alerts, not its integrations
+    alert("AftercareSystemDown", "critical", area="services", system="crm"),
+    alert("AftercareServiceDown", "critical", area="services", system="crm", service="crm-web"),
+    alert("AftercareIntegrationDown", "critical", area="integrations", system="crm", integration="crm-mq"),
     # an exporter that is down mutes the "absent" warnings of its targets
     alert("AftercareExporterDown", "critical", area="meta", job="aftercare-database", instance="127.0.0.1:9701"),
     alert("AftercareDatabaseMetricsAbsent", "warning", area="database", system="erp", database="erp-pg",
@@ -310,11 +323,14 @@ INHIBITED = {
     ("AftercareDatabaseMetricsAbsent", "erp-my"): False,
     ("AftercareDatabaseDown", "billing-pg"): False,
     ("AftercareExporterDown", "127.0.0.1:9701"): False,
+    ("AftercareSystemDown", None): False,
+    ("AftercareServiceDown", "crm-web"): True,
+    ("AftercareIntegrationDown", "crm-mq"): False,
 }
 
 
 def key_of(labels: dict) -> tuple:
-    target = labels.get("database") or labels.get("service") or labels.get("instance")
+    target = labels.get("database") or labels.get("service") or labels.get("integration") or labels.get("instance")
     if labels["alertname"] == "AftercareServiceSlow" and target == "web":
         return labels["alertname"], target, labels["severity"]
     return labels["alertname"], target
@@ -341,14 +357,15 @@ def test_live_inhibition_and_delivery(live):
     assert [a["labels"]["alertname"] for a in beat["alerts"]] == ["Watchdog"]
 
     # Critical: group_wait 10s, one group per alertname+system, to /oncall.
-    pages = wait_for("three pages", lambda: len(bridge.received("/oncall")) >= 3 and bridge.received("/oncall"))
+    pages = wait_for("five pages", lambda: len(bridge.received("/oncall")) >= 5 and bridge.received("/oncall"))
     paged = sorted(a["labels"]["alertname"] for page in pages for a in page["alerts"])
-    assert paged == ["AftercareDatabaseDown", "AftercareExporterDown", "AftercareServiceSlow"]
+    assert paged == ["AftercareDatabaseDown", "AftercareExporterDown", "AftercareIntegrationDown",
+                     "AftercareServiceSlow", "AftercareSystemDown"]
     assert all(page["receiver"] == "oncall" for page in pages)
 
     # The same groups through the WeChat example, rendered by our templates.
-    messages = wait_for("three WeChat messages",
-                        lambda: len(bridge.received("/cgi-bin/message/send")) >= 3
+    messages = wait_for("five WeChat messages",
+                        lambda: len(bridge.received("/cgi-bin/message/send")) >= 5
                         and bridge.received("/cgi-bin/message/send"))
     (db,) = [m["text"]["content"] for m in messages if "AftercareDatabaseDown" in m["text"]["content"]]
     for expected in [
@@ -363,6 +380,8 @@ def test_live_inhibition_and_delivery(live):
         "Severity: critical",
         "Started: 2026-01-05 09:02:03 (UTC+8)",
         f"Runbook: {RUNBOOK_BASE}AftercareDatabaseDown.md",
+        "监控面板：http://127.0.0.1:3000/d/aftercare-database?var-system=billing",
+        "Grafana: http://127.0.0.1:3000/d/aftercare-database?var-system=billing",
     ]:
         assert expected in db, f"{expected!r} not in the rendered message:\n{db}"
 
