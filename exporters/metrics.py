@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric as _Family
+from prometheus_client.samples import Sample
 
 LOG_NAME = "aftercare"
 
@@ -21,7 +23,7 @@ class Metric:
     """One metric family an area may emit.  ``name`` is the exposed name
     (counters end in ``_total``); ``labels`` are those after system and target."""
     name: str
-    kind: str                       # gauge | counter
+    kind: str                       # gauge | counter | histogram
     help: str
     labels: tuple[str, ...] = ()
 
@@ -29,11 +31,35 @@ class Metric:
         labels = list(base_labels + self.labels)
         if self.kind == "counter":
             return CounterMetricFamily(self.name.removesuffix("_total"), self.help, labels=labels)
+        if self.kind == "histogram":
+            return HistogramFamily(self.name, self.help, labels)
         return GaugeMetricFamily(self.name, self.help, labels=labels)
+
+
+class HistogramFamily(_Family):
+    """A histogram family fed one series at a time: a sample's labels end with
+    ``(part, le)``, part being ``bucket`` (with its ``le``), ``sum`` or ``count``
+    (with ``le`` empty), as a target adds them with ``sink.add``."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str]):
+        super().__init__(name, documentation, "histogram")
+        self.label_names = labels
+
+    def add_metric(self, labels, value) -> None:
+        *base, part, le = labels
+        names = dict(zip(self.label_names, base))
+        if part == "bucket":
+            names["le"] = le
+        self.samples.append(Sample(f"{self.name}_{part}", names, value))
 
 
 def gauge(name: str, help: str, *labels: str) -> Metric:
     return Metric(name, "gauge", help, labels)
+
+
+def histogram(name: str, help: str, *labels: str) -> Metric:
+    """Samples are added as ``sink.add(name, value, *labels, part, le)``."""
+    return Metric(name, "histogram", help, labels)
 
 
 def counter(name: str, help: str, *labels: str) -> Metric:

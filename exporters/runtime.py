@@ -1,12 +1,16 @@
 """The scrape engine every area shares.
 
 At each scrape every target of every served area is collected concurrently,
-each in its own thread, each under its own timeout (capped by the scrape's
-budget).  A target that fails or hangs makes its ``_up`` 0 and never delays
+each on a worker thread of a persistent pool, each under its own timeout
+(capped by the scrape's budget).  A target that fails or hangs makes its ``_up`` 0 and never delays
 the scrape past its budget.  Collection is single-flight per target: a scrape
 that arrives while the target is still being collected (an HA pair of
 Prometheus servers scraping at the same instant, or a hung database) joins
 that collection instead of opening a second connection.
+
+The pool reuses its threads from scrape to scrape (no thread started per
+target per scrape); a target never waits for a free worker longer than the
+pool's ``stall`` (100 ms), so hung targets cannot starve the others.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from typing import Iterable
 
 from prometheus_client.core import GaugeMetricFamily
@@ -71,18 +76,113 @@ def _close(target: Target) -> None:
         log.debug("close failed", extra={"target": target.name, "err": safe_error(err)})
 
 
+class WorkerPool:
+    """Persistent daemon threads running collections.
+
+    Up to ``size`` workers are started on demand and kept while they are used;
+    beyond that a job waits for the next free worker.  A worker whose job has
+    run longer than ``stall`` seconds counts as stuck (a hung database, a
+    black-hole address) and no longer as part of ``size``: a new worker is
+    started in its place, so hung targets never make the others wait more
+    than ``stall``.  Single flight bounds the busy workers by the number of
+    targets; a worker unused for ``idle_seconds`` exits.
+    """
+
+    def __init__(self, size: int = 16, stall: float = 0.1, idle_seconds: float = 300.0,
+                 name: str = "collect"):
+        self.size, self.stall, self.idle_seconds, self.name = size, stall, idle_seconds, name
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)      # workers wait here for jobs
+        self._watch = threading.Condition(lock)     # the supervisor waits here for a backlog
+        self._jobs: deque = deque()                 # jobs waiting for a worker
+        self._busy_since: dict[int, float] = {}     # worker number -> when its job started
+        self._idle = 0                              # workers waiting in _work
+        self._threads = 0
+        self._started = 0
+        self._supervisor: threading.Thread | None = None
+
+    @property
+    def threads(self) -> int:
+        """Workers alive now (busy or idle)."""
+        with self._work:
+            return self._threads
+
+    @property
+    def started(self) -> int:
+        """Workers started since the pool was made (a measure of thread churn)."""
+        with self._work:
+            return self._started
+
+    def submit(self, job) -> None:
+        """Run ``job()`` on a worker: an idle one, a new one, or the next one free."""
+        with self._work:
+            if self._idle > len(self._jobs):
+                self._jobs.append(job)
+                self._work.notify()
+            elif self._threads < self.size:
+                self._spawn(job)
+            else:
+                self._jobs.append(job)
+                if self._supervisor is None:
+                    self._supervisor = threading.Thread(target=self._supervise,
+                                                        name=f"{self.name}-supervisor", daemon=True)
+                    self._supervisor.start()
+                self._watch.notify()
+
+    def _spawn(self, job) -> None:
+        """Start a worker that runs ``job`` first (called with the lock held)."""
+        self._threads += 1
+        self._started += 1
+        number = self._started
+        self._busy_since[number] = time.monotonic()
+        threading.Thread(target=self._worker, args=(number, job), name=f"{self.name}-{number}",
+                         daemon=True).start()
+
+    def _supervise(self) -> None:
+        """Start a worker for queued jobs whenever a busy worker has been stuck for ``stall``."""
+        with self._watch:
+            while True:
+                if not self._jobs:
+                    self._watch.wait()
+                    continue
+                now = time.monotonic()
+                stuck = sum(1 for since in self._busy_since.values() if since + self.stall <= now)
+                while self._jobs and self._threads < self.size + stuck:
+                    self._spawn(self._jobs.popleft())
+                later = [since + self.stall for since in self._busy_since.values()
+                         if since + self.stall > now]
+                self._watch.wait(min(later) - now if later else self.stall)
+
+    def _worker(self, number: int, job) -> None:
+        while True:
+            try:
+                job()
+            except BaseException as err:  # a job never kills its worker
+                log.error("collection crashed", extra={"err": safe_error(err)})
+            job = None
+            with self._work:
+                del self._busy_since[number]
+                while not self._jobs:
+                    self._idle += 1
+                    woken = self._work.wait(self.idle_seconds)
+                    self._idle -= 1
+                    if not woken and not self._jobs:
+                        self._threads -= 1
+                        return
+                job = self._jobs.popleft()
+                self._busy_since[number] = time.monotonic()
+
+
 class _Flight:
     """One in-progress collection of one target."""
 
-    def __init__(self, area: Area, target: Target, timeout: float):
+    def __init__(self, area: Area, target: Target, timeout: float, pool: WorkerPool):
         self.started = time.monotonic()
         self.done = threading.Event()
         self.sink = Sink()
         self.retire = False             # close the target once this collection ends
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, args=(area, target, timeout),
-                                       name=f"collect-{area.name}-{target.name}", daemon=True)
-        self.thread.start()
+        pool.submit(lambda: self._run(area, target, timeout))
 
     def _run(self, area: Area, target: Target, timeout: float) -> None:
         try:
@@ -114,8 +214,9 @@ def _merge(families: list) -> list:
 class Scraper:
     """Collects the served areas; owns single-flight state per target."""
 
-    def __init__(self, areas: list[Area]):
+    def __init__(self, areas: list[Area], pool: WorkerPool | None = None):
         self.areas = areas
+        self.pool = pool or WorkerPool()
         self._flights: dict[int, _Flight] = {}
         self._lock = threading.Lock()
         self._was_up: dict[tuple, bool] = {}
@@ -124,7 +225,7 @@ class Scraper:
         with self._lock:
             flight = self._flights.get(id(target))
             if flight is None or flight.done.is_set():
-                flight = self._flights[id(target)] = _Flight(area, target, timeout)
+                flight = self._flights[id(target)] = _Flight(area, target, timeout, self.pool)
             return flight
 
     def scrape(self, budget: float) -> list:

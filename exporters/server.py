@@ -23,7 +23,7 @@ from prometheus_client.exposition import choose_encoder
 from .config import Config, ConfigError, Secret, load_config
 from .logsetup import redact
 from .metrics import LOG_NAME, safe_error
-from .runtime import Area, Scraper
+from .runtime import Area, Scraper, WorkerPool
 
 log = logging.getLogger(LOG_NAME)
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -54,13 +54,14 @@ class Exporter:
         self.config: Config | None = None
         self.reload_ok = True
         self.reload_ok_time = 0.0
+        self._pool = WorkerPool()       # kept across reloads: collections reuse its threads
         self._registry = CollectorRegistry(auto_describe=False)
         ProcessCollector(registry=self._registry)
         PlatformCollector(registry=self._registry)
 
     def _install(self, config: Config) -> None:
         redact.set_secrets(config_secrets(config))
-        scraper = Scraper([cls(config) for cls in self.area_classes])
+        scraper = Scraper([cls(config) for cls in self.area_classes], self._pool)
         with self._lock:
             old, self.scraper, self.config = self.scraper, scraper, config
             self.reload_ok, self.reload_ok_time = True, time.time()
@@ -116,6 +117,9 @@ class Exporter:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # listen backlog: socketserver's default of 5 drops the SYNs of a burst of
+    # simultaneous scrapes, and the kernel retries them only a second later
+    request_queue_size = 128
 
     def __init__(self, address, handler, ssl_context=None):
         host, _, _ = address[0].partition("%")

@@ -10,12 +10,8 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from dataclasses import dataclass
 
-import prometheus_client.metrics_core as core
-from prometheus_client.samples import Sample
-
-from ..metrics import Metric, counter
+from ..metrics import counter, histogram
 
 REQUESTS = "aftercare_http_requests_total"
 DURATION = "aftercare_http_request_duration_seconds"
@@ -34,35 +30,11 @@ LINE = re.compile(
     re.MULTILINE)
 
 
-class _HistogramFamily(core.Metric):
-    """A histogram family fed one sample at a time: labels end with (part, le)."""
-
-    def __init__(self, name: str, documentation: str, labels: list[str]):
-        super().__init__(name, documentation, "histogram")
-        self.label_names = labels
-
-    def add_metric(self, labels, value) -> None:
-        *base, part, le = labels
-        names = dict(zip(self.label_names, base))
-        if part == "bucket":
-            names["le"] = le
-        self.samples.append(Sample(f"{self.name}_{part}", names, value))
-
-
-@dataclass(frozen=True)
-class Histogram(Metric):
-    """A histogram declaration; samples are added as (part, le) label pairs."""
-
-    def family(self, base_labels: tuple[str, ...]):
-        return _HistogramFamily(self.name, self.help, list(base_labels + self.labels))
-
-
 METRICS = (
     counter(REQUESTS, "HTTP requests answered, from the access log, by status class (2xx, 4xx, 5xx...).",
             "code_class"),
-    Histogram(DURATION, "histogram",
-              "Time the server took to answer, from the request time at the end of each access "
-              "log line, in seconds.", ()),
+    histogram(DURATION, "Time the server took to answer, from the request time at the end of "
+                        "each access log line, in seconds."),
     counter(UNPARSED, "Access log lines that are not in the combined or common format.", ),
 )
 
