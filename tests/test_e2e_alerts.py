@@ -49,7 +49,7 @@ class SlowableService:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 time.sleep(service.delay)
                 body = b"ok\n"
                 self.send_response(200)
@@ -105,7 +105,7 @@ def run_job(config: Path, job: str, command: str) -> None:
     """Record one run of a data-exchange job through aftercare-job."""
     result = subprocess.run([sys.executable, "-m", "exporters.jobcli", "run", "--config.file", str(config),
                              "--job", job, "--", command], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=30)
+                            timeout=30, check=False)
     assert result.returncode == (0 if command == "true" else 1), result.stderr
 
 
@@ -156,7 +156,7 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
             rule_files=rule_files, alertmanagers=[alertmanager.address])
         run_job(cfg, "shop-upload", "true")             # one good run: the failure counter starts at 0
         baseline = {
-            "database": f'aftercare_database_up{{database="shop-pg"}} == 1',
+            "database": 'aftercare_database_up{database="shop-pg"} == 1',
             "services": f'aftercare:service_response_seconds:avg5m{{service="shop-web"}} < {SLA}',
             "logs": 'aftercare_log_files{source="shop-app"} == 1',
             "integrations": 'aftercare_integration_up{integration="shop-mq"} == 1',
@@ -164,7 +164,7 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
             "backups": 'time() < aftercare_backup_deadline_timestamp_seconds{backup="shop-nightly"}',
         }
         for area, query in baseline.items():
-            wait_until(lambda: prometheus.query(query), 45, what=f"{area} healthy in Prometheus")
+            wait_until(lambda query=query: prometheus.query(query), 45, what=f"{area} healthy in Prometheus")
         time.sleep(4)                                   # a few more healthy samples in every window
         assert not [n for n in webhook_sink.received() if n.path != "/watchdog"], \
             [n.body for n in webhook_sink.received()]
@@ -242,14 +242,14 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
 
 def test_warning_outside_business_hours_is_held(alertmanager_factory, webhook_sink):
     """A business-hours window that excludes today: the warning is not sent, the critical is."""
-    today = dt.datetime.now(dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))
     other_day = (today + dt.timedelta(days=3)).strftime("%A").lower()
     config = yaml.safe_load((REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text())
     (interval,) = [t for t in config["time_intervals"] if t["name"] == "business-hours"]
     interval["time_intervals"][0]["weekdays"] = [other_day]           # location stays Asia/Shanghai
     alertmanager = alertmanager_factory(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
                                         config_dir=REPO_ROOT / "alertmanager")
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def alert(name: str, severity: str) -> dict:
         return {"labels": {"alertname": name, "severity": severity, "system": SYSTEM, "area": "backups",
