@@ -217,3 +217,24 @@ def test_buckets_keep_the_last_partial_bucket():
     short = Recorder()
     assert buckets(short, "x[{w}]", 0.0, 600.0, 900.0) == {(("a", "1"),): {0.0: 3.0}}
     assert [c[0] for c in short.calls] == ["instant"]
+
+
+def test_days_until_full_takes_the_earlier_forecast():
+    """A database growing 1 GiB/day on a filesystem whose free space has not
+    moved yet (e.g. preallocated files): the database's growth still forecasts."""
+    from reportgen.analysis.capacity import compute_database
+    period = month_period("2026-10", "UTC")
+    hours = [period.start_ts + h * 3600 for h in range(0, 240)]
+    gib = 2 ** 30
+    sizes = {"app": {t: 10 * gib + (t - hours[0]) / 86400 * gib for t in hours}}
+    free = {t: 50 * gib for t in hours}
+    size = {t: 100 * gib for t in hours}
+    row = compute_database(sizes, free, size, 5, 100, {}, period)
+    assert row["days_until_full_by_filesystem_trend"] is None          # no fs trend
+    assert row["days_until_full_by_database_growth"] == pytest.approx(50.0, rel=1e-9)
+    assert row["days_until_full"] == pytest.approx(50.0, rel=1e-9)
+    # when the filesystem fills faster than the databases grow, its trend wins
+    free2 = {t: 50 * gib - (t - hours[0]) / 86400 * 5 * gib for t in hours}
+    row2 = compute_database(sizes, free2, size, 5, 100, {}, period)
+    assert row2["days_until_full"] == pytest.approx(row2["days_until_full_by_filesystem_trend"])
+    assert row2["days_until_full"] < row2["days_until_full_by_database_growth"]

@@ -23,8 +23,9 @@ from .common import HOUR, Context, by_labels, by_labels_list
 DAY = 86400.0
 OTHER = "__other__"
 TOP_GROWERS = 10
-METHOD = ("least-squares line through the data filesystem's used bytes at the end of each hour; "
-          "days until full = free bytes at the end / growth per day")
+METHOD = ("least-squares lines through the data filesystem's used bytes and the databases' total "
+          "size at the end of each hour; days until full = free bytes at the end / growth per day, "
+          "the earlier of the two forecasts (the filesystem's own trend, or the databases' growth)")
 
 
 def fetch(ctx: Context) -> dict:
@@ -160,6 +161,7 @@ def compute_database(per_datname: dict[str, dict], free: dict, fs_size: dict, pe
     out = {"peak_connections": peak, "max_connections": limit,
            "peak_connections_ratio": (peak / limit) if peak is not None and limit else None,
            "forecast_method": METHOD, **fs, **compute_tables(tables, period)}
+    out["days_until_full_by_filesystem_trend"] = fs["days_until_full"]
     if not series:
         return {**out, "size_bytes_start": None, "size_bytes_end": None, "growth_bytes": None,
                 "growth_bytes_per_day": None, "days_until_full_by_database_growth": None,
@@ -174,14 +176,16 @@ def compute_database(per_datname: dict[str, dict], free: dict, fs_size: dict, pe
                          "size_bytes_end": ordered[-1][1],
                          "growth_bytes": ordered[-1][1] - ordered[0][1]})
     datnames.sort(key=lambda d: -d["size_bytes_end"])
+    by_growth = (free_end / per_day) if (free_end is not None and per_day and per_day > 0) else None
+    forecasts = [d for d in (fs["days_until_full"], by_growth) if d is not None]
     return {
         **out,
+        "days_until_full": min(forecasts) if forecasts else None,
         "size_bytes_start": series[0][1],
         "size_bytes_end": series[-1][1],
         "growth_bytes": series[-1][1] - series[0][1],
         "growth_bytes_per_day": per_day,
-        "days_until_full_by_database_growth": (free_end / per_day)
-        if (free_end is not None and per_day and per_day > 0) else None,
+        "days_until_full_by_database_growth": by_growth,
         "daily_size": series[23::24] if len(series) > 24 else series,
         "datnames": datnames[:10],
     }
