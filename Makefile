@@ -4,15 +4,19 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages: the stack itself, and what the tests use (a headless
-# browser and a CJK font to render the report; PostgreSQL client tools)
-APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client
+# browser and a CJK font to render the report; PostgreSQL client tools;
+# VictoriaMetrics for the scale-out test; docker-compose and systemd to
+# validate the compose file and the units offline)
+APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client \
+	victoria-metrics docker-compose systemd
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test demo venv system-deps check dashboards clean help
+.PHONY: test demo demo-month venv system-deps check dashboards clean help
 
 help:
 	@echo "make test   - create .venv, install what the tests need, run the whole suite"
 	@echo "make demo   - run the native stack against a throwaway demo system (Ctrl-C stops it)"
+	@echo "make demo-month - backfill a realistic month for the demo system and write its report (zh, en)"
 	@echo "make check  - offline checks: promtool, amtool, config example, dashboards drift"
 	@echo "make dashboards - regenerate dashboards/generated/*.json from the grafanalib sources"
 
@@ -40,6 +44,9 @@ demo: venv system-deps
 	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql)
 	$(PY) -m scripts.demo
+
+demo-month: venv system-deps
+	$(PY) -m scripts.demo_month
 
 check: venv system-deps
 	promtool check rules rules/*.yml
