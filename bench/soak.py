@@ -418,6 +418,8 @@ def main() -> int:
     config = write_config(tmp, pg, my_proxy, http_proxy, my_db, my_link_db)
     (tmp / "logs" / "app.log").write_text("")
     soaked = [Soaked(area, config).start() for area in AREAS]
+    for s in soaked:        # each log's first poll starts at its end: have it before any line
+        s.exporter.get("/metrics")
     watcher = Watcher(pg, [my_db, my_link_db])
     watcher.thread.start()
     faults = Faults(tmp, config, pg, my_proxy, http, http_proxy, args.flap).start()
