@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.harness.alertmanager import ALERTMANAGER_BIN, Alertmanager
+from tests.harness.alertmanager import ClusteredAlertmanager
 from tests.harness.exporter import ExporterProcess
 from tests.harness.ports import free_port
 from tests.harness.postgres import PG_BIN, ThrowawayPostgres
@@ -176,41 +176,6 @@ def take_backup(pg: ThrowawayPostgres, workdir: Path) -> Path:
                     "-Fc", "-f", str(partial), "postgres"], check=True, capture_output=True, timeout=120)
     partial.rename(final)
     return final
-
-
-class ClusteredAlertmanager(Alertmanager):
-    """The harness Alertmanager, gossiping with its peers on fixed loopback ports."""
-
-    def __init__(self, config_text: str, cluster_port: int, peers: list[int],
-                 peer_timeout: str = "15s", **kwargs) -> None:
-        super().__init__(config_text, **kwargs)
-        self.cluster_port, self.peers, self.peer_timeout = cluster_port, peers, peer_timeout
-
-    def start(self) -> "ClusteredAlertmanager":
-        self.port = self.port or free_port()
-        cmd = [ALERTMANAGER_BIN, "--config.file", str(self.config_path),
-               "--storage.path", str(self.storage_path), "--web.listen-address", self.address,
-               f"--cluster.listen-address=127.0.0.1:{self.cluster_port}",
-               f"--cluster.advertise-address=127.0.0.1:{self.cluster_port}",
-               *(f"--cluster.peer=127.0.0.1:{p}" for p in self.peers),
-               f"--cluster.peer-timeout={self.peer_timeout}", "--cluster.gossip-interval=100ms",
-               "--cluster.pushpull-interval=2s"]
-        self.process = spawn(cmd, self.log_path)
-        try:
-            wait_http_ready(self.process, f"{self.url}/-/ready", 20, self.log_path, "alertmanager")
-        except RuntimeError:
-            terminate(self.process)
-            raise
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the node is lost without a goodbye to its peer."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(5)
-        self.process = None
-
-    def cluster(self) -> dict:
-        return self.status()["cluster"]
 
 
 def alertmanager_pair(pager: WebhookSink, timings: dict[str, str], peer_timeout: str = "15s",

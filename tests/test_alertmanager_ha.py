@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from scripts.demo import ClusteredAlertmanager
+from tests.harness.alertmanager import ClusteredAlertmanager
 from tests.harness import REPO_ROOT
 from tests.harness.exporter import ExporterProcess
 from tests.harness.ports import free_port
