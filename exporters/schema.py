@@ -28,12 +28,19 @@ class ConfigError(Exception):
     def key(self) -> str:
         out = ""
         for part in self.path:
-            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+            if isinstance(part, int) and not isinstance(part, bool):
+                out += f"[{part}]"
+                continue
+            name = str(part)
+            if not name or not name.isprintable() or name.strip() != name:
+                name = repr(name)       # a key with a newline or blanks stays one visible token
+            out += f".{name}" if out else name
         return out or "(top level)"
 
     def __str__(self) -> str:
         where = f"{self.file}: " if self.file else ""
-        return f"{where}{self.key}: {self.message}"
+        message = " ".join(self.message.splitlines())     # always one line
+        return f"{where}{self.key}: {message}"
 
 
 def describe(value: Any) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from exporters.config import Config, ConfigError, load_config
@@ -135,6 +135,8 @@ def test_config_loader_mutated_valid_config(config_dir, index, action, value):
 
 @FUZZ
 @given(doc=YAML_VALUES)
+@example(doc={"\n": None})                     # found by the bench run: a key with a newline
+@example(doc={"systems": [{"name": "a", " services\r": 1}]})
 def test_config_loader_random_structures(config_dir, doc):
     CASES["config: random YAML structure"] += 1
     _check_load(config_dir, yaml.safe_dump(doc, allow_unicode=True).encode())
