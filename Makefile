@@ -11,7 +11,7 @@ APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei p
 	victoria-metrics docker-compose systemd
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test demo demo-month venv system-deps check dashboards clean help
+.PHONY: test demo demo-month venv system-deps check dashboards rules-sla clean help
 
 help:
 	@echo "make test   - create .venv, install what the tests need, run the whole suite"
@@ -19,6 +19,7 @@ help:
 	@echo "make demo-month - backfill a realistic month for the demo system and write its report (zh, en)"
 	@echo "make check  - offline checks: promtool, amtool, config example, dashboards drift"
 	@echo "make dashboards - regenerate dashboards/generated/*.json from the grafanalib sources"
+	@echo "make rules-sla CONFIG=aftercare.yml - regenerate rules/services.sla.rules.yml from the systems' SLAs"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,10 @@ check: venv system-deps
 
 dashboards: venv
 	$(PY) -m dashboards.build
+
+CONFIG ?= examples/aftercare.yml
+rules-sla: venv
+	$(PY) -m scripts.gen_rules --config.file $(CONFIG) --out rules/services.sla.rules.yml
 
 clean:
 	rm -rf $(VENV) demo-out .pytest_cache
