@@ -391,3 +391,23 @@ def test_prometheus_client_reads_nan_and_inf_as_floats(canned_prometheus):
     (points,) = series.values()
     values = [v for _, v in points]
     assert math.isnan(values[0]) and values[1:] == [math.inf, -math.inf, 2.5]
+
+
+def test_log_follower_counts_a_line_of_over_a_mebibyte_once(tmp_path):
+    """Default limits: a 3 MiB line without newline, then its end, NULs and invalid UTF-8."""
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    follower = Follower(str(tmp_path / "*.log"), str(tmp_path / "state.json"))
+    counter = LevelCounter({"error": "ERROR"}, "aftercare_log_lines_total")
+    follower.poll(counter)
+    with open(log, "ab") as fh:
+        fh.write(b"ERROR " + b"\x00\xff" * (3 << 19))              # 3 MiB, no newline yet
+    follower.poll(counter)
+    assert follower.state["lines"] == 1                         # counted once, by its head
+    with open(log, "ab") as fh:
+        fh.write(b"\xc3( tail of the long line\nERROR next\n")
+    follower.poll(counter)
+    follower.poll(counter)
+    assert follower.state["lines"] == 2
+    assert follower.totals[("aftercare_log_lines_total", "error")] == 2
+    follower.close()
