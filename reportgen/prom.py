@@ -46,6 +46,44 @@ class QueryLog:
         return list(seen)
 
 
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _pair(value) -> tuple[float, float]:
+    """A [timestamp, "value"] pair as floats ("NaN" and "+Inf" included)."""
+    t, v = value            # raises on anything but a pair
+    return float(t), float(v)
+
+
+def _series_list(result) -> list[dict]:
+    """The ``result`` of a vector or matrix answer, checked and with float pairs."""
+    if not isinstance(result, list):
+        raise ValueError("result is not a list")
+    out = []
+    for series in result:
+        metric = series.get("metric") if isinstance(series, dict) else None
+        if not isinstance(metric, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in metric.items()):
+            raise ValueError("a series without string labels")
+        if "values" in series:
+            out.append({"metric": metric, "values": [_pair(p) for p in series["values"]]})
+        else:
+            out.append({"metric": metric, "value": _pair(series["value"])})
+    return out
+
+
+def _checked_result(kind, result) -> list[dict]:
+    """The series of an answer; a scalar or string answer (not asked for here) has none."""
+    if kind in ("scalar", "string"):
+        if not (isinstance(result, list) and len(result) == 2):
+            raise ValueError("not a [time, value] pair")
+        return []
+    if kind not in (None, "vector", "matrix"):
+        raise ValueError(f"unknown resultType {kind!r}")
+    return _series_list(result)
+
+
 def _labels_key(metric: dict) -> tuple:
     return tuple(sorted(metric.items()))
 
@@ -111,19 +149,31 @@ class PromClient:
             except ValueError:
                 raise PromError(f"{self.shown} answered HTTP {response.status_code} without a "
                                 f"Prometheus API body (is it a Prometheus server?)") from None
+            malformed = PromError(f"malformed answer from {self.shown} (query: {expr})")
+            if not isinstance(body, dict):
+                raise malformed
             if body.get("status") != "success":
-                raise PromError(f"query failed: {body.get('errorType')}: {body.get('error')} "
-                                f"(query: {expr})")
-            data = body["data"]
-            timings = (data.get("stats") or {}).get("timings") or {}
+                raise PromError(_one_line(f"query failed: {body.get('errorType')}: "
+                                          f"{body.get('error')} (query: {expr})"))
+            data = body.get("data")
+            if not isinstance(data, dict):
+                raise malformed
+            try:
+                data["result"] = _checked_result(data.get("resultType"), data.get("result"))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise malformed from None
+            stats = data.get("stats") if isinstance(data.get("stats"), dict) else {}
+            timings = stats.get("timings") if isinstance(stats.get("timings"), dict) else {}
             seconds = timings.get("execTotalTime")
+            if not isinstance(seconds, (int, float)):
+                seconds = None
             if seconds is None:
                 seconds = response.elapsed.total_seconds()
             points = sum(len(s.get("values", ())) or 1 for s in data.get("result") or ()) \
                 if isinstance(data.get("result"), list) else 1
             self.log.records.append(QueryRecord(expr, kind, float(seconds), points))
             return data
-        raise PromError(f"{last_error} (after {self.retries + 1} attempts; query: {expr})")
+        raise PromError(_one_line(f"{last_error} (after {self.retries + 1} attempts; query: {expr})"))
 
     # -- queries ---------------------------------------------------------------------
 
@@ -147,8 +197,7 @@ class PromClient:
                                              "end": f"{piece_end:.3f}", "step": f"{step:g}"},
                              expr, "range")
             for series in data["result"]:
-                out.setdefault(_labels_key(series["metric"]), []).extend(
-                    (float(t), float(v)) for t, v in series["values"])
+                out.setdefault(_labels_key(series["metric"]), []).extend(series.get("values", ()))
             piece_start = piece_end + step
         return out
 
@@ -165,7 +214,8 @@ class PromClient:
             expr = template.replace("{range}", duration_ms(piece_end - piece_start - 0.001))
             for series in self.instant(expr, piece_end - 0.001):
                 key = _labels_key(series["metric"])
-                out.setdefault(key, (series["metric"], []))[1].append(float(series["value"][1]))
+                if "value" in series:
+                    out.setdefault(key, (series["metric"], []))[1].append(series["value"][1])
             piece_start = piece_end
         return list(out.values())
 
@@ -183,8 +233,7 @@ class PromClient:
             data = self._get("query", {"query": expr, "time": f"{piece_end - 0.001:.3f}"},
                              expr, "subquery")
             for series in data["result"] if isinstance(data["result"], list) else ():
-                out.setdefault(_labels_key(series["metric"]), []).extend(
-                    (float(t), float(v)) for t, v in series["values"])
+                out.setdefault(_labels_key(series["metric"]), []).extend(series.get("values", ()))
             piece_start = piece_end
         return out
 

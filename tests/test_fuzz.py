@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from exporters.config import Config, ConfigError, load_config
@@ -371,10 +371,7 @@ def test_prometheus_client_error_pages_and_cut_answers_are_prom_errors(canned_pr
     _result_or_prom_error(canned_prometheus, status, ctype, body)
 
 
-@pytest.mark.xfail(strict=True, reason="reportgen/prom.py indexes a success answer without checking "
-                   "its shape (KeyError/TypeError/AttributeError): fix requested from the report's "
-                   "owner, see docs/reliability.md")
-@settings(FUZZ_HTTP, phases=[Phase.generate])     # known to fail: no time spent shrinking
+@FUZZ_HTTP
 @given(body=WRONG_SHAPE)
 def test_prometheus_client_success_answers_of_the_wrong_shape_are_prom_errors(canned_prometheus, body):
     CASES["report: Prometheus answers of the wrong shape"] += 1
