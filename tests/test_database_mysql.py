@@ -9,7 +9,7 @@ import time
 import pymysql
 import pytest
 
-from exporters.database import COLLECTORS, tables
+from exporters.database import COLLECTORS
 from tests.test_database_support import (Exporter, closed_port, my_connect, my_database,
                                          silent_listener, unique)
 

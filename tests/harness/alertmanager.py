@@ -1,19 +1,14 @@
 """A real Alertmanager on a free loopback port, with its config rewritten for tests."""
 from __future__ import annotations
 
-import shutil
 import signal
-import subprocess
-import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Mapping
 
 import requests
 import yaml
 
-from .ports import free_port
-from .process import spawn, start_with_port_retry, tail, terminate, wait_http_ready
+from .process import LocalServer
 
 ALERTMANAGER_BIN = "/usr/bin/prometheus-alertmanager"
 PLACEHOLDER_ADDRESS = "127.0.0.1:9099"
@@ -64,7 +59,7 @@ def rewrite_config(text: str, webhook_address: str | None = None,
     return yaml.safe_dump(config, sort_keys=False)
 
 
-class Alertmanager:
+class Alertmanager(LocalServer):
     """Alertmanager 0.25 without clustering; use as a context manager."""
 
     def __init__(self, config_text: str, webhook_address: str | None = None,
@@ -76,15 +71,11 @@ class Alertmanager:
         """
         self.config_text = rewrite_config(config_text, webhook_address, timings, config_dir)
         self.extra_args = list(extra_args)
-        self.startup_timeout = startup_timeout
-        self.dir = Path(tempfile.mkdtemp(prefix="aftercare-alertmanager-"))
+        super().__init__("aftercare-alertmanager-", startup_timeout)
         self.config_path = self.dir / "alertmanager.yml"
         self.config_path.write_text(self.config_text)
         self.storage_path = self.dir / "data"
         self.storage_path.mkdir()
-        self.log_path = self.dir / "alertmanager.log"
-        self.port: int | None = None
-        self.process: subprocess.Popen | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> "Alertmanager":
@@ -93,72 +84,20 @@ class Alertmanager:
         kwargs.setdefault("config_dir", path.parent)
         return cls(path.read_text(), **kwargs)
 
-    @property
-    def address(self) -> str:
-        """host:port of the web listener (what Prometheus's alerting config needs)."""
-        if self.port is None:
-            raise RuntimeError("Alertmanager has not been started")
-        return f"127.0.0.1:{self.port}"
+    name = "alertmanager"
 
-    @property
-    def url(self) -> str:
-        """Base URL, without a trailing slash."""
-        return f"http://{self.address}"
+    def cluster_args(self) -> list[str]:
+        return ["--cluster.listen-address="]          # no clustering
 
-    def start(self) -> "Alertmanager":
-        """Start the server and wait for /-/ready; RuntimeError with the log tail on failure."""
-        if self.process is not None and self.process.poll() is None:
-            return self
-        keep_port = self.port is not None
-
-        def attempt() -> None:
-            if not keep_port:
-                self.port = free_port()
-            cmd = [ALERTMANAGER_BIN, "--config.file", str(self.config_path),
-                   "--storage.path", str(self.storage_path),
-                   "--web.listen-address", self.address, "--cluster.listen-address=",
-                   *self.extra_args]
-            self.process = spawn(cmd, self.log_path)
-            try:
-                wait_http_ready(self.process, f"{self.url}/-/ready", self.startup_timeout,
-                                self.log_path, "alertmanager")
-            except RuntimeError:
-                terminate(self.process)
-                raise
-
-        start_with_port_retry(attempt, self.log_path, attempts=1 if keep_port else 3)
-        return self
-
-    def stop(self) -> int | None:
-        """Stop the server (SIGTERM, SIGKILL after 5 s); storage (silences, notification log) stays."""
-        code = terminate(self.process)
-        self.process = None
-        return code
+    def command(self) -> list[str]:
+        return [ALERTMANAGER_BIN, "--config.file", str(self.config_path),
+                "--storage.path", str(self.storage_path), "--web.listen-address", self.address,
+                *self.cluster_args(), *self.extra_args]
 
     def restart(self) -> "Alertmanager":
         """Stop and start again on the same port with the same storage."""
         self.stop()
         return self.start()
-
-    def close(self) -> None:
-        """Stop the server and remove the temp dir."""
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "Alertmanager":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server log."""
-        return tail(self.log_path, lines)
 
     def alerts(self, **filters: Any) -> list[dict[str, Any]]:
         """GET /api/v2/alerts (filters are query parameters such as active=True, filter=[...])."""
@@ -188,22 +127,12 @@ class ClusteredAlertmanager(Alertmanager):
         super().__init__(config_text, **kwargs)
         self.cluster_port, self.peers, self.peer_timeout = cluster_port, peers, peer_timeout
 
-    def start(self) -> "ClusteredAlertmanager":
-        self.port = self.port or free_port()
-        cmd = [ALERTMANAGER_BIN, "--config.file", str(self.config_path),
-               "--storage.path", str(self.storage_path), "--web.listen-address", self.address,
-               f"--cluster.listen-address=127.0.0.1:{self.cluster_port}",
-               f"--cluster.advertise-address=127.0.0.1:{self.cluster_port}",
-               *(f"--cluster.peer=127.0.0.1:{p}" for p in self.peers),
-               f"--cluster.peer-timeout={self.peer_timeout}", "--cluster.gossip-interval=100ms",
-               "--cluster.pushpull-interval=2s"]
-        self.process = spawn(cmd, self.log_path)
-        try:
-            wait_http_ready(self.process, f"{self.url}/-/ready", 20, self.log_path, "alertmanager")
-        except RuntimeError:
-            terminate(self.process)
-            raise
-        return self
+    def cluster_args(self) -> list[str]:
+        return [f"--cluster.listen-address=127.0.0.1:{self.cluster_port}",
+                f"--cluster.advertise-address=127.0.0.1:{self.cluster_port}",
+                *(f"--cluster.peer=127.0.0.1:{p}" for p in self.peers),
+                f"--cluster.peer-timeout={self.peer_timeout}", "--cluster.gossip-interval=100ms",
+                "--cluster.pushpull-interval=2s"]
 
     def kill(self) -> None:
         """SIGKILL: the node is lost without a goodbye to its peer."""

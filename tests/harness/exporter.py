@@ -1,23 +1,19 @@
 """The project's exporter CLI run as a real subprocess on a free loopback port."""
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Sequence
 
 import requests
 
 from . import REPO_ROOT
-from .ports import free_port
-from .process import spawn, start_with_port_retry, tail, terminate, wait_http_ready
+from .process import LocalServer, spawn, tail, terminate
 
 
-class ExporterProcess:
+class ExporterProcess(LocalServer):
     """``python -m exporters.cli AREA --config.file F --web.listen-address 127.0.0.1:P``."""
 
     def __init__(self, area: str, config_file: str | Path, extra: Sequence[str] = (),
@@ -29,24 +25,15 @@ class ExporterProcess:
         for exporters started with --web.config.file.
         """
         self.area = area
+        self.name = f"exporter {area}"
         self.config_file = Path(config_file).resolve()
         self.extra = list(extra)
         self.env = {"PYTHONUNBUFFERED": "1", **(env or {})}
-        self.startup_timeout = startup_timeout
         self.scheme = scheme
         self.request_args = request_args
-        self.dir = Path(tempfile.mkdtemp(prefix="aftercare-exporter-"))
+        super().__init__("aftercare-exporter-", startup_timeout)
         self.stdout_path = self.dir / "stdout.log"
         self.stderr_path = self.dir / "stderr.log"
-        self.port: int | None = None
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def address(self) -> str:
-        """host:port of the exporter (a Prometheus static_configs target)."""
-        if self.port is None:
-            raise RuntimeError("exporter has not been started")
-        return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -58,26 +45,15 @@ class ExporterProcess:
         return [sys.executable, "-m", "exporters.cli", self.area, "--config.file", str(self.config_file),
                 "--web.listen-address", self.address, *self.extra]
 
-    def start(self) -> "ExporterProcess":
-        """Start and wait for GET /-/ready == 200; RuntimeError with the stderr tail on failure."""
-        if self.process is not None and self.process.poll() is None:
-            return self
-        keep_port = self.port is not None
+    def spawn(self) -> subprocess.Popen:
+        return spawn(self.command(), self.stdout_path, env=self.env, cwd=REPO_ROOT,
+                     stderr_path=self.stderr_path)
 
-        def attempt() -> None:
-            if not keep_port:
-                self.port = free_port()
-            self.process = spawn(self.command(), self.stdout_path, env=self.env, cwd=REPO_ROOT,
-                                 stderr_path=self.stderr_path)
-            try:
-                wait_http_ready(self.process, f"{self.url}/-/ready", self.startup_timeout,
-                                self.stderr_path, f"exporter {self.area}", **self.request_args)
-            except RuntimeError:
-                terminate(self.process)
-                raise
+    def ready_log(self) -> Path:
+        return self.stderr_path
 
-        start_with_port_retry(attempt, self.stderr_path, attempts=1 if keep_port else 3)
-        return self
+    def ready_args(self) -> dict:
+        return self.request_args
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         """GET a path on the exporter."""
@@ -122,27 +98,10 @@ class ExporterProcess:
         self.process.send_signal(sig)
 
     def stop(self, grace: float = 5.0) -> int | None:
-        """SIGTERM, SIGKILL after grace seconds; return the exit code."""
-        code = terminate(self.process, grace)
-        return code
+        """SIGTERM, SIGKILL after grace seconds; return the exit code (kept in ``returncode``)."""
+        return terminate(self.process, grace)
 
     @property
     def returncode(self) -> int | None:
         """The exit code, or None while running / before start."""
         return None if self.process is None else self.process.poll()
-
-    def close(self) -> None:
-        """Stop the exporter and remove the temp dir."""
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "ExporterProcess":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -7,17 +7,16 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Mapping, Sequence
 
 from .ports import free_port
-from .process import start_with_port_retry, tail
+from .process import Managed, start_with_port_retry, tail
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 OS_USER = "postgres"
 
 
-class ThrowawayPostgres:
+class ThrowawayPostgres(Managed):
     """initdb + pg_ctl as the postgres OS user (trust auth, fsync off); use as a context manager."""
 
     def __init__(self, settings: Mapping[str, str] | None = None, initdb_args: Sequence[str] = (),
@@ -120,14 +119,3 @@ class ThrowawayPostgres:
                 self.stop("immediate")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "ThrowawayPostgres":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -2,18 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Iterable, Sequence
 
 import requests
 import yaml
 
-from .ports import free_port
-from .process import spawn, start_with_port_retry, tail, terminate, wait_http_ready
+from .process import LocalServer
 from .waiting import wait_until
 
 PROMETHEUS_BIN = "/usr/bin/prometheus"
@@ -35,7 +31,7 @@ def _time_param(value: TimeArg) -> str:
     return str(value)
 
 
-class Prometheus:
+class Prometheus(LocalServer):
     """Prometheus 2.x started from a generated prometheus.yml; use as a context manager."""
 
     def __init__(self, scrape_configs: Sequence[dict[str, Any]] = (),
@@ -59,28 +55,14 @@ class Prometheus:
         self.extra_config = dict(extra_config or {})
         self.scrape_self = scrape_self
         self.resend_delay = resend_delay
-        self.startup_timeout = startup_timeout
-        self.dir = Path(tempfile.mkdtemp(prefix="aftercare-prometheus-"))
+        super().__init__("aftercare-prometheus-", startup_timeout)
         self.config_path = self.dir / "prometheus.yml"
         self.storage_path = self.dir / "data"
         self.storage_path.mkdir()
-        self.log_path = self.dir / "prometheus.log"
-        self.port: int | None = None
-        self.process: subprocess.Popen | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    @property
-    def address(self) -> str:
-        """host:port of the web listener."""
-        if self.port is None:
-            raise RuntimeError("Prometheus has not been started")
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """Base URL, without a trailing slash."""
-        return f"http://{self.address}"
+    name = "prometheus"
 
     def config(self) -> dict[str, Any]:
         """The prometheus.yml content as a dict, built from the current attributes."""
@@ -104,57 +86,15 @@ class Prometheus:
         self.config_path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
         return self.config_path
 
-    def start(self) -> "Prometheus":
-        """Start the server and wait for /-/ready; RuntimeError with the log tail on failure."""
-        if self.process is not None and self.process.poll() is None:
-            return self
-        keep_port = self.port is not None
+    def prepare(self) -> None:
+        self.write_config()
 
-        def attempt() -> None:
-            if not keep_port:
-                self.port = free_port()
-            self.write_config()
-            cmd = [PROMETHEUS_BIN, "--config.file", str(self.config_path),
-                   "--storage.tsdb.path", str(self.storage_path),
-                   "--web.listen-address", self.address, "--web.enable-lifecycle",
-                   *([f"--rules.alert.resend-delay={self.resend_delay}"] if self.resend_delay else []),
-                   *self.extra_args]
-            self.process = spawn(cmd, self.log_path)
-            try:
-                wait_http_ready(self.process, f"{self.url}/-/ready", self.startup_timeout,
-                                self.log_path, "prometheus")
-            except RuntimeError:
-                terminate(self.process)
-                raise
-
-        start_with_port_retry(attempt, self.log_path, attempts=1 if keep_port else 3)
-        return self
-
-    def stop(self) -> int | None:
-        """Stop the server (SIGTERM, SIGKILL after 5 s); data and config stay for a restart."""
-        code = terminate(self.process)
-        self.process = None
-        return code
-
-    def close(self) -> None:
-        """Stop the server and remove the temp dir."""
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> "Prometheus":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of the server log."""
-        return tail(self.log_path, lines)
+    def command(self) -> list[str]:
+        return [PROMETHEUS_BIN, "--config.file", str(self.config_path),
+                "--storage.tsdb.path", str(self.storage_path),
+                "--web.listen-address", self.address, "--web.enable-lifecycle",
+                *([f"--rules.alert.resend-delay={self.resend_delay}"] if self.resend_delay else []),
+                *self.extra_args]
 
     def reload(self) -> None:
         """Rewrite prometheus.yml from the attributes and POST /-/reload; raise if it is refused."""
