@@ -144,13 +144,18 @@ def targets(*queries: tuple[str, str], instant: bool = False, table: bool = Fals
 def stat(title: str, queries: Sequence[tuple[str, str]], unit: str = "none",
          thresholds: list[dict] | None = None, mappings: list | None = None,
          description: str = "", link: tuple[str, str] | None = None, decimals: int | None = None,
-         graph: bool = False, text_mode: str = "auto") -> Stat:
-    """A stat panel coloured by its thresholds (the background), showing the last value."""
+         graph: bool = False, text_mode: str = "auto",
+         colors: dict[str, str] | None = None) -> Stat:
+    """A stat panel coloured by its thresholds (the background), showing the last value;
+    ``colors`` gives a series (by its legend name) a fixed colour instead."""
+    overrides = [{"matcher": {"id": "byName", "options": name},
+                  "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}]}
+                 for name, color in sorted((colors or {}).items())]
     panel = Stat(title=title, dataSource=DATASOURCE, targets=targets(*queries),
                  format=unit, thresholds=thresholds or steps("green"), mappings=mappings or [],
                  description=description, reduceCalc="lastNotNull", colorMode="background",
                  graphMode="area" if graph else "none", decimals=decimals, textMode=text_mode,
-                 noValue="no data")
+                 noValue="no data", overrides=overrides)
     if link:
         panel.links = [{"title": link[0], "url": link[1]}]
     return panel

@@ -34,6 +34,7 @@ layout.row("Alerts and exporters")
 layout.add(stat("Firing alerts by severity",
                 [(f"count by (severity) ({FIRING_ALERTS})", "{{severity}}")],
                 thresholds=steps("orange"), text_mode="value_and_name",
+                colors={"critical": "red", "warning": "orange", "info": "blue"},
                 description="Firing alerts of the selected systems (Watchdog left out), by severity."), w=6, h=6)
 layout.add(table("Firing alerts", [(f"max by (system, alertname, severity, area) ({FIRING_ALERTS})", "")],
                  hide=("Value",), description="Every firing alert of the selected systems."), w=12, h=6)

@@ -286,3 +286,11 @@ def test_sources_never_name_this_machine():
                  *Path(build.SOURCE_DIR / "provisioning").rglob("*.yml")]:
         text = path.read_text()
         assert "/work/" not in text and "/root/" not in text and "/tmp/" not in text, path
+
+
+def test_firing_alerts_by_severity_are_red_for_critical():
+    overview = json.loads((REPO_ROOT / "dashboards" / "generated" / "aftercare-overview.json").read_text())
+    (panel,) = [p for p in overview["panels"] if p.get("title") == "Firing alerts by severity"]
+    colors = {o["matcher"]["options"]: o["properties"][0]["value"]["fixedColor"]
+              for o in panel["fieldConfig"]["overrides"]}
+    assert colors == {"critical": "red", "warning": "orange", "info": "blue"}
