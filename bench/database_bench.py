@@ -25,7 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"),
+             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 ANCHOR = "prometheus-postgres-exporter"
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 cluster in a temp dir under /tmp, on a free loopback port."""
+"""A throwaway PostgreSQL cluster (the newest installed server) in a temp dir under /tmp, on a free loopback port."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,14 @@ from typing import Any, Mapping, Sequence
 from .ports import free_port
 from .process import Managed, start_with_port_retry, tail
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+def _newest_server_bin() -> Path:
+    """The newest installed PostgreSQL server binaries (Debian/Ubuntu layout)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _newest_server_bin()
 OS_USER = "postgres"
 
 
