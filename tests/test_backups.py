@@ -21,8 +21,9 @@ from exporters.backups import BackupsArea
 from exporters.backups.pgbackrest import parse_info
 from exporters.backups.verify import pg_restore_binary
 from exporters.config import validate
-from exporters.schedule import next_fire
 from exporters.runtime import Scraper
+from exporters.schedule import next_fire
+from tests.harness.samples import flatten
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pgbackrest"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -53,18 +54,7 @@ class Watch:
         start = time.monotonic()
         families = self.scraper.scrape(10.0)
         self.elapsed = time.monotonic() - start
-        out = {}
-        for family in families:
-            for s in family.samples:
-                labels = dict(s.labels)
-                if s.name == "aftercare_scrape_collector_success":
-                    out[("collector", labels["collector"])] = s.value
-                    continue
-                if s.name.startswith("aftercare_scrape"):
-                    continue
-                assert labels.pop("system") == "billing" and labels.pop("backup") == "nightly"
-                out[(s.name, *labels.values())] = s.value
-        return out
+        return flatten(families, "backup", "billing", "nightly")
 
     def close(self):
         self.scraper.close()

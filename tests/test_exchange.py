@@ -16,9 +16,10 @@ import yaml
 
 from exporters.config import validate
 from exporters.exchange import ExchangeArea
-from exporters.schedule import deadline, next_fire
 from exporters.exchange.state import Run, RunStore
 from exporters.runtime import Scraper
+from exporters.schedule import deadline, next_fire
+from tests.harness.samples import flatten
 
 JOB_CLI = [sys.executable, "-m", "exporters.jobcli"]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,18 +43,7 @@ def scrape(config) -> dict:
         families = scraper.scrape(5.0)
     finally:
         scraper.close()
-    out = {}
-    for family in families:
-        for s in family.samples:
-            labels = dict(s.labels)
-            if s.name == "aftercare_scrape_collector_success":
-                out[("collector", labels["collector"])] = s.value
-                continue
-            if s.name.startswith("aftercare_scrape"):
-                continue
-            assert labels.pop("system") == "billing" and labels.pop("exchange") == "tax-upload"
-            out[(s.name, *labels.values())] = s.value
-    return out
+    return flatten(families, "exchange", "billing", "tax-upload")
 
 
 def record(state_dir, start, end, exit_code, records=None, concurrent=False):
