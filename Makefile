@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 # Debian packages: the stack itself, and what the tests use (a headless
 # browser and a CJK font to render the report; PostgreSQL client tools;
 # VictoriaMetrics for the scale-out test; docker-compose and systemd to
-# validate the compose file and the units offline)
+# validate the compose file and the units offline; mosquitto and redis-server
+# for the throwaway brokers of the link tests)
 APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client \
-	victoria-metrics docker-compose systemd
+	victoria-metrics docker-compose systemd mosquitto redis-server
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: test demo demo-month venv system-deps check dashboards rules-sla clean help
