@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .areas import AREAS
 from .config import ConfigError, load_config
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -16,7 +17,7 @@ def check_config(file: str) -> int:
         print(f"aftercare-exporter: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
     counts = {area: sum(len(getattr(s, area)) for s in config.systems)
-              for area in ("databases", "services", "logs", "integrations", "exchange", "backups")}
+              for area in (a.config_key for a in AREAS)}
     print(f"{file}: valid: {len(config.systems)} system(s); "
           + ", ".join(f"{n} {area}" for area, n in counts.items()))
     return EXIT_OK

@@ -1,4 +1,4 @@
-"""The one table: exporter name -> the Area classes it serves.
+"""Exporter name -> the Area classes it serves, derived from the area table (exporters/areas.py).
 
 An exporter may serve several areas (the services exporter serves the
 services and their log sources); ``all`` serves every area once.  Classes
@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import importlib
 
+from .areas import ALL_PORT, AREAS, exporters
 from .runtime import Area
 
-EXPORTERS: dict[str, tuple[str, ...]] = {
-    "database": ("exporters.database:DatabaseArea", "exporters.logs.areas:DatabaseLogArea"),
-    "services": ("exporters.services:ServicesArea", "exporters.logs.areas:LogSourcesArea"),
-    "integrations": ("exporters.integrations:IntegrationsArea",),
-    "exchange": ("exporters.exchange:ExchangeArea", "exporters.logs.areas:ExchangeLogArea"),
-    "backups": ("exporters.backups:BackupsArea",),
-}
+EXPORTERS: dict[str, tuple[str, ...]] = exporters()
 
 # default --web.listen-address port per exporter
-DEFAULT_PORTS = {"all": 9850, "database": 9851, "services": 9852, "integrations": 9853,
-                 "exchange": 9854, "backups": 9855}
+DEFAULT_PORTS: dict[str, int] = {"all": ALL_PORT, **{a.exporter: a.port for a in AREAS}}
 
 
 def _load(ref: str) -> type[Area]:

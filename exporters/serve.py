@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 
+from .areas import exporter_areas
 from .config import ConfigError
 from .logsetup import LEVELS, setup_logging
 from .metrics import LOG_NAME, safe_error
@@ -29,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aftercare-exporter",
         description="Prometheus exporter for the Aftercare inspection areas. "
                     "Also: aftercare-exporter check-config FILE")
-    parser.add_argument("area", choices=sorted(EXPORTERS) + ["all"], help="the inspection area to serve")
+    served = "; ".join(f"{name}: {', '.join(exporter_areas(name))}" for name in EXPORTERS)
+    parser.add_argument("area", choices=sorted(EXPORTERS) + ["all"],
+                        help=f"the inspection area to serve ({served}; all: every area)")
     parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
                         help="the aftercare.yml to read (default: %(default)s)")
     parser.add_argument("--web.listen-address", dest="listen", type=parse_listen,

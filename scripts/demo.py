@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from exporters.registry import EXPORTERS
 from tests.harness.alertmanager import ClusteredAlertmanager
 from tests.harness.exporter import ExporterProcess
 from tests.harness.ports import free_port
@@ -36,7 +37,7 @@ from tests.harness.webhook import WebhookSink
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "deploy" / "demo"
-AREAS = ("database", "services", "integrations", "exchange", "backups")
+AREAS = tuple(EXPORTERS)          # one exporter process each: database, services, ...
 SYSTEM = "demo"
 
 
