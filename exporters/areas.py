@@ -123,3 +123,5 @@ REPORT_SECTIONS: tuple[ReportSection, ...] = (
 )
 
 SECTION_BY_GRADE_KEY: dict[str, ReportSection] = {s.grade_key: s for s in REPORT_SECTIONS}
+GRADE_KEYS: dict[str, str] = {s.key: s.grade_key for s in REPORT_SECTIONS}
+"""Section name -> its key in the report JSON (only ``backups`` differs: ``protection``)."""

@@ -103,3 +103,19 @@ def test_help_names_the_areas_each_exporter_serves():
     assert "services: services, logs" in text
     for exporter in EXPORTERS:
         assert f"{exporter}: " in text
+
+
+def test_report_sections_cover_every_area_and_keep_the_json_keys():
+    from reportgen.analysis import AREAS as GRADE_KEYS
+    from reportgen.render.messages import MESSAGES
+    sections = {s.key: s for s in areas.REPORT_SECTIONS}
+    assert GRADE_KEYS == tuple(s.grade_key for s in areas.REPORT_SECTIONS)
+    assert sections["backups"].grade_key == "protection"
+    for area in areas.AREAS:
+        assert any(area.name in s.covers for s in areas.REPORT_SECTIONS), area.name
+        if area.report_section:
+            assert area.name in sections[area.report_section].covers
+    for section in areas.REPORT_SECTIONS:
+        assert set(section.covers) <= set(NAMES), section.key
+        assert f"area.{section.key}" in MESSAGES
+        assert (REPO / "reportgen" / "analysis" / f"{section.key}.py").is_file()

@@ -120,7 +120,7 @@ def test_filesystem_forecast_follows_the_filesystem_not_the_database():
 
 
 def test_wal_failures_per_local_day():
-    from reportgen.analysis.protection import compute_wal
+    from reportgen.analysis.backups import compute_wal
     period = month_period("2026-10", "Asia/Shanghai")
     start = period.start_ts
     got = compute_wal({start + 3600: 2.0, start + 86400 * 3 + 7200: 1.0}, {start: 5.0}, period)

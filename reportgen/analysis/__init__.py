@@ -6,13 +6,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from zoneinfo import ZoneInfo
 
+from exporters.areas import REPORT_SECTIONS
+
 from .. import runbooks
-from . import (availability, capacity, comparison, exchange, logs, monitoring, performance,
-               protection, stability)
+from . import (availability, backups, capacity, comparison, exchange, logs, monitoring,
+               performance, stability)
 from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, worst
 from .summary import grade_system
 
-AREAS = ("availability", "stability", "performance", "capacity", "protection", "exchange", "logs")
+AREAS = tuple(s.grade_key for s in REPORT_SECTIONS)
+"""The sections' keys in the report JSON (``area_grades``), in the report's order."""
 
 
 def iso(ts: float | None, tz: str) -> str | None:
@@ -35,7 +38,7 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
              ("stability", lambda: stability.analyse(ctx)),
              ("performance", lambda: performance.analyse(ctx)),
              ("capacity", lambda: capacity.analyse(ctx)),
-             ("protection", lambda: protection.analyse(ctx)),
+             ("backups", lambda: backups.analyse(ctx)),
              ("exchange", lambda: exchange.analyse(ctx)),
              ("logs", lambda: logs.analyse(ctx))]
     if not ctx.lean:
@@ -93,8 +96,8 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
             "integrations": results["availability"]["integrations"][name],
             "databases": dbs,
             "exchange": results["exchange"][name],
-            "backups": results["protection"][name]["backups"],
-            "wal_archiving": results["protection"][name]["wal_archiving"],
+            "backups": results["backups"][name]["backups"],
+            "wal_archiving": results["backups"][name]["wal_archiving"],
             "logs": results["logs"][name],
             "alerts": [_alert_row(a, tz) for a in per_alerts[name]],
             "stability": stability.summarise(per_alerts[name]),

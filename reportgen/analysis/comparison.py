@@ -7,6 +7,8 @@ period has a value; an area is listed only when at least one of its figures is.
 """
 from __future__ import annotations
 
+from exporters.areas import GRADE_KEYS
+
 # area -> [(section path in the system document, figures: field or (field, name shown))]
 HEADLINES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "availability": [(("services",), ("availability_ratio", "downtime_seconds")),
@@ -19,7 +21,7 @@ HEADLINES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
                                                     "cache_hit_ratio"))],
     "capacity": [(("databases",), ("size_bytes_end", "growth_bytes", "filesystem_used_ratio_end",
                                    "peak_connections"))],
-    "protection": [(("backups",), ("days_with_verified_success", "max_age_seconds")),
+    GRADE_KEYS["backups"]: [(("backups",), ("days_with_verified_success", "max_age_seconds")),
                    (("wal_archiving",), (("failures", "wal_archive_failures"),))],
     "exchange": [(("exchange",), ("runs", "failures", "missed_deadlines"))],
     "logs": [(("logs",), ())],  # lines by level, below

@@ -1,6 +1,8 @@
 """Grades per area and system, and recommendations backed by an evidence figure."""
 from __future__ import annotations
 
+from exporters.areas import GRADE_KEYS
+
 from .. import runbooks
 from .common import worst
 
@@ -104,7 +106,7 @@ def _capacity(s: dict, recs: list) -> str:
     return worst(g)
 
 
-def _protection(s: dict, recs: list) -> str:
+def _backups(s: dict, recs: list) -> str:
     g = []
     for row in s["backups"]:
         if row["max_age_seconds"] is None:
@@ -181,7 +183,7 @@ def grade_system(s: dict) -> tuple[dict, list[dict]]:
                              {"incidents": item["incidents"]}, item["alertname"]))
     grades["performance"] = _performance(s, recs)
     grades["capacity"] = _capacity(s, recs)
-    grades["protection"] = _protection(s, recs)
+    grades[GRADE_KEYS["backups"]] = _backups(s, recs)
     grades["exchange"] = _exchange(s, recs)
     grades["logs"] = _logs(s, recs)
     others = [g for area, g in grades.items() if area != "stability"]

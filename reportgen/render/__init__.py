@@ -8,6 +8,8 @@ from pathlib import Path
 
 import jinja2
 
+from exporters.areas import SECTION_BY_GRADE_KEY
+
 from .. import runbooks
 from ..analysis import AREAS
 from . import charts
@@ -75,11 +77,16 @@ def _common(report: dict, lang: str, runbook_base: str) -> dict:
 
     def figure_name(key: str) -> str:
         return t(f"fig.{key}") if has_message(f"fig.{key}") else key
+    def section(grade_key: str) -> str:
+        """The section a report key names (``protection`` -> ``backups``), for its title."""
+        return SECTION_BY_GRADE_KEY[grade_key].key
+
     def runbook_text(link: str) -> str:
         return t("runbook_index") if link == runbooks.INDEX else link.rsplit("/", 1)[-1]
     return {"r": report, "t": t, "lang": lang, "areas": AREAS, "evidence": evidence,
             "figure": figure, "change": change, "severity": severity, "figure_name": figure_name,
-            "runbook_text": runbook_text, "runbook_base": runbook_base}
+            "runbook_text": runbook_text, "runbook_base": runbook_base,
+            "section": section}
 
 
 def render_html(report: dict, lang: str, runbook_base: str = "") -> str:

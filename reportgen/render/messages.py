@@ -25,7 +25,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "area.stability": ("Stability", "稳定性"),
     "area.performance": ("Performance", "性能"),
     "area.capacity": ("Capacity", "容量"),
-    "area.protection": ("Data protection", "数据保护"),
+    "area.backups": ("Data protection", "数据保护"),
     "area.exchange": ("Data exchange", "数据交换"),
     "area.logs": ("Logs", "日志"),
     "recommendations": ("Recommendations", "优化建议"),

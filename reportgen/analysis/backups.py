@@ -1,5 +1,6 @@
-"""Data protection: backups per day (made, verified, verification failed), maximum age,
-size trend, and WAL archiving (segments archived, failures per day) per database server."""
+"""The backups section: backups per day (made, verified, verification failed), maximum age,
+size trend, and the database area's WAL archiving (segments archived, failures per day) per
+database server.  Its grade keeps the report key ``protection`` (exporters/areas.py)."""
 from __future__ import annotations
 
 from ..prom import buckets
