@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 from grafanalib.core import (Annotations, Dashboard, DashboardLink, GridPos, RowPanel, Stat,
                              Table, Target, Template, Templating, Time, TimeSeries)
 
+from exporters.areas import AREAS, dashboard_areas
+
 SCHEMA_VERSION = 36
 """Dashboard JSON schema of Grafana 9.0, the oldest Grafana these dashboards are made for."""
 MIN_GRAFANA_VERSION = "9.0"
@@ -22,20 +24,28 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 TAG = "aftercare"
 ALL = ".*"
 
+TITLES = {"overview": "Aftercare / Overview", "database": "Aftercare / Database",
+          "services": "Aftercare / Services & logs", "integrations": "Aftercare / Integrations",
+          "exchange": "Aftercare / Data exchange", "backups": "Aftercare / Backups"}
+
 # uid, title and target label of each dashboard; the uid is the link target (/d/<uid>).
+# An area dashboard is named after its area (exporters/areas.py); it may show more areas
+# (the services dashboard also shows the logs area).
 DASHBOARDS = {
-    "overview": ("aftercare-overview", "Aftercare / Overview", None),
-    "database": ("aftercare-database", "Aftercare / Database", "database"),
-    "services": ("aftercare-services", "Aftercare / Services & logs", "service"),
-    "integrations": ("aftercare-integrations", "Aftercare / Integrations", "integration"),
-    "exchange": ("aftercare-exchange", "Aftercare / Data exchange", "exchange"),
-    "backups": ("aftercare-backups", "Aftercare / Backups", "backup"),
+    "overview": ("aftercare-overview", TITLES["overview"], None),
+    **{a.dashboard: (a.dashboard_uid, TITLES[a.dashboard], a.target_label)
+       for a in AREAS if a.dashboard == a.name},
 }
 
-# The `area` label values of the alerts each area dashboard annotates (a regex: rules/README.md
-# names the areas in the singular, the rule files may use the dashboard's plural).
-ALERT_AREAS = {"database": "database", "services": "services?|logs?", "integrations": "integrations?",
-               "exchange": "exchange", "backups": "backups?"}
+
+def alert_area_pattern(area: str) -> str:
+    """The `area` label values of an area's alerts: the name, a plural also in the singular."""
+    return f"{area[:-1]}s?" if area.endswith("s") else area
+
+
+# The `area` label values of the alerts each area dashboard annotates (a regex).
+ALERT_AREAS = {name: "|".join(alert_area_pattern(a) for a in dashboard_areas(name))
+               for name in DASHBOARDS if name != "overview"}
 
 # (amber, red): where a value turns amber and red, None for no such step.  Amber is the
 # threshold of the area's warning alert, red the one of its critical alert, taken from the

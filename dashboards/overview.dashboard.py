@@ -1,6 +1,7 @@
 """Overview wall for the ops room: is every customer system healthy right now, and if not, where."""
 from dashboards.helpers import (FIRING_ALERTS, PROBLEMS, Layout, dashboard, dashboard_url,
                                 firing_alerts, low_is_bad, selector, stat, steps, table)
+from exporters.areas import BY_NAME
 
 
 def problems(expr: str) -> str:
@@ -58,7 +59,8 @@ AREA_STATS = [
 ]
 for title, expr, area, description in AREA_STATS:
     layout.add(stat(title, [(expr, "")], thresholds=PROBLEMS, description=description,
-                    link=("Open the dashboard for this system", dashboard_url(area))), w=3, h=4)
+                    link=("Open the dashboard for this system",
+                          dashboard_url(BY_NAME[area].dashboard))), w=3, h=4)
 layout.add(stat("Critical alerts", [(CRITICAL, "")], thresholds=PROBLEMS,
                 description="Firing critical alerts: someone acts now."), w=3, h=4)
 layout.add(stat("Warning alerts", [(WARNING, "")], thresholds=steps("green", (1, "orange")),
@@ -67,7 +69,8 @@ layout.add(stat("Service availability", [(SERVICE_AVAILABILITY, "")], unit="perc
                 thresholds=low_is_bad("availability_ratio"),
                 description="Share of service checks that succeeded over the dashboard's time range "
                             "(the SLA's 99.9 % is the green line).",
-                link=("Open the services dashboard", dashboard_url("services"))), w=3, h=4)
+                link=("Open the services dashboard",
+                      dashboard_url(BY_NAME["services"].dashboard))), w=3, h=4)
 
 dashboard = dashboard(
     "overview", layout.panels, [],
