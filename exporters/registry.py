@@ -24,5 +24,8 @@ def _load(ref: str) -> type[Area]:
 
 
 def areas_for(exporter: str) -> list[type[Area]]:
-    refs = [r for refs in EXPORTERS.values() for r in refs] if exporter == "all" else EXPORTERS[exporter]
+    if exporter == "all":
+        refs = [r for refs in EXPORTERS.values() for r in refs]
+    else:
+        refs = list(EXPORTERS[exporter])
     return [_load(ref) for ref in dict.fromkeys(refs)]
