@@ -2,14 +2,26 @@
 it says, and the exporters, dashboards and report read their areas from it."""
 from __future__ import annotations
 
+import datetime
+import http.server
 import json
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from prometheus_client.parser import text_string_to_metric_families
 
 from exporters import areas
 from exporters.config import load_config
@@ -119,3 +131,87 @@ def test_report_sections_cover_every_area_and_keep_the_json_keys():
         assert set(section.covers) <= set(NAMES), section.key
         assert f"area.{section.key}" in MESSAGES
         assert (REPO / "reportgen" / "analysis" / f"{section.key}.py").is_file()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrape_families(exporter: str, config: Path) -> set[str]:
+    """The aftercare_* metric families a real exporter process exposes for config."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "exporters.cli", exporter, "--config.file",
+                             str(config), "--web.listen-address", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                    text = r.read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the exporter did not answer"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {f.name for f in text_string_to_metric_families(text) if f.name.startswith("aftercare_")}
+
+
+def documented_metrics(page: str) -> set[str]:
+    """Metric names in the Metrics section of a docs page, as family names (no _total)."""
+    section = page.partition("\n## Metrics\n")[2].split("\n## ", 1)[0]
+    names = re.findall(r"`(aftercare_[a-z0-9_]+|<prefix>_[a-z_]+)", section)
+    return {re.sub(r"_total$", "", n.replace("<prefix>", "aftercare_log")) for n in names}
+
+
+COMMON = re.compile(r"aftercare_(config|scrape)_")
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    """A throwaway HTTPS server with a self-signed certificate: its port."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_services_and_integrations_pages_document_exactly_what_their_exporters_expose(
+        tmp_path, https_server):
+    config = tmp_path / "aftercare.yml"
+    config.write_text(yaml.safe_dump({
+        "defaults": {"timeout": "3s", "state_dir": str(tmp_path / "state"), "timezone": "UTC"},
+        "systems": [{"name": "s", "services": [
+            {"name": "web",
+             "http": {"url": f"https://127.0.0.1:{https_server}/", "tls_verify": False}},
+            {"name": "runner", "process": {"pattern": "pytest"}}],
+            "integrations": [{"name": "pg", "tcp": {"address": "127.0.0.1:5432"}}]}]}))
+    services = documented_metrics((REPO / "docs" / "services.md").read_text())
+    logs = documented_metrics((REPO / "docs" / "logs.md").read_text())
+    exposed = {n for n in scrape_families("services", config) if not COMMON.match(n)}
+    assert services <= exposed, sorted(services - exposed)
+    assert exposed - logs == services, sorted(exposed - logs - services)
+    integrations = documented_metrics((REPO / "docs" / "integrations.md").read_text())
+    exposed = {n for n in scrape_families("integrations", config) if not COMMON.match(n)}
+    assert exposed == integrations
