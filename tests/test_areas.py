@@ -133,6 +133,29 @@ def test_report_sections_cover_every_area_and_keep_the_json_keys():
         assert (REPO / "reportgen" / "analysis" / f"{section.key}.py").is_file()
 
 
+def find_it_by_name(page: str) -> str:
+    """The "Find it by name" section of a docs page."""
+    _, sep, rest = page.partition("\n## Find it by name\n")
+    assert sep, "no 'Find it by name' section"
+    return rest.split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_docs_page_names_the_area_everywhere_and_is_linked_from_the_readme(name: str):
+    area = areas.BY_NAME[name]
+    section = find_it_by_name((REPO / area.docs).read_text())
+    assert f"`systems[].{area.config_key}`" in section
+    assert f"`aftercare-exporter {area.exporter}`" in section
+    assert f"`{area.target_label}`" in section
+    assert f"`{area.rules_file}`" in section and f"`{area.alerts_file}`" in section
+    assert f"`dashboards/{area.dashboard}.dashboard.py` → `{area.dashboard_uid}`" in section
+    report = next(line for line in section.splitlines() if line.startswith("| report |"))
+    for s in areas.REPORT_SECTIONS:
+        if name in s.covers and s.key != "stability":
+            assert s.key in report, f"{area.docs}: report sections: {report}"
+    assert f"]({area.docs})" in (REPO / "README.md").read_text()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
