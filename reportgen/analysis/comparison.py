@@ -22,7 +22,7 @@ HEADLINES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "capacity": [(("databases",), ("size_bytes_end", "growth_bytes", "filesystem_used_ratio_end",
                                    "peak_connections"))],
     GRADE_KEYS["backups"]: [(("backups",), ("days_with_verified_success", "max_age_seconds")),
-                   (("wal_archiving",), (("failures", "wal_archive_failures"),))],
+                            (("wal_archiving",), (("failures", "wal_archive_failures"),))],
     "exchange": [(("exchange",), ("runs", "failures", "missed_deadlines"))],
     "logs": [(("logs",), ())],  # lines by level, below
 }
