@@ -60,6 +60,10 @@ class LogTarget(Target):
         self.zero_keys = tuple(zero_keys)
         self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE)
         self.last_problem: str | None = None
+        try:
+            self.follower.anchor()          # positions fixed now, not at the first scrape
+        except OSError as err:              # the first poll reports it as a problem
+            log.debug("cannot fix log positions yet", extra={"path": path, "err": err.strerror})
 
     def collect(self, sink: Sink, timeout: float) -> None:
         deadline = time.monotonic() + timeout * READ_SHARE_OF_TIMEOUT
