@@ -42,7 +42,8 @@ def localized_pg():
                     "(localedef -i zh_CN -f UTF-8 zh_CN.UTF-8 ...)")
     settings = {"lc_messages": f"'{SERVER_LOCALE}'", "logging_collector": "on",
                 "log_destination": "'stderr,csvlog,jsonlog'", "log_directory": "'log'",
-                "log_filename": "'postgresql'", "log_statement": "'all'"}
+                "log_filename": "'postgresql'", "log_statement": "'all'",
+                "log_min_duration_statement": "100"}
     with ThrowawayPostgres(settings=settings) as pg:
         pg.start()
         yield pg
@@ -57,12 +58,42 @@ def area_for(tmp_path: Path, path: Path, fmt: str) -> DatabaseLogArea:
 
 
 def counts(area: DatabaseLogArea) -> dict[str, float]:
+    """Messages by severity, and the slow statements' total, histogram count and sum."""
     out = {}
     for family in Scraper([area]).scrape(5.0):
         for s in family.samples:
             if s.name == METRIC:
                 out[s.labels["severity"]] = s.value
+            elif s.name in (serverlog.SLOW_TOTAL, serverlog.SLOW_DURATION + "_count",
+                            serverlog.SLOW_DURATION + "_sum"):
+                out[s.name] = s.value
+            elif s.name == serverlog.SLOW_DURATION + "_bucket" and s.labels["le"] == "0.25":
+                out["le_0.25"] = s.value
     return out
+
+
+def log_areas(tmp_path: Path, log_dir: Path) -> dict[str, DatabaseLogArea]:
+    return {fmt: area_for(tmp_path, log_dir / name, fmt)
+            for fmt, name in [("stderr", "postgresql"), ("csvlog", "postgresql.csv"),
+                              ("jsonlog", "postgresql.json")]}
+
+
+def wait_for_deltas(areas, before, expected, keys, approx=None) -> None:
+    """Until every format's counts moved by ``expected`` (15 s at most), then once more."""
+    def delta(fmt: str) -> dict[str, float]:
+        now = counts(areas[fmt])
+        return {k: now[k] - before[fmt][k] for k in keys}
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(
+            {k: v for k, v in delta(f).items() if k in expected} != expected for f in areas):
+        time.sleep(0.2)
+    time.sleep(0.5)                         # nothing more arrives late
+    for fmt in areas:
+        got = delta(fmt)
+        assert {k: v for k, v in got.items() if k in expected} == expected, fmt
+        if approx:
+            approx(fmt, got)
 
 
 def make_trouble(pg: ThrowawayPostgres) -> tuple[int, int]:
@@ -88,25 +119,63 @@ def make_trouble(pg: ThrowawayPostgres) -> tuple[int, int]:
 
 def test_server_language_errors_and_fatals_counted_exactly(localized_pg, tmp_path):
     log_dir = localized_pg.data_dir / "log"
-    areas = {fmt: area_for(tmp_path, log_dir / name, fmt)
-             for fmt, name in [("stderr", "postgresql"), ("csvlog", "postgresql.csv"),
-                               ("jsonlog", "postgresql.json")]}
+    areas = log_areas(tmp_path, log_dir)
     before = {fmt: counts(area) for fmt, area in areas.items()}
     errors, fatals = make_trouble(localized_pg)
     expected = {"error": errors, "fatal": fatals, "panic": 0}
-
-    def delta(fmt: str) -> dict[str, float]:
-        now = counts(areas[fmt])
-        return {sev: now[sev] - before[fmt][sev] for sev in expected}
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(delta(f) != expected for f in areas):
-        time.sleep(0.2)
-    time.sleep(0.5)                         # nothing more arrives late
+    wait_for_deltas(areas, before, expected, list(expected))
     stderr_text = (log_dir / "postgresql").read_text(encoding="utf-8")
     assert "错误:  " in stderr_text and "致命错误:  " in stderr_text and "FEHLER:  " in stderr_text
-    for fmt in areas:
-        assert delta(fmt) == expected, fmt
+
+
+def test_completed_slow_statements_equal_what_the_server_logged(localized_pg, tmp_path):
+    """log_min_duration_statement = 100 ms: statements of 150 ms and 300 ms in every session
+    language are slow, one of 10 ms is not; each is counted once with its duration."""
+    log_dir = localized_pg.data_dir / "log"
+    areas = log_areas(tmp_path, log_dir)
+    before = {fmt: counts(area) for fmt, area in areas.items()}
+    slow, slept = 0, 0.0
+    for i, locale in enumerate(SESSION_LOCALES):
+        conn = localized_pg.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"SET lc_messages = '{locale}'")
+            # logged already (log_statement): "duration: N ms"; if not: "... ms  statement: ..."
+            cur.execute(f"SET log_statement = '{'all' if i % 2 else 'none'}'")
+            for seconds in (0.15, 0.3, 0.01):
+                cur.execute("SELECT pg_sleep(%s)", (seconds,))
+                if seconds > 0.1:
+                    slow, slept = slow + 1, slept + seconds
+            cur.execute("PREPARE nap AS SELECT pg_sleep(0.15)")
+            cur.execute("EXECUTE nap")
+            slow, slept = slow + 1, slept + 0.15
+        conn.close()
+    keys = [serverlog.SLOW_TOTAL, serverlog.SLOW_DURATION + "_count",
+            serverlog.SLOW_DURATION + "_sum", "le_0.25"]
+    expected = {serverlog.SLOW_TOTAL: slow, serverlog.SLOW_DURATION + "_count": slow,
+                "le_0.25": 2 * len(SESSION_LOCALES)}        # the 150 ms ones
+
+    def durations_add_up(fmt, got):
+        # each took at least its sleep and less than 100 ms more
+        assert slept <= got[serverlog.SLOW_DURATION + "_sum"] < slept + 0.1 * slow, fmt
+    wait_for_deltas(areas, before, expected, keys, durations_add_up)
+    stderr_text = (log_dir / "postgresql").read_text(encoding="utf-8")
+    assert "耗时: " in stderr_text and "Dauer: " in stderr_text and "duration: " in stderr_text
+    assert " ms  语句: SELECT pg_sleep" in stderr_text            # the form with the statement
+
+
+def test_every_catalogue_slow_statement_form_is_recognised():
+    counter = serverlog.SlowStatementCounter("stderr")
+    for prefix, middle in pg_messages.SLOW_STATEMENTS:
+        for word in pg_messages.SEVERITIES["LOG"]:
+            line = f"2026-12-01 10:00:00.000 CST [4242] {word}:  {prefix}1234.5{middle}x\n"
+            assert counter(line.encode())[(serverlog.SLOW_TOTAL,)] == 1, line
+    for prefix, middle in pg_messages.PLAIN_DURATIONS:
+        line = f"2026-12-01 10:00:00.000 CST [4242] LOG:  {prefix}2500.0{middle}\n"
+        out = counter(line.encode())
+        assert out[(serverlog.SLOW_TOTAL,)] == 1 and out[(serverlog.SLOW_DURATION, "sum", "")] == 2.5
+    # an ERROR quoting a duration, and a duration word inside another LOG message, are not
+    assert counter(b"x [1] ERROR:  duration: 5 ms  statement: q\n"
+                   b"x [1] LOG:  checkpoint complete: duration: 5 ms\n") == {}
 
 
 def test_every_catalogue_language_is_recognised_in_stderr_and_csvlog():

@@ -5,7 +5,11 @@ the postgres-15.mo catalogues of de, es, fr, it, ja, ka, ko, ru, sv, uk,
 zh_CN, zh_TW.
 ``SEVERITIES`` maps each severity (as error_severity() names it) to the words a
 server writes for it under any lc_messages, English first; ``CONTINUATIONS``
-holds the prefixes of a message's continuation lines (DETAIL, HINT, ...).
+holds the prefixes of a message's continuation lines (DETAIL, HINT, ...);
+``SLOW_STATEMENTS`` the (text before, text after) of the duration in the LOG
+message of a statement slower than log_min_duration_statement, and
+``PLAIN_DURATIONS`` those of the message without the statement (written when
+log_statement has logged it already).
 """
 
 VERSIONS = ('15',)
@@ -169,4 +173,86 @@ CONTINUATIONS = (
     '詳情:  ',
     '查詢:  ',
     '陳述式:  ',
+)
+
+SLOW_STATEMENTS = (
+    ('duration: ', ' ms  statement: '),
+    ('duration: ', ' ms  '),
+    ('duration: ', ' ms  bind '),
+    ('duration: ', ' ms  parse '),
+    ('duration: ', ' ms  fastpath function call: "'),
+    ('Dauer: ', ' ms  Anweisung: '),
+    ('Dauer: ', ' ms  '),
+    ('Dauer: ', ' ms  Binden '),
+    ('Dauer: ', ' ms  Parsen '),
+    ('Dauer: ', ' ms  Fastpath-Funktionsaufruf: »'),
+    ('duración: ', ' ms  sentencia: '),
+    ('duración: ', ' ms  '),
+    ('duración: ', ' ms  bind '),
+    ('duración: ', ' ms  parse: '),
+    ('duración: ', ' ms  llamada a función fastpath: «'),
+    ('durée : ', ' ms, instruction : '),
+    ('durée : ', ' ms  '),
+    ('durée : ', ' ms, lien '),
+    ('durée : ', ' ms, analyse '),
+    ('durée : ', ' ms, appel de fonction fastpath : « '),
+    ('durata: ', ' ms  istruzione: '),
+    ('durata: ', ' ms  '),
+    ('durata: ', ' ms  bind '),
+    ('durata: ', ' ms  analisi di '),
+    ('durata: ', ' ms  chiamata funzione fastpath: "'),
+    ('期間: ', ' ミリ秒  文: '),
+    ('期間: ', ' ミリ秒  '),
+    ('期間: ', ' ミリ秒  バインド '),
+    ('期間: ', ' ミリ秒  パース'),
+    ('期間: ', 'ミリ秒 ファストパス関数呼び出し: "'),
+    ('ხანგრძლივობა: ', ' მწმ  გამოსახულება: '),
+    ('ხანგრძლივობა: ', ' მწმs  '),
+    ('ხანგრძლივობა: ', ' მწმ  მიბმა '),
+    ('ხანგრძლივობა: ', ' მწმ  '),
+    ('실행시간: ', ' ms  명령 구문: '),
+    ('수행시간: ', ' ms  '),
+    ('실행시간: ', ' ms  '),
+    ('작업시간: ', ' ms  fastpath 함수 호출: "'),
+    ('продолжительность: ', ' мс, оператор: '),
+    ('продолжительность: ', ' мс  '),
+    ('продолжительность: ', ' мс, сообщение Bind '),
+    ('продолжительность: ', ' мс, разбор '),
+    ('продолжительность ', ' мс, вызов функции (через fastpath): "'),
+    ('varaktighet: ', ' ms  sats: '),
+    ('varaktighet: ', ' ms  '),
+    ('varaktighet: ', ' ms  bind '),
+    ('varaktighet: ', ' ms  parse '),
+    ('varaktighet: ', ' ms  fastpath funktionsanrop: "'),
+    ('тривалість: ', ' мс, оператор: '),
+    ('тривалість: ', ' мс '),
+    ('тривалість: ', ' мс, повідомлення bind '),
+    ('тривалість: ', ' мс, аналізування '),
+    ('тривалість: ', ' мс, виклик функції fastpath: "'),
+    ('耗时: ', ' ms  语句: '),
+    ('耗时: ', ' ms  '),
+    ('耗时: ', ' ms  绑定 '),
+    ('耗时: ', ' ms  解析 '),
+    ('耗时: ', ' ms  fastpath 函数调用: "'),
+    ('持續時間: ', ' 毫秒  陳述式: '),
+    ('持續時間: ', ' 毫秒  '),
+    ('持續時間: ', ' 毫秒  繫結 '),
+    ('持續時間: ', ' 毫秒  解析 '),
+    ('持續時間: ', ' 毫秒  快速路徑函式呼叫: "'),
+)
+
+PLAIN_DURATIONS = (
+    ('duration: ', ' ms'),
+    ('Dauer: ', ' ms'),
+    ('duración: ', ' ms'),
+    ('durée : ', ' ms'),
+    ('durata: ', ' ms'),
+    ('期間: ', ' ミリ秒'),
+    ('ხანგრძლივობა: ', ' მწმ'),
+    ('실행시간: ', ' ms'),
+    ('продолжительность: ', ' мс'),
+    ('varaktighet ', ' ms'),
+    ('тривалість: ', ' мс'),
+    ('耗时: ', ' ms'),
+    ('持續時間: ', ' 毫秒'),
 )

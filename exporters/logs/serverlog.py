@@ -8,13 +8,19 @@ the table :mod:`.pg_messages` that scripts/gen_pg_messages.py generates.
 """
 from __future__ import annotations
 
+import bisect
 import os
 import re
+from collections import Counter
 
 from . import pg_messages
 from .counting import FirstTokenCounter
 
 METRIC = "aftercare_database_log_messages_total"
+SLOW_TOTAL = "aftercare_database_slow_statements_total"
+SLOW_DURATION = "aftercare_database_slow_statement_duration_seconds"
+# seconds; log_min_duration_statement is usually between 100 ms and a few seconds
+SLOW_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0)
 
 
 def _alternation(words) -> bytes:
@@ -63,6 +69,76 @@ FORMATS = {
     # "<time> <thread> [ERROR] [MY-010119] [Server] ..."
     "mysql": (rb"^[^\n]*?\[(ERROR|Warning|Note|System)\]", {b"ERROR": "error", b"Warning": "warning"}),
 }
+
+
+# a statement slower than log_min_duration_statement: "LOG:  duration: 1234.567 ms  statement: ..."
+# (and execute / bind / parse / fastpath), in the server's language; the number is group 1
+_DURATION = (b"(?:" + _alternation(p for p, _ in pg_messages.SLOW_STATEMENTS + pg_messages.PLAIN_DURATIONS)
+             + rb")([0-9]+(?:\.[0-9]+)?)(?:"
+             + _alternation(m.split('"')[0].split("\u00ab")[0].split("\u00bb")[0]
+                            for _, m in pg_messages.SLOW_STATEMENTS)
+             # the plain form ends the message (the line, or the csv/json field)
+             + b"|(?:" + _alternation(m for _, m in pg_messages.PLAIN_DURATIONS) + rb')(?="|\r?$))')
+_PG_LOG = pg_messages.SEVERITIES["LOG"]
+SLOW_FORMATS = {
+    "stderr": rb"^[^\n]*?" + _START + b"(?:" + _alternation(w + ":  " for w in _PG_LOG) + b")"
+              + _DURATION,
+    "csvlog": rb"^[^\n]*?,(?:" + _alternation(_PG_LOG) + rb"),00000,\"" + _DURATION,
+    "jsonlog": rb'^[^\n]*?"error_severity":"LOG",[^\n]*?"message":"' + _DURATION,
+    # the MySQL / MariaDB slow query log: one "# Query_time: 2.000337  Lock_time: ..." per statement
+    "mysql-slow": rb"^# Query_time: ([0-9]+(?:\.[0-9]+)?)",
+}
+_MILLISECONDS = {"stderr": True, "csvlog": True, "jsonlog": True, "mysql-slow": False}
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
+
+
+class SlowStatementCounter:
+    """Completed slow statements of one chunk, and their durations as a histogram."""
+
+    def __init__(self, fmt: str):
+        self.regex = re.compile(SLOW_FORMATS[fmt] + rb"[^\n]*", re.MULTILINE)
+        self.scale = 0.001 if _MILLISECONDS[fmt] else 1.0
+
+    def __call__(self, chunk: bytes) -> Counter:
+        out: Counter = Counter()
+        found = self.regex.findall(chunk)
+        if not found:
+            return out
+        out[(SLOW_TOTAL,)] = len(found)
+        for raw, n in Counter(found).items():
+            seconds = float(raw) * self.scale
+            for bound in SLOW_BUCKETS[bisect.bisect_left(SLOW_BUCKETS, seconds):]:
+                out[(SLOW_DURATION, "bucket", _le(bound))] += n
+            out[(SLOW_DURATION, "bucket", "+Inf")] += n
+            out[(SLOW_DURATION, "sum", "")] += seconds * n
+            out[(SLOW_DURATION, "count", "")] += n
+        return out
+
+
+def slow_zero_keys():
+    """The slow-statement series, exposed at 0 before the first one."""
+    yield (SLOW_TOTAL,)
+    for bound in SLOW_BUCKETS:
+        yield (SLOW_DURATION, "bucket", _le(bound))
+    yield (SLOW_DURATION, "bucket", "+Inf")
+    yield (SLOW_DURATION, "sum", "")
+    yield (SLOW_DURATION, "count", "")
+
+
+class ServerLogCounter:
+    """A PostgreSQL server log: severities and completed slow statements from one read."""
+
+    def __init__(self, fmt: str):
+        self.severities = counter_for(fmt)
+        self.slow = SlowStatementCounter(fmt)
+
+    def __call__(self, chunk: bytes) -> Counter:
+        out = self.severities(chunk)
+        out.update(self.slow(chunk))
+        return out
 
 
 def log_format(db_type: str, configured: str, path: str) -> str:
