@@ -7,9 +7,12 @@ PY := $(VENV)/bin/python
 # browser and a CJK font to render the report; PostgreSQL client tools;
 # VictoriaMetrics for the scale-out test; docker-compose and systemd to
 # validate the compose file and the units offline; mosquitto and redis-server
-# for the throwaway brokers of the link tests)
+# for the throwaway brokers of the link tests; pgbackrest for a real backup
+# repository; locales for servers that write in Chinese and other languages)
 APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client \
-	victoria-metrics docker-compose systemd mosquitto redis-server
+	victoria-metrics docker-compose systemd mosquitto redis-server locales pgbackrest
+# locales the servers of the language tests run under (a PostgreSQL writing its log in Chinese, ...)
+LOCALES := zh_CN.UTF-8 zh_TW.UTF-8 ja_JP.UTF-8 ko_KR.UTF-8 de_DE.UTF-8 fr_FR.UTF-8 ru_RU.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: test demo demo-month venv system-deps check dashboards rules-sla clean help
@@ -38,6 +41,9 @@ system-deps:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@for loc in $(LOCALES); do \
+	  locale -a | grep -qix "$${loc/UTF-8/utf8}" || localedef -i "$${loc%%.*}" -f UTF-8 "$$loc"; \
+	done
 
 test: venv system-deps
 	$(VENV)/bin/pytest -q

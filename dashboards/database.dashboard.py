@@ -77,6 +77,16 @@ layout.add(timeseries("Slow queries and waiting locks", [
     (db("aftercare_database_slow_queries"), "slow queries {{database}}"),
     (db("aftercare_database_locks_waiting"), "waiting locks {{database}}")], "short",
     description="Statements running longer than slow_query, and sessions waiting for a lock."), w=8)
+layout.add(timeseries("Completed slow statements per 15 minutes", [
+    (per_db(f'increase({db("aftercare_database_slow_statements_total")}[15m])'), LEGEND)], "short",
+    thresholds=high_is_bad("slow_statements_per_15m"),
+    description="Statements that completed slower than the server's own threshold "
+                "(log_min_duration_statement, long_query_time), from its log "
+                "(AftercareDatabaseSlowStatements)."), w=8)
+layout.add(timeseries("Slow statement duration (p95)", [
+    (f'histogram_quantile(0.95, sum by (system, database, le) '
+     f'(rate({db("aftercare_database_slow_statement_duration_seconds_bucket")}[$__rate_interval])))',
+     LEGEND)], "s", description="95th percentile of the completed slow statements' durations."), w=8)
 layout.add(timeseries("Temporary files written", [(per_db(rate("aftercare_database_temp_bytes_total")), LEGEND)],
                       "Bps", description="Sorts and hashes spilling to disk (PostgreSQL)."), w=8)
 layout.add(timeseries("Checkpoints", [

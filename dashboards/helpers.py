@@ -59,6 +59,7 @@ THRESHOLDS = {
     "deadlocks_per_hour": (3, None),                    # database_deadlocks_per_hour
     "rollback_ratio": (0.1, None),                      # database_rollback_ratio
     "log_fatal_per_15m": (5, None),                     # database_log_fatal_per_15m
+    "slow_statements_per_15m": (30, None),              # database_slow_statements_per_15m
     "response_seconds": (None, 2),                      # the SLA's default response_time (AftercareServiceSlow)
     "availability_ratio": (0.999, 0.99),                # dashboard only: the SLA's default availability
     "tls_expiry_seconds": (20 * 86400, 3 * 86400),      # tls_expiry_{warning,critical}_seconds

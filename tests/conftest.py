@@ -11,6 +11,7 @@ from tests.harness import REPO_ROOT
 from tests.harness.alertmanager import FAST_TIMINGS, Alertmanager
 from tests.harness.blackhole import BlackHole
 from tests.harness.exporter import ExporterProcess
+from tests.harness.pgbackrest import PgBackRestRepo
 from tests.harness.postgres import ThrowawayPostgres
 from tests.harness.prometheus import Prometheus
 from tests.harness.webhook import WebhookSink
@@ -101,6 +102,15 @@ def throwaway_pg() -> Iterator[ThrowawayPostgres]:
     """A started, empty PostgreSQL 15 cluster of the test's own, removed at teardown."""
     with ThrowawayPostgres() as pg:
         yield pg
+
+
+@pytest.fixture(scope="session")
+def pgbackrest_repo() -> Iterator[PgBackRestRepo]:
+    """A throwaway cluster archiving into a real pgBackRest repository, stanza ``main``
+    created and one full backup taken; shared by the session (tests that change it say so)."""
+    with PgBackRestRepo() as repo:
+        repo.backup("full")
+        yield repo
 
 
 @pytest.fixture

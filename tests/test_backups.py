@@ -1,4 +1,4 @@
-"""The backups area: real files with set mtimes, real pg_dump/pg_restore, real gzip, pgBackRest JSON."""
+"""The backups area: real files with set mtimes, real pg_dump/pg_restore, real gzip, real pgBackRest."""
 from __future__ import annotations
 
 import gzip
@@ -10,7 +10,7 @@ import stat
 import subprocess
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from exporters.backups import BackupsArea
+from exporters.backups.fileset import LocationError
 from exporters.backups.pgbackrest import parse_info
 from exporters.backups.verify import pg_restore_binary
 from exporters.config import validate
@@ -25,7 +26,6 @@ from exporters.runtime import Scraper
 from exporters.schedule import next_fire
 from tests.harness.samples import flatten
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pgbackrest"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOUR = 3600.0
 
@@ -322,68 +322,126 @@ def test_long_verification_never_delays_a_scrape(tmp_path, watch):
     assert m[("aftercare_backup_verify_duration_seconds",)] > 0.5
 
 
-# --- pgBackRest -----------------------------------------------------------------------------------------------
+# --- pgBackRest: Debian's real pgbackrest, a real repository ---------------------------------------------------
 
-def fake_pgbackrest(tmp_path: Path, fixture: str | None, exit_code: int = 0, text: str = "") -> str:
-    """An executable answering ``info`` with a recorded JSON fixture (pgBackRest is not installed)."""
-    script = tmp_path / f"pgbackrest-replay-{uuid.uuid4().hex[:6]}"
-    body = f"cat '{FIXTURES / fixture}'" if fixture else f"printf '%s' '{text}'"
-    script.write_text(f"#!/bin/sh\n# args: $*\n{body}\nexit {exit_code}\n")
+def expected_deadline(stop: float, grace: float = HOUR) -> float:
+    """The next 01:30 Asia/Shanghai after ``stop``, plus the grace: worked out here, not by the exporter."""
+    local = datetime.fromtimestamp(stop, SHANGHAI)
+    fire = local.replace(hour=1, minute=30, second=0, microsecond=0)
+    if fire <= local:
+        fire += timedelta(days=1)
+    return fire.timestamp() + grace
+
+
+def test_pgbackrest_full_and_incremental_match_the_repository(pgbackrest_repo, watch):
+    repo = pgbackrest_repo
+    w = watch({"pgbackrest": {"stanza": "main", "command": repo.command}, "schedule": "30 1 * * *"})
+    repo.backup("incr")
+    info = repo.info()
+    m = w.scrape()
+    good = [b for b in info["backup"] if not b["error"]]
+    newest = info["backup"][-1]
+    assert info["status"]["code"] == 0 and newest["type"] == "incr"
+    assert m[("aftercare_backup_up",)] == 1
+    assert m[("aftercare_backup_pgbackrest_status_code",)] == 0
+    assert m[("aftercare_backup_kept",)] == len(info["backup"])
+    assert m[("aftercare_backup_running",)] == 0
+    assert m[("aftercare_backup_last_success_timestamp_seconds",)] == good[-1]["timestamp"]["stop"]
+    assert m[("aftercare_backup_newest_timestamp_seconds",)] == newest["timestamp"]["stop"]
+    assert m[("aftercare_backup_size_bytes",)] == newest["info"]["repository"]["delta"]
+    for kind in ("full", "incr"):
+        stop = [b for b in good if b["type"] == kind][-1]["timestamp"]["stop"]
+        assert m[("aftercare_backup_type_last_success_timestamp_seconds", kind)] == stop
+    assert m[("aftercare_backup_deadline_timestamp_seconds",)] == \
+        expected_deadline(good[-1]["timestamp"]["stop"])
+    incrs = [b for b in info["backup"] if b["type"] == "incr"]
+    if len(incrs) < 2:                                     # the first incr: nothing to compare
+        assert ("aftercare_backup_size_change_ratio",) not in m
+    repo.backup("incr")                                    # a second one is compared with the first
+    info = repo.info()
+    m = w.scrape()
+    previous, newest = [b for b in info["backup"] if b["type"] == "incr"][-2:]
+    assert m[("aftercare_backup_kept",)] == len(info["backup"])
+    assert m[("aftercare_backup_size_change_ratio",)] == pytest.approx(
+        newest["info"]["repository"]["delta"] / previous["info"]["repository"]["delta"])
+
+
+def test_pgbackrest_checksum_error_and_a_running_backup(pgbackrest_repo, watch):
+    """Changes the shared repository: an incr with a page that fails its checksum (pgBackRest
+    marks it error), then a backup left waiting for WAL while it holds its lock."""
+    repo = pgbackrest_repo
+    w = watch({"pgbackrest": {"stanza": "main", "command": repo.command}})
+    repo.corrupt_a_page()
+    repo.backup("incr")
+    info = repo.info()
+    assert info["backup"][-1]["error"] is True
+    m = w.scrape()
+    good = [b for b in info["backup"] if not b["error"]]
+    assert m[("aftercare_backup_last_success_timestamp_seconds",)] == good[-1]["timestamp"]["stop"]
+    assert m[("aftercare_backup_newest_timestamp_seconds",)] == info["backup"][-1]["timestamp"]["stop"]
+    assert m[("aftercare_backup_last_success_timestamp_seconds",)] < \
+        m[("aftercare_backup_newest_timestamp_seconds",)]
+
+    repo.set_archiving(False)
+    running = repo.run("backup", "--type=incr", background=True)
+    try:
+        deadline = time.monotonic() + 20
+        while w.scrape()[("aftercare_backup_running",)] != 1:
+            assert time.monotonic() < deadline, "the waiting backup never showed as running"
+            time.sleep(0.2)
+        assert repo.info()["status"]["lock"]["backup"]["held"] is True
+    finally:
+        repo.set_archiving(True)
+        running.communicate(timeout=60)
+    assert w.scrape()[("aftercare_backup_running",)] == 0
+
+
+def test_pgbackrest_broken_stanzas_report_their_status(pgbackrest_repo, watch):
+    """A stanza whose info files are lost (3 missing stanza data) and a stanza name the
+    repository does not have (1 missing stanza path): pgBackRest answers, the status says why."""
+    repo = pgbackrest_repo
+    repo.write_conf("lost")
+    repo.run("stanza-create", stanza="lost")
+    lost = watch({"pgbackrest": {"stanza": "lost", "command": repo.command}})
+    assert lost.scrape()[("aftercare_backup_pgbackrest_status_code",)] == 2     # no valid backups
+    repo.lose_info_files("lost")
+    m = lost.scrape()
+    assert repo.info("lost")["status"] == {"code": 3, "lock": {"backup": {"held": False}},
+                                           "message": "missing stanza data"}
+    assert m[("aftercare_backup_up",)] == 1
+    assert m[("aftercare_backup_pgbackrest_status_code",)] == 3
+    assert m[("aftercare_backup_kept",)] == 0
+    assert ("aftercare_backup_last_success_timestamp_seconds",) not in m
+    m = watch({"pgbackrest": {"stanza": "nosuch", "command": repo.command}}).scrape()
+    assert m[("aftercare_backup_up",)] == 1
+    assert m[("aftercare_backup_pgbackrest_status_code",)] == 1
+
+
+def test_pgbackrest_info_without_the_stanza_is_invalid_output(pgbackrest_repo):
+    """Real JSON of stanza main, asked for another stanza: unusable, never guessed at."""
+    text = pgbackrest_repo.run("info", "--output=json").stdout
+    assert parse_info(text, "main").status_code == 0
+    with pytest.raises(LocationError) as err:
+        parse_info(text, "other")
+    assert err.value.reason == "invalid_output"
+
+
+def text_command(tmp_path: Path) -> str:
+    """A command that prints pgBackRest's text report instead of JSON (a wrong wrapper script)."""
+    script = tmp_path / f"pgbackrest-text-{uuid.uuid4().hex[:6]}"
+    script.write_text("#!/bin/sh\nprintf 'stanza: main\\n    status: ok\\n'\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script)
 
 
-def test_pgbackrest_fixture_parses():
-    info = parse_info((FIXTURES / "recorded-from-docs-ok.json").read_bytes(), "main")
-    assert info.status_code == 0 and not info.backup_running
-    assert [b.type for b in info.backups] == ["full", "diff", "full", "incr"]
-    assert info.backups[-1].stop == 1773163809 and info.backups[-1].repo_size == 301544
-
-
-def test_pgbackrest_ok(tmp_path, watch):
-    m = watch({"pgbackrest": {"stanza": "main", "command": fake_pgbackrest(tmp_path, "recorded-from-docs-ok.json")},
-               "schedule": "30 1 * * *"}).scrape()
-    assert m[("aftercare_backup_up",)] == 1
-    assert m[("aftercare_backup_pgbackrest_status_code",)] == 0
-    assert m[("aftercare_backup_last_success_timestamp_seconds",)] == 1773163809
-    assert m[("aftercare_backup_size_bytes",)] == 301544
-    assert m[("aftercare_backup_kept",)] == 4
-    assert m[("aftercare_backup_running",)] == 0
-    assert m[("aftercare_backup_type_last_success_timestamp_seconds", "full")] == 1773077420
-    assert m[("aftercare_backup_type_last_success_timestamp_seconds", "diff")] == 1772991011
-    assert m[("aftercare_backup_type_last_success_timestamp_seconds", "incr")] == 1773163809
-    # 2026-03-11 01:30:09 Shanghai -> next 01:30 is 2026-03-12, plus the default 1h grace
-    assert m[("aftercare_backup_deadline_timestamp_seconds",)] == at("2026-03-12T02:30:00")
-    assert ("aftercare_backup_size_change_ratio",) not in m       # first incr: nothing to compare
-
-
-def test_pgbackrest_running_and_checksum_error(tmp_path, watch):
-    m = watch({"pgbackrest": {"stanza": "main", "command": fake_pgbackrest(
-        tmp_path, "recorded-from-docs-running-with-error.json")}}).scrape()
-    assert m[("aftercare_backup_running",)] == 1
-    assert m[("aftercare_backup_last_success_timestamp_seconds",)] == 1772904619   # not the errored one
-    assert m[("aftercare_backup_newest_timestamp_seconds",)] == 1772991019
-    assert m[("aftercare_backup_size_change_ratio",)] == pytest.approx(1203340 / 4140712)
-
-
-def test_pgbackrest_no_backups(tmp_path, watch):
-    m = watch({"pgbackrest": {"stanza": "main", "command": fake_pgbackrest(
-        tmp_path, "recorded-from-docs-no-backups.json")}}).scrape()
-    assert m[("aftercare_backup_up",)] == 1
-    assert m[("aftercare_backup_pgbackrest_status_code",)] == 2
-    assert m[("aftercare_backup_kept",)] == 0
-    assert ("aftercare_backup_last_success_timestamp_seconds",) not in m
-
-
-@pytest.mark.parametrize("case, reason", [("missing-command", "command"), ("exit-1", "command"),
-                                          ("not-json", "invalid_output"), ("other-stanza", "invalid_output")])
+@pytest.mark.parametrize("case, reason", [("missing-command", "command"), ("exit-nonzero", "command"),
+                                          ("not-json", "invalid_output")])
 def test_pgbackrest_failures(tmp_path, watch, case, reason):
     command = {"missing-command": str(tmp_path / "no-such-pgbackrest"),
-               "exit-1": fake_pgbackrest(tmp_path, None, 1, "ERROR: [055]: unable to load info file"),
-               "not-json": fake_pgbackrest(tmp_path, None, 0, "stanza: main status: ok"),
-               "other-stanza": fake_pgbackrest(tmp_path, "recorded-from-docs-ok.json")}[case]
-    stanza = "other" if case == "other-stanza" else "main"
-    m = watch({"pgbackrest": {"stanza": stanza, "command": command}}).scrape()
+               # the real binary, with a config file that is not there: it exits 55
+               "exit-nonzero": f"pgbackrest --config={tmp_path / 'no-such.conf'}",
+               "not-json": text_command(tmp_path)}[case]
+    m = watch({"pgbackrest": {"stanza": "main", "command": command}}).scrape()
     assert m[("aftercare_backup_up",)] == 0
     assert m[("aftercare_backup_failure", reason)] == 1
     assert m[("collector", "pgbackrest")] == 0
@@ -391,7 +449,7 @@ def test_pgbackrest_failures(tmp_path, watch, case, reason):
 
 # --- the exporter process --------------------------------------------------------------------------------------
 
-def test_exporter_end_to_end(tmp_path, tmp_state_dir, exporter_factory, real_dump):
+def test_exporter_end_to_end(tmp_path, tmp_state_dir, exporter_factory, real_dump, pgbackrest_repo):
     d = tmp_path / "dumps"
     d.mkdir()
     shutil.copy(real_dump, d / "mon.dump")
@@ -402,8 +460,7 @@ def test_exporter_end_to_end(tmp_path, tmp_state_dir, exporter_factory, real_dum
         "systems": [{"name": "billing", "timezone": "Asia/Shanghai", "backups": [
             {"name": "nightly", "path": f"{d}/*.dump", "schedule": "30 1 * * *", "verify": "pg_restore"},
             {"name": "gone", "path": f"{tmp_path}/nowhere/*.dump"},
-            {"name": "pgbr", "pgbackrest": {"stanza": "main", "command": fake_pgbackrest(
-                tmp_path, "recorded-from-docs-ok.json")}}]}]}))
+            {"name": "pgbr", "pgbackrest": {"stanza": "main", "command": pgbackrest_repo.command}}]}]}))
     exporter = exporter_factory("backups", cfg)
     until = time.time() + 20
     while True:
@@ -418,5 +475,7 @@ def test_exporter_end_to_end(tmp_path, tmp_state_dir, exporter_factory, real_dum
     assert 'aftercare_backup_up{backup="pgbr",system="billing"} 1.0' in text
     samples = {(n, l.get("backup")): v for n, l, v in exporter.samples()}
     assert samples[("aftercare_backup_size_bytes", "nightly")] == (d / "mon.dump").stat().st_size
-    assert samples[("aftercare_backup_last_success_timestamp_seconds", "pgbr")] == 1773163809
+    good = [b for b in pgbackrest_repo.info()["backup"] if not b["error"]]
+    assert samples[("aftercare_backup_last_success_timestamp_seconds", "pgbr")] == \
+        good[-1]["timestamp"]["stop"]
     assert "does not exist" in exporter.stderr_text()

@@ -234,13 +234,15 @@ def live(tmp_path_factory) -> Live:
             app.write("2026-01-01 10:00:00 ERROR payment declined\n2026-01-01 10:00:01 WARN slow\n" * 3)
             access.write("".join(access_line(s, t) for s, t in [(200, 0.02), (200, 0.3), (404, 0.01), (502, 1.2)]))
             pglog.write(pg_log_line("ERROR", 'relation "invoices" does not exist') +
-                        pg_log_line("FATAL", 'password authentication failed for user "app"'))
+                        pg_log_line("FATAL", 'password authentication failed for user "app"') +
+                        pg_log_line("LOG", "duration: 1523.100 ms  statement: SELECT * FROM invoices"))
             joblog.write("ERROR upload refused by tax office\n")
         record_run(config_path, "tax-upload", "echo AFTERCARE_RECORDS=80")
         prometheus.wait_for_alert("AftercareDatabaseDown", labels={"system": "crm"}, timeout=30)
 
         def counted() -> bool:
             wanted = ['aftercare_log_lines_total{level="error"} > 0', "aftercare_database_log_messages_total > 0",
+                      "aftercare_database_slow_statements_total > 0",
                       "aftercare_http_requests_total > 0", "aftercare_backup_verified == 1",
                       'aftercare_exchange_runs_total{exchange="tax-upload"} > 1',
                       'count_over_time(aftercare_database_up{database="billing-pg"}[1m]) > 4']

@@ -186,3 +186,35 @@ def test_services_exporter_serves_clean_log_metrics(tmp_path):
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True, timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_line_written_before_the_first_scrape_counts(tmp_path):
+    """Positions are fixed when the exporter starts, not at its first scrape: lines written in
+    between count, old history does not; a file that appears later is read from its start; a
+    source a reload adds is anchored when it is added."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("ERROR old history\nERROR old history\n")
+    cfg = {"defaults": {"timeout": "3s", "state_dir": str(tmp_path / "state")},
+           "systems": [{"name": "billing", "logs": [
+               {"source": "app", "path": str(logs / "*.log")}]}]}
+    file = tmp_path / "aftercare.yml"
+    file.write_text(yaml.safe_dump(cfg))
+    app = 'aftercare_log_lines_total{level="error",source="app",system="billing"}'
+    later = 'aftercare_log_lines_total{level="error",source="later",system="billing"}'
+    with ExporterProcess("services", file) as exporter:
+        with open(logs / "app.log", "a") as fh:             # after start, before any scrape
+            fh.write("ERROR one\nINFO two\n")
+        assert f"{app} 1.0" in exporter.metrics_text()
+        (logs / "rotated-in.log").write_text("ERROR new file 1\nERROR new file 2\n")
+        assert f"{app} 3.0" in exporter.metrics_text()
+        # a reload that adds a source fixes its positions then, before its first scrape
+        (logs / "jobs.txt").write_text("ERROR before the reload\n")
+        cfg["systems"][0]["logs"].append({"source": "later", "path": str(logs / "jobs.txt")})
+        file.write_text(yaml.safe_dump(cfg))
+        assert exporter.post("/-/reload").status_code == 200
+        with open(logs / "jobs.txt", "a") as fh:
+            fh.write("ERROR after the reload\n")
+        text = exporter.metrics_text()
+    assert f"{later} 1.0" in text, text
+    assert f"{app} 3.0" in text

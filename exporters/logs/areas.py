@@ -18,7 +18,7 @@ import time
 from typing import Callable, Iterable
 
 from ..config import Config
-from ..metrics import LOG_NAME, Metric, Sink, counter, gauge
+from ..metrics import LOG_NAME, Metric, Sink, counter, gauge, histogram
 from ..runtime import Area, Target
 from . import access, serverlog
 from .counting import LevelCounter
@@ -60,6 +60,10 @@ class LogTarget(Target):
         self.zero_keys = tuple(zero_keys)
         self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE)
         self.last_problem: str | None = None
+        try:
+            self.follower.anchor()          # positions fixed now, not at the first scrape
+        except OSError as err:              # the first poll reports it as a problem
+            log.debug("cannot fix log positions yet", extra={"path": path, "err": err.strerror})
 
     def collect(self, sink: Sink, timeout: float) -> None:
         deadline = time.monotonic() + timeout * READ_SHARE_OF_TIMEOUT
@@ -165,6 +169,11 @@ class DatabaseLogArea(Area):
     metrics = (
         counter(serverlog.METRIC, "Server log messages by severity: error, fatal, panic (PostgreSQL) "
                 "or error, warning (MySQL/MariaDB), kept across restarts.", "severity"),
+        counter(serverlog.SLOW_TOTAL, "Statements that completed slower than the server's own "
+                "threshold (PostgreSQL log_min_duration_statement, from the server log; MySQL/MariaDB "
+                "long_query_time, from the slow query log), kept across restarts."),
+        histogram(serverlog.SLOW_DURATION, "How long each completed slow statement took, as the "
+                  "server logged it, in seconds."),
         *follower_metrics("aftercare_database_log", "database server log"),
     )
 
@@ -174,11 +183,15 @@ class DatabaseLogArea(Area):
                 if db.log is None:
                     continue
                 fmt = serverlog.log_format(db.type, db.log.format, db.log.path)
+                zero = [(serverlog.METRIC, s) for s in serverlog.severities(fmt)]
+                if fmt in serverlog.SLOW_FORMATS:           # PostgreSQL: slow statements too
+                    count, zero = serverlog.ServerLogCounter(fmt), zero + list(serverlog.slow_zero_keys())
+                else:
+                    count = serverlog.counter_for(fmt)
                 yield LogTarget(system.name, db.name, db.timeout, path=db.log.path,
                                 state_file=_state_file(config, "database", system.name, db.name),
                                 prefix="aftercare_database_log", collector="database_log",
-                                count=serverlog.counter_for(fmt),
-                                zero_keys=[(serverlog.METRIC, s) for s in serverlog.severities(fmt)])
+                                count=count, zero_keys=zero)
 
 
 class ExchangeLogArea(Area):

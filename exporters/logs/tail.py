@@ -11,9 +11,10 @@ where it stopped and never counts a line twice.
 - copytruncate: the followed file shrinks or its first bytes change, so it is
   read again from 0; a copy matching the glob that starts with the same bytes
   takes over the old offset instead of being read twice;
-- new files are read from their start; at the very first poll of a source
-  (no state yet) existing files are taken from their end, so starting the
-  exporter never replays old history;
+- new files are read from their start; when a source is first followed (no
+  state yet: ``anchor()``, called as the exporter starts or a reload adds the
+  source) existing files are taken from their end, so starting the exporter
+  never replays old history and a line written before the first scrape counts;
 - a partial last line is left for the next poll; a line longer than
   ``max_line`` is counted once, by its first ``max_line`` bytes;
 - each poll reads at most ``max_bytes`` and stops at a deadline; the rest is
@@ -141,6 +142,14 @@ class Follower:
         return {tuple(k.split("\t")): v for k, v in self.state.get("totals", {}).items()}
 
     # --- polling --------------------------------------------------------------------
+
+    def anchor(self, deadline: float | None = None) -> None:
+        """Fix the start positions now if this source was never followed: each existing
+        file from the end of its last complete line.  Lines written from now on count,
+        even before the first poll; a followed source (state on disk) is left as it is."""
+        self._refresh()
+        if not self.state.get("initialized"):
+            self.poll(lambda chunk: Counter(), deadline or time.monotonic() + 2.0)
 
     def poll(self, counter: ChunkCounter, deadline: float | None = None) -> PollResult:
         """Read what was appended (bounded by ``max_bytes`` and ``deadline``, a
