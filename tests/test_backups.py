@@ -23,7 +23,7 @@ from exporters.backups.verify import pg_restore_binary
 from exporters.config import validate
 from exporters.runtime import Scraper
 from exporters.schedule import next_fire
-from tests.harness.samples import flatten
+from devstack.samples import flatten
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pgbackrest"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

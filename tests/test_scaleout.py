@@ -1,4 +1,4 @@
-"""Scale-out on VictoriaMetrics (Debian's victoria-metrics single node): the harness Prometheus
+"""Scale-out on VictoriaMetrics (Debian's victoria-metrics single node): the dev stack's Prometheus
 scrapes the demo system live and remote-writes everything to VictoriaMetrics; the report and
 the dashboards' queries give the same answers from either server.
 
@@ -27,13 +27,13 @@ import pytest
 import requests
 
 from scripts.demo import DemoApp, demo_config, run_job, seed, take_backup, write_report
-from tests.harness.exporter import ExporterProcess
-from tests.harness.ports import free_port
-from tests.harness.postgres import ThrowawayPostgres
-from tests.harness.process import spawn, tail, terminate, wait_http_ready
-from tests.harness.prometheus import Prometheus
-from tests.harness.rulefiles import shortened_rules
-from tests.harness.waiting import wait_until
+from devstack.exporter import ExporterProcess
+from devstack.ports import free_port
+from devstack.postgres import ThrowawayPostgres
+from devstack.process import spawn, tail, terminate, wait_http_ready
+from devstack.prometheus import Prometheus
+from devstack.rulefiles import shortened_rules
+from devstack.waiting import wait_until
 
 VM_BIN = "victoria-metrics"
 EVALUATION = 1.0
