@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bench.report_history import History, steps
+from devstack.history import History, steps
 from devstack.prometheus import Prometheus
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.report_history import History, steps
+from devstack.history import History, steps
 from devstack.prometheus import Prometheus
 
 SH = ZoneInfo("Asia/Shanghai")
