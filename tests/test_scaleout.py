@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
+from reportgen.prom import PromClient
 from scripts.demo import DemoApp, demo_config, run_job, seed, take_backup, write_report
 from devstack.exporter import ExporterProcess
 from devstack.ports import free_port
@@ -70,10 +70,8 @@ class VictoriaMetrics:
 
 
 def query(url: str, expr: str, at: float) -> list:
-    response = requests.get(f"{url}/api/v1/query", params={"query": expr, "time": f"{at:.3f}"}, timeout=30)
-    body = response.json()
-    assert body.get("status") == "success", f"{url}: {expr}: {body}"
-    return body["data"]["result"]
+    """An instant query's result as the server sent it (PromError if it fails)."""
+    return PromClient(url, retries=0).api("query", query=expr, time=f"{at:.3f}")["result"]
 
 
 @pytest.fixture(scope="module")
