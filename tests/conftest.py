@@ -1,4 +1,5 @@
-"""Shared fixtures: real Prometheus, Alertmanager, PostgreSQL, webhook sink, black hole."""
+"""Shared fixtures over the dev stack (devstack/): real Prometheus, Alertmanager, PostgreSQL,
+webhook sink, black hole."""
 from __future__ import annotations
 
 from pathlib import Path
