@@ -1,7 +1,7 @@
 """Benchmark: `aftercare-exporter database` against Debian's prometheus-postgres-exporter.
 
-Starts a throwaway PostgreSQL 15 cluster under /tmp (initdb as the postgres
-user), creates 20 databases x 200 tables, starts both exporters on loopback
+Starts a throwaway PostgreSQL cluster (devstack's: the newest installed server,
+initdb as the postgres user), creates 20 databases x 200 tables, starts both exporters on loopback
 ports and scrapes them pair by pair (alternating which goes first).  Prints
 the median scrape wall time of each, the ratio, series counts and RSS.
 
@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import pwd
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,42 +23,19 @@ import time
 import urllib.request
 from pathlib import Path
 
-PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"),
-             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-ANCHOR = "prometheus-postgres-exporter"
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
+from devstack.ports import free_port  # noqa: E402
+from devstack.postgres import PG_BIN, ThrowawayPostgres  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def as_postgres(*cmd: str, **kw) -> subprocess.CompletedProcess:
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    return subprocess.run(prefix + list(cmd), check=True, capture_output=True, text=True, **kw)
+ANCHOR = "prometheus-postgres-exporter"
 
 
 def psql(port: int, db: str, sql: str) -> None:
     subprocess.run([str(PG_BIN / "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(port), "-U",
                     "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c", sql],
                    check=True, capture_output=True, text=True)
-
-
-def start_cluster(workdir: Path) -> int:
-    if os.geteuid() == 0:
-        entry = pwd.getpwnam("postgres")
-        os.chown(workdir, entry.pw_uid, entry.pw_gid)
-    data = workdir / "data"
-    as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                "--no-sync", "-E", "UTF8", "--no-locale")
-    port = free_port()
-    opts = (f"-c port={port} -c listen_addresses=127.0.0.1 -c fsync=off "
-            f"-c unix_socket_directories={workdir} -c max_connections=200")
-    as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(workdir / "pg.log"), "-w",
-                "-o", opts, "start", timeout=60)
-    return port
 
 
 def fill(port: int, databases: int, tables: int) -> None:
@@ -119,9 +94,11 @@ def main() -> int:
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="aftercare-bench-", dir="/tmp"))
     procs: list[subprocess.Popen] = []
+    cluster = ThrowawayPostgres(settings={"max_connections": "200"})
     try:
-        print(f"cluster in {workdir}: {args.databases} databases x {args.tables} tables ...", flush=True)
-        port = start_cluster(workdir)
+        print(f"cluster in {cluster.dir}: {args.databases} databases x {args.tables} tables ...",
+              flush=True)
+        port = cluster.start().port
         fill(port, args.databases, args.tables)
 
         anchor_port, ours_port = free_port(), free_port()
@@ -180,11 +157,7 @@ systems:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        try:
-            as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(workdir / "data"), "-m", "immediate",
-                        "-w", "stop", timeout=60)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
-            pass
+        cluster.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

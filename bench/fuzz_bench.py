@@ -24,6 +24,11 @@ class CaseReport:
 
     def __init__(self):
         self.outcomes: dict[str, tuple[str, float]] = {}
+        self.module = None          # the collected test module, for its case counts
+
+    def pytest_collection_modifyitems(self, items):
+        if items:
+            self.module = items[0].module
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
@@ -46,7 +51,7 @@ def main() -> int:
         argv += ["-k", args.expr]
     start = time.monotonic()
     code = pytest.main(argv, plugins=[plugin])
-    from tests import test_fuzz
+    cases = plugin.module.CASES if plugin.module is not None else {}
     print(f"\nfuzz run: up to {args.examples} examples per target, {time.monotonic() - start:.0f}s")
     print(f"{'target':52} {'cases':>7} {'seconds':>8}  outcome")
     by_test = {
@@ -64,7 +69,7 @@ def main() -> int:
     for test, label in by_test.items():
         if test in plugin.outcomes:
             outcome, seconds = plugin.outcomes[test]
-            print(f"{label:52} {test_fuzz.CASES[label]:7d} {seconds:8.1f}  {outcome}")
+            print(f"{label:52} {cases[label]:7d} {seconds:8.1f}  {outcome}")
     return int(code)
 
 

@@ -17,7 +17,6 @@ import concurrent.futures
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,12 +27,9 @@ from pathlib import Path
 HTTP_CHECKS, TCP_CHECKS, BLACK_HOLES, TIMEOUT = 800, 150, 50, 2.0
 BLACKBOX_CONCURRENCY = 64
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from devstack.ports import free_port  # noqa: E402
 
 
 # --- the servers probed: a small HTTP server and a black hole, in a child process ---

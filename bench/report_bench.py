@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.harness.prometheus import Prometheus  # noqa: E402
+from devstack.prometheus import Prometheus  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2026, 10, 1, tzinfo=TZ).timestamp() - 86400

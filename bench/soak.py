@@ -49,8 +49,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.exporter import ExporterProcess  # noqa: E402
-from tests.harness.postgres import ThrowawayPostgres  # noqa: E402
+from devstack.exporter import ExporterProcess  # noqa: E402
+from devstack.postgres import ThrowawayPostgres  # noqa: E402
 
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
 AREAS = ("database", "services", "integrations", "exchange", "backups")

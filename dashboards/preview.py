@@ -17,11 +17,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import requests
 
 from dashboards.queries import legend, load_dashboards, substitute, variables
+from reportgen.prom import PromClient
 
 UNIT_PX = 26            # height of one grid unit
 WIDTH_PX = 1400
@@ -31,27 +32,11 @@ COLOURS = {"green": "#299c46", "red": "#d44a3a", "orange": "#ed8128", "yellow": 
            "blue": "#3274d9", "text": "#d8d9da"}
 
 
-class PrometheusClient:
-    """The two Prometheus API calls a preview needs."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-
-    def _get(self, path: str, params: dict) -> Any:
-        body = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=30).json()
-        if body.get("status") != "success":
-            raise RuntimeError(f"{body.get('errorType')}: {body.get('error')} ({params.get('query')})")
-        return body["data"]["result"]
-
-    def query(self, expr: str) -> list[dict]:
-        return self._get("query", {"query": expr})
-
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
-        return self._get("query_range", {"query": expr, "start": start, "end": end, "step": step})
-
-    def label_values(self, label: str) -> list[str]:
-        body = requests.get(f"{self.url}/api/v1/label/{label}/values", timeout=30).json()
-        return sorted(body.get("data", []))
+def series_range(client: PromClient, expr: str, start: float, end: float,
+                 step: float) -> list[dict]:
+    """A range query's series in Prometheus's order: [{metric, values: [(t, v), ...]}]."""
+    return [{"metric": dict(labels), "values": values}
+            for labels, values in client.range(expr, start, end, step).items()]
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -261,7 +246,7 @@ svg text.axis{fill:#8e8e8e;font-size:10px}svg line.grid{stroke:#2c3235}
 """ % UNIT_PX
 
 
-def render_dashboard(dashboard: dict, prometheus: PrometheusClient, range_seconds: int = 6 * 3600,
+def render_dashboard(dashboard: dict, prometheus: PromClient, range_seconds: int = 6 * 3600,
                      now: float | None = None) -> tuple[str, int]:
     """(HTML, height in pixels) of one dashboard filled with the live results; All is selected."""
     end = now or time.time()
@@ -319,20 +304,20 @@ def _rows_height(members: list[dict]) -> int:
     return max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in members) - top
 
 
-def render_panel(panel: dict, prometheus: PrometheusClient, values: dict[str, str], start: float, end: float,
-                 step: float) -> str:
+def render_panel(panel: dict, prometheus: PromClient, values: dict[str, str], start: float,
+                 end: float, step: float) -> str:
     """One panel's HTML from its targets run with the given variable values."""
     exprs = [substitute(t["expr"], values) for t in panel["targets"]]
     if panel["type"] == "timeseries":
-        results = [prometheus.query_range(e, start, end, step) for e in exprs]
+        results = [series_range(prometheus, e, start, end, step) for e in exprs]
         first = min((float(s["values"][0][0]) for r in results for s in r), default=start)
         if first > start + step:        # less history than the range: zoom to the data, as a user would
             fine = max(1.0, (end - first + step) / 240)
-            results = [prometheus.query_range(e, first - step, end, fine) for e in exprs]
+            results = [series_range(prometheus, e, first - step, end, fine) for e in exprs]
             first = min((float(s["values"][0][0]) for r in results for s in r), default=first - step)
             start = first - max(1.0, (end - first) * 0.02)
         return render_timeseries(panel, results, start, end)
-    results = [prometheus.query(e) for e in exprs]
+    results = [prometheus.instant(e, end) for e in exprs]
     return (render_stat if panel["type"] == "stat" else render_table)(panel, results)
 
 
@@ -360,7 +345,7 @@ def write_previews(prometheus_url: str, out: Path, range_seconds: int = 6 * 3600
                    png: bool = True) -> list[Path]:
     """Write <uid>.html (and <uid>.png) for every generated dashboard into out."""
     out.mkdir(parents=True, exist_ok=True)
-    client = PrometheusClient(prometheus_url)
+    client = PromClient(prometheus_url)
     written = []
     for uid, dashboard in load_dashboards().items():
         page, height = render_dashboard(dashboard, client, range_seconds)

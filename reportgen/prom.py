@@ -237,6 +237,60 @@ class PromClient:
             piece_start = piece_end
         return out
 
+    # -- any API endpoint ------------------------------------------------------------
+
+    def api(self, path: str, **params) -> dict | list:
+        """GET /api/v1/<path> with ``params``: its ``data``, in whatever shape the endpoint has.
+
+        Retried like the queries; PromError when the server cannot be reached or answers
+        with an error status (its errorType and error in the message).
+        """
+        last_error = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self.session.get(f"{self.url}/api/v1/{path}", params=params,
+                                            timeout=self.timeout)
+            except requests.RequestException as err:
+                last_error = f"cannot reach {self.shown}: {type(err).__name__}"
+                continue
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                failure = (f"{path}: {self.shown} answered HTTP {response.status_code} without "
+                           f"a Prometheus API body")
+            elif body.get("status") != "success":
+                failure = f"{path}: {body.get('errorType')}: {body.get('error')}"
+            elif "data" not in body:
+                failure = f"{path}: malformed answer from {self.shown} (no data)"
+            else:
+                return body["data"]
+            if response.status_code >= 500 or response.status_code == 429:
+                last_error = f"HTTP {response.status_code} from {self.shown}: {failure}"
+                continue
+            raise PromError(_one_line(failure))
+        raise PromError(_one_line(f"{last_error} (after {self.retries + 1} attempts)"))
+
+    def targets(self, state: str = "active") -> list[dict]:
+        """The scrape targets (/api/v1/targets) in ``state``: active or dropped."""
+        return self.api("targets", state=state)[f"{state}Targets"]
+
+    def rules(self) -> list[dict]:
+        """The loaded rule groups (/api/v1/rules)."""
+        return self.api("rules")["groups"]
+
+    def alerts(self) -> list[dict]:
+        """The active alerts (/api/v1/alerts): labels, annotations, state, activeAt, value."""
+        return self.api("alerts")["alerts"]
+
+    def label_values(self, label: str, **params) -> list[str]:
+        """The values of ``label`` (/api/v1/label/<label>/values), sorted; ``match[]`` etc. as
+        params."""
+        return sorted(self.api(f"label/{label}/values", **params))
+
 
 def buckets(client: PromClient, template: str, start: float, end: float,
             width: float = 900.0) -> dict[tuple, dict[float, float]]:

@@ -26,14 +26,14 @@ from pathlib import Path
 import yaml
 
 from exporters.registry import EXPORTERS
-from tests.harness.alertmanager import ClusteredAlertmanager
-from tests.harness.exporter import ExporterProcess
-from tests.harness.ports import free_port
-from tests.harness.postgres import PG_BIN, ThrowawayPostgres
-from tests.harness.process import spawn, terminate, wait_http_ready
-from tests.harness.prometheus import Prometheus
-from tests.harness.rulefiles import shortened_rules
-from tests.harness.webhook import WebhookSink
+from devstack.alertmanager import ClusteredAlertmanager
+from devstack.exporter import ExporterProcess
+from devstack.ports import free_port
+from devstack.postgres import PG_BIN, ThrowawayPostgres
+from devstack.process import spawn, terminate, wait_http_ready
+from devstack.prometheus import Prometheus
+from devstack.rulefiles import shortened_rules
+from devstack.webhook import WebhookSink
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "deploy" / "demo"

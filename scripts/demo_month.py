@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bench.report_history import History, steps
-from tests.harness.prometheus import Prometheus
+from devstack.history import History, steps
+from devstack.prometheus import Prometheus
 
 REPO = Path(__file__).resolve().parents[1]
 TZ = ZoneInfo("Asia/Shanghai")

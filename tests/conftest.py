@@ -1,4 +1,5 @@
-"""Shared fixtures: real Prometheus, Alertmanager, PostgreSQL, webhook sink, black hole."""
+"""Shared fixtures over the dev stack (devstack/): real Prometheus, Alertmanager, PostgreSQL,
+webhook sink, black hole."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,14 +8,14 @@ from typing import Any, Callable, Iterator
 import psycopg2
 import pytest
 
-from tests.harness import REPO_ROOT
-from tests.harness.alertmanager import FAST_TIMINGS, Alertmanager
-from tests.harness.blackhole import BlackHole
-from tests.harness.exporter import ExporterProcess
-from tests.harness.pgbackrest import PgBackRestRepo
-from tests.harness.postgres import ThrowawayPostgres
-from tests.harness.prometheus import Prometheus
-from tests.harness.webhook import WebhookSink
+from devstack import REPO_ROOT
+from devstack.alertmanager import FAST_TIMINGS, Alertmanager
+from devstack.blackhole import BlackHole
+from devstack.exporter import ExporterProcess
+from devstack.pgbackrest import PgBackRestRepo
+from devstack.postgres import ThrowawayPostgres
+from devstack.prometheus import Prometheus
+from devstack.webhook import WebhookSink
 
 SHARED_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

@@ -11,9 +11,9 @@ import time
 
 import yaml
 
-from tests.harness.rulefiles import shortened_rules
-from tests.harness.waiting import wait_until
-from tests.harness.webhook import firing, resolved
+from devstack.rulefiles import shortened_rules
+from devstack.waiting import wait_until
+from devstack.webhook import firing, resolved
 
 PENDING = "2s"          # every alert's `for`, shortened
 HEARTBEAT = "2s"        # the Watchdog route's repeat_interval, shortened

@@ -15,14 +15,14 @@ import time
 import pytest
 import yaml
 
-from tests.harness.alertmanager import ClusteredAlertmanager
-from tests.harness import REPO_ROOT
-from tests.harness.exporter import ExporterProcess
-from tests.harness.ports import free_port
-from tests.harness.prometheus import Prometheus
-from tests.harness.rulefiles import shortened_rules
-from tests.harness.waiting import wait_until
-from tests.harness.webhook import WebhookSink, firing
+from devstack.alertmanager import ClusteredAlertmanager
+from devstack import REPO_ROOT
+from devstack.exporter import ExporterProcess
+from devstack.ports import free_port
+from devstack.prometheus import Prometheus
+from devstack.rulefiles import shortened_rules
+from devstack.waiting import wait_until
+from devstack.webhook import WebhookSink, firing
 
 PEER_TIMEOUT = 3.0
 

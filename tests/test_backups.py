@@ -24,7 +24,7 @@ from exporters.backups.verify import pg_restore_binary
 from exporters.config import validate
 from exporters.runtime import Scraper
 from exporters.schedule import next_fire
-from tests.harness.samples import flatten
+from devstack.samples import flatten
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOUR = 3600.0

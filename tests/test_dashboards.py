@@ -13,7 +13,7 @@ import yaml
 
 from dashboards import build, helpers
 from dashboards.queries import load_dashboards, panels, queries, substitute, variables
-from tests.harness import REPO_ROOT
+from devstack import REPO_ROOT
 
 AREA_DASHBOARDS = ["database", "services", "integrations", "exchange", "backups"]
 

@@ -28,11 +28,11 @@ import yaml
 
 from dashboards import preview
 from dashboards.queries import load_dashboards, queries, substitute, variables
-from tests.harness.exporter import ExporterProcess
-from tests.harness.ports import free_port
-from tests.harness.prometheus import Prometheus, PrometheusError
-from tests.harness.rulefiles import shortened_rules
-from tests.harness.waiting import wait_until
+from devstack.exporter import ExporterProcess
+from devstack.ports import free_port
+from devstack.prometheus import Prometheus, PrometheusError
+from devstack.rulefiles import shortened_rules
+from devstack.waiting import wait_until
 
 JOB = "aftercare-all"
 HISTORY = 6 * 3600

@@ -7,7 +7,7 @@ from contextlib import closing
 
 import pytest
 
-from tests.harness.postgres import PG_BIN, ThrowawayPostgres
+from devstack.postgres import PG_BIN, ThrowawayPostgres
 from tests.test_database_support import Exporter, wait_for
 
 

@@ -19,8 +19,8 @@ from exporters.config import validate
 from exporters.logs import pg_messages, serverlog
 from exporters.logs.areas import DatabaseLogArea
 from exporters.runtime import Scraper
-from tests.harness import REPO_ROOT
-from tests.harness.postgres import ThrowawayPostgres
+from devstack import REPO_ROOT
+from devstack.postgres import ThrowawayPostgres
 
 # the server's default language, then the sessions' own (each has a catalogue in the package)
 SERVER_LOCALE = "zh_CN.UTF-8"

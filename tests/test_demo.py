@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.harness import REPO_ROOT
+from devstack import REPO_ROOT
 
 
 def test_demo_pages_the_fault_writes_the_report_and_cleans_up(tmp_path):

@@ -13,9 +13,9 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.harness import REPO_ROOT
-from tests.harness.ports import free_port
-from tests.harness.waiting import wait_until
+from devstack import REPO_ROOT
+from devstack.ports import free_port
+from devstack.waiting import wait_until
 
 PROM_DIR = REPO_ROOT / "deploy" / "prometheus"
 EXPORTER_PORTS = {"database": 9851, "services": 9852, "integrations": 9853, "exchange": 9854,

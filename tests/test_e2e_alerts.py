@@ -28,10 +28,10 @@ from pathlib import Path
 import yaml
 
 from scripts import gen_rules
-from tests.harness import REPO_ROOT
-from tests.harness.rulefiles import shortened_rules
-from tests.harness.waiting import wait_until
-from tests.harness.webhook import firing, resolved
+from devstack import REPO_ROOT
+from devstack.rulefiles import shortened_rules
+from devstack.waiting import wait_until
+from devstack.webhook import firing, resolved
 
 PENDING = "5s"                  # every rule's `for`, shortened
 SCRAPE = "2s"                   # scrape interval (and timeout): the exporter answers within 1.5 s

@@ -19,7 +19,7 @@ from exporters.exchange import ExchangeArea
 from exporters.exchange.state import Run, RunStore
 from exporters.runtime import Scraper
 from exporters.schedule import deadline, next_fire
-from tests.harness.samples import flatten
+from devstack.samples import flatten
 
 JOB_CLI = [sys.executable, "-m", "exporters.jobcli"]
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -16,8 +16,8 @@ import pytest
 import requests
 import yaml
 
-from tests.harness.postgres import ThrowawayPostgres
-from tests.harness.waiting import wait_until
+from devstack.postgres import ThrowawayPostgres
+from devstack.waiting import wait_until
 
 SHARED = "postgresql://postgres@127.0.0.1:5432/postgres"
 

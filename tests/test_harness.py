@@ -1,4 +1,4 @@
-"""Self-tests of the harness against the real binaries."""
+"""Self-tests of the dev stack (devstack/) against the real binaries."""
 from __future__ import annotations
 
 import socket
@@ -8,11 +8,11 @@ import psycopg2
 import pytest
 import yaml
 
-from tests.harness.alertmanager import PLACEHOLDER_ADDRESS, rewrite_config
-from tests.harness.ports import free_port
-from tests.harness.prometheus import PrometheusError
-from tests.harness.waiting import wait_until
-from tests.harness.webhook import firing, resolved
+from devstack.alertmanager import PLACEHOLDER_ADDRESS, rewrite_config
+from devstack.ports import free_port
+from devstack.prometheus import PrometheusError
+from devstack.waiting import wait_until
+from devstack.webhook import firing, resolved
 
 AM_CONFIG = """
 route:
@@ -134,7 +134,7 @@ def test_alertmanager_config_rewriting(alertmanager_factory, webhook_sink) -> No
 
 
 def test_prometheus_backfill_is_queryable(tmp_path: Path) -> None:
-    from tests.harness.prometheus import Prometheus
+    from devstack.prometheus import Prometheus
 
     ts = 1_790_000_000  # a fixed instant; queries ask for it explicitly
     openmetrics = ("# TYPE harness_value gauge\n"
@@ -165,7 +165,7 @@ def test_throwaway_postgres_accepts_then_refuses_after_stop(throwaway_pg) -> Non
 
 
 def test_throwaway_postgres_removes_its_directory() -> None:
-    from tests.harness.postgres import ThrowawayPostgres
+    from devstack.postgres import ThrowawayPostgres
 
     with ThrowawayPostgres() as pg:
         directory = pg.dir

@@ -10,8 +10,8 @@ import time
 import pytest
 import yaml
 
-from tests.harness.blackhole import BlackHole
-from tests.harness.exporter import ExporterProcess
+from devstack.blackhole import BlackHole
+from devstack.exporter import ExporterProcess
 
 WRONG_PASSWORD = "wrong-pass-7f3a9c"
 

@@ -14,7 +14,7 @@ import yaml
 from exporters.config import validate
 from exporters.logs.areas import DatabaseLogArea, ExchangeLogArea, LogSourcesArea
 from exporters.runtime import Scraper
-from tests.harness.exporter import ExporterProcess
+from devstack.exporter import ExporterProcess
 
 PG_LOG = Path("/var/log/postgresql/postgresql-15-main.log")
 MARIADB_LOG = Path("/var/log/mysql/error.log")

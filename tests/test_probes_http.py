@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
-from tests.harness.blackhole import BlackHole
+from devstack.blackhole import BlackHole
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 ROOT_NOT_AFTER = NOW + dt.timedelta(days=3650)

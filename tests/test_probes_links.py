@@ -17,7 +17,7 @@ import pytest
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
-from tests.harness.blackhole import BlackHole
+from devstack.blackhole import BlackHole
 
 
 def link(spec: dict, timeout: str = "2s"):

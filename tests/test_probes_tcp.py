@@ -13,7 +13,7 @@ import pytest
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
-from tests.harness.blackhole import BlackHole
+from devstack.blackhole import BlackHole
 from tests.test_probes_http import (INTERMEDIATE_NOT_AFTER, LEAF_NOT_AFTER, chained,  # noqa: F401
                                     pki)
 

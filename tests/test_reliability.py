@@ -15,7 +15,7 @@ import yaml
 
 from exporters.metrics import Sink
 from exporters.runtime import Area, Scraper, Target, WorkerPool
-from tests.harness.waiting import wait_until
+from devstack.waiting import wait_until
 
 SHARED_PG = "postgresql://postgres@127.0.0.1:5432"
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.report_history import History, steps
-from tests.harness.prometheus import Prometheus
+from devstack.history import History, steps
+from devstack.prometheus import Prometheus
 
 SH = ZoneInfo("Asia/Shanghai")
 UTC = dt.timezone.utc

@@ -1,4 +1,4 @@
-"""Scale-out on VictoriaMetrics (Debian's victoria-metrics single node): the harness Prometheus
+"""Scale-out on VictoriaMetrics (Debian's victoria-metrics single node): the dev stack's Prometheus
 scrapes the demo system live and remote-writes everything to VictoriaMetrics; the report and
 the dashboards' queries give the same answers from either server.
 
@@ -24,16 +24,16 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
+from reportgen.prom import PromClient
 from scripts.demo import DemoApp, demo_config, run_job, seed, take_backup, write_report
-from tests.harness.exporter import ExporterProcess
-from tests.harness.ports import free_port
-from tests.harness.postgres import ThrowawayPostgres
-from tests.harness.process import spawn, tail, terminate, wait_http_ready
-from tests.harness.prometheus import Prometheus
-from tests.harness.rulefiles import shortened_rules
-from tests.harness.waiting import wait_until
+from devstack.exporter import ExporterProcess
+from devstack.ports import free_port
+from devstack.postgres import ThrowawayPostgres
+from devstack.process import spawn, tail, terminate, wait_http_ready
+from devstack.prometheus import Prometheus
+from devstack.rulefiles import shortened_rules
+from devstack.waiting import wait_until
 
 VM_BIN = "victoria-metrics"
 EVALUATION = 1.0
@@ -70,10 +70,8 @@ class VictoriaMetrics:
 
 
 def query(url: str, expr: str, at: float) -> list:
-    response = requests.get(f"{url}/api/v1/query", params={"query": expr, "time": f"{at:.3f}"}, timeout=30)
-    body = response.json()
-    assert body.get("status") == "success", f"{url}: {expr}: {body}"
-    return body["data"]["result"]
+    """An instant query's result as the server sent it (PromError if it fails)."""
+    return PromClient(url, retries=0).api("query", query=expr, time=f"{at:.3f}")["result"]
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ import pytest
 import requests
 import yaml
 
-from tests.harness import REPO_ROOT
-from tests.harness.ports import free_port
-from tests.harness.postgres import ThrowawayPostgres
-from tests.harness.waiting import wait_until
+from devstack import REPO_ROOT
+from devstack.ports import free_port
+from devstack.postgres import ThrowawayPostgres
+from devstack.waiting import wait_until
 
 AREAS = ("database", "services", "integrations", "exchange", "backups", "all")
 

@@ -11,8 +11,8 @@ import uuid
 import pytest
 import yaml
 
-from tests.harness.blackhole import BlackHole
-from tests.harness.exporter import ExporterProcess
+from devstack.blackhole import BlackHole
+from devstack.exporter import ExporterProcess
 from tests.test_probes_http import Server
 
 

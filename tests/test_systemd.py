@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.harness import REPO_ROOT
-from tests.harness.ports import free_port
+from devstack import REPO_ROOT
+from devstack.ports import free_port
 
 UNITS = REPO_ROOT / "deploy" / "systemd"
 AREAS = ("database", "services", "integrations", "exchange", "backups", "all")

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import pymysql
-
 from ..config import Config
+from ..drivers import mysql as mysql_driver, postgresql as postgresql_driver
 from ..runtime import Area, Target
 from . import (archiver, cache, checkpoints, connections, exceptions, filesystem, locks,
                longrunning, replication, size, statements, tables, tablespaces, transactions,
                uptime)
-from .mysql import MysqlTarget, classify_mysql_error
-from .postgresql import PostgresTarget, classify_pg_error
+from .mysql import MysqlTarget
+from .postgresql import PostgresTarget
 
 # collector name -> module; the name is the `collector` label of
 # aftercare_scrape_collector_success
@@ -57,6 +56,6 @@ class DatabaseArea(Area):
                 yield TARGETS[db.type](system.name, db, COLLECTORS, config.defaults.state_dir)
 
     def classify(self, err: BaseException) -> str:
-        if isinstance(err, pymysql.err.MySQLError):
-            return classify_mysql_error(err)
-        return classify_pg_error(err)
+        driver = mysql_driver if mysql_driver.is_driver_error(err) else postgresql_driver
+        reason = driver.classify(err)
+        return "connect" if reason == "tls" else reason     # no tls reason here

@@ -1,36 +1,11 @@
-"""A MySQL/MariaDB target: one reused PyMySQL connection, read-only, with timeouts.
-
-PyMySQL (pure Python) rather than mysqlclient: it installs from a wheel with
-no C compiler or libmysqlclient headers on the monitoring host, and it has
-per-socket connect/read/write timeouts, which is what bounds a hung server.
-"""
+"""A MySQL/MariaDB target: one reused PyMySQL connection, read-only, with timeouts."""
 from __future__ import annotations
 
 import math
 import re
 
-import pymysql
-
+from ..drivers import mysql as driver
 from .target import DatabaseTarget
-
-_AUTH_CODES = {1044, 1045, 1049, 1698}        # access denied, unknown database
-_CONNECT_CODES = {2002, 2003, 2006, 2013}     # cannot connect, gone away, lost
-
-
-def classify_mysql_error(err: BaseException) -> str:
-    """Map a connection failure to a bounded reason."""
-    text = str(err).lower()
-    code = err.args[0] if isinstance(err, pymysql.err.MySQLError) and err.args else None
-    if isinstance(err, TimeoutError) or "timed out" in text:
-        return "timeout"
-    if "name or service not known" in text or "nodename nor servname" in text \
-            or "temporary failure in name resolution" in text:
-        return "dns"
-    if code in _AUTH_CODES:
-        return "auth"
-    if code in _CONNECT_CODES or isinstance(err, ConnectionError):
-        return "connect"
-    return "error"
 
 
 def global_status(cur, *names: str) -> dict[str, float]:
@@ -93,24 +68,10 @@ class MysqlTarget(DatabaseTarget):
     mariadb = False
 
     def connect(self, timeout: float, database: str | None = None):
-        dsn = self.db.dsn
-        seconds = max(1, math.ceil(timeout))
-        conn = pymysql.connect(
-            host=dsn.host, port=dsn.port or 3306, user=dsn.user or "",
-            password=self.db.password.reveal() if self.db.password else "",
-            database=database or dsn.database, charset="utf8mb4", autocommit=True,
-            connect_timeout=seconds, read_timeout=seconds, write_timeout=seconds,
-            program_name="aftercare-exporter")
+        conn = driver.connect(self.db.dsn, self.db.password, max(1, math.ceil(timeout)),
+                              database=database)
         try:
-            self.mariadb = "mariadb" in conn.get_server_info().lower()
-            with conn.cursor() as cur:
-                if self.mariadb:
-                    cur.execute("SET SESSION max_statement_time = %s", (float(timeout),))
-                else:
-                    cur.execute("SET SESSION max_execution_time = %s", (int(timeout * 1000),))
-                cur.execute("SET SESSION lock_wait_timeout = %s", (seconds,))
-                cur.execute("SET SESSION innodb_lock_wait_timeout = %s", (seconds,))
-                cur.execute("SET SESSION TRANSACTION READ ONLY")
+            self.mariadb = driver.limit_session(conn, timeout)
         except Exception:
             conn.close()
             raise

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from .core import ProbeContext, ProbeFailed
+from .core import ProbeContext, ProbeFailed, refuse_reserved_name
 from .tls import client_context
 
 # pika logs every failed connection attempt with a stack of details; the
@@ -17,8 +17,7 @@ def probe_amqp(link, ctx: ProbeContext) -> None:
     auth_errors = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError,
                    pika.exceptions.ProbableAccessDeniedError)
     url = link.url
-    if url.host.rstrip(".").lower().endswith(".invalid"):
-        raise ProbeFailed("dns", f"{url.host} is under the reserved .invalid domain")
+    refuse_reserved_name(url.host)
     tls = url.scheme == "amqps"
     user = url.user or "guest"
     password = link.password.reveal() if link.password else ("guest" if not url.user else "")

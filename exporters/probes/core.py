@@ -59,14 +59,17 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def resolve(host: str, port: int, ctx: ProbeContext) -> tuple:
-    """The first address of ``host`` as (family, sockaddr).
-
-    Names under .invalid never resolve (RFC 6761 §6.4): answered here without
-    asking a name server.
-    """
-    if host.rstrip(".").lower().endswith(".invalid") or host.lower() in ("invalid", "invalid."):
+def refuse_reserved_name(host: str) -> None:
+    """A ProbeFailed('dns') for ``invalid`` and names under it, which never resolve
+    (RFC 6761 §6.4): answered here without asking a name server."""
+    name = host.rstrip(".").lower()
+    if name == "invalid" or name.endswith(".invalid"):
         raise ProbeFailed("dns", f"{host} is under the reserved .invalid domain")
+
+
+def resolve(host: str, port: int, ctx: ProbeContext) -> tuple:
+    """The first address of ``host`` as (family, sockaddr)."""
+    refuse_reserved_name(host)
     ctx.remaining()
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import socket
 
-from .core import ProbeContext, ProbeFailed, split_address
+from .core import ProbeContext, ProbeFailed, refuse_reserved_name, split_address
 
 FAMILIES = {"A": socket.AF_INET, "AAAA": socket.AF_INET6}
 
 
 def probe_dns(link, ctx: ProbeContext) -> None:
     name = link.name
-    if name.rstrip(".").lower().endswith(".invalid") or name.rstrip(".").lower() == "invalid":
-        raise ProbeFailed("dns", f"{name} is under the reserved .invalid domain")
+    refuse_reserved_name(name)
     if link.server is None and link.record in FAMILIES:
         ctx.remaining()
         try:

@@ -120,7 +120,7 @@ class Alertmanager(LocalServer):
 
 
 class ClusteredAlertmanager(Alertmanager):
-    """The harness Alertmanager, gossiping with its peers on fixed loopback ports."""
+    """The dev stack's Alertmanager, gossiping with its peers on fixed loopback ports."""
 
     def __init__(self, config_text: str, cluster_port: int, peers: list[int],
                  peer_timeout: str = "15s", **kwargs) -> None:

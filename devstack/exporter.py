@@ -21,7 +21,7 @@ class ExporterProcess(LocalServer):
                  scheme: str = "http", **request_args: Any) -> None:
         """Prepare; nothing runs until start() or entering the context.
 
-        request_args (e.g. auth=, verify=) are passed to every HTTP request the harness makes,
+        request_args (e.g. auth=, verify=) are passed to every HTTP request the stack makes,
         for exporters started with --web.config.file.
         """
         self.area = area

@@ -1,4 +1,4 @@
-"""Starting and stopping the server processes the harness runs."""
+"""Starting and stopping the server processes the dev stack runs."""
 from __future__ import annotations
 
 import os
@@ -89,7 +89,7 @@ def start_with_port_retry(start: Callable[[], None], log_path: Path, attempts: i
 
 
 class Managed:
-    """Context manager protocol for the harness's processes: start on entry
+    """Context manager protocol for the dev stack's processes: start on entry
     (closing again if the start fails), close on exit."""
 
     def start(self):  # pragma: no cover - subclasses define it

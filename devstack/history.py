@@ -1,4 +1,4 @@
-"""Scripted Prometheus history for the report tests and benchmark.
+"""Scripted Prometheus history for the report tests, the month demo and the benchmark.
 
 ``History`` holds samples as plain Python lists, so that tests can compute the
 expected report figures from them independently of Prometheus, and writes them

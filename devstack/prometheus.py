@@ -9,6 +9,8 @@ from typing import Any, Iterable, Sequence
 import requests
 import yaml
 
+from reportgen.prom import PromClient, PromError
+
 from .process import LocalServer
 from .waiting import wait_until
 
@@ -18,7 +20,7 @@ PROMTOOL_BIN = "/usr/bin/promtool"
 TimeArg = float | int | str | dt.datetime
 
 
-class PrometheusError(RuntimeError):
+class PrometheusError(PromError):
     """The Prometheus HTTP API answered with an error status."""
 
 
@@ -124,16 +126,24 @@ class Prometheus(LocalServer):
 
     # -- HTTP API --------------------------------------------------------------------------
 
+    @property
+    def client(self) -> PromClient:
+        """The HTTP API client for the current address (a restart may change the port)."""
+        client = getattr(self, "_client", None)
+        if client is None or client.url != self.url:
+            client = self._client = PromClient(self.url, timeout=30, retries=0)
+        return client
+
+    def _call(self, method, *args, **kwargs) -> Any:
+        """A PromClient method, its PromError raised as PrometheusError."""
+        try:
+            return method(*args, **kwargs)
+        except PromError as err:
+            raise PrometheusError(str(err)) from None
+
     def api(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET /api/v1/<path> and return its data; PrometheusError on an error status."""
-        response = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
-        try:
-            body = response.json()
-        except ValueError:
-            raise PrometheusError(f"{path}: HTTP {response.status_code}: {response.text[:500]}") from None
-        if body.get("status") != "success":
-            raise PrometheusError(f"{path}: {body.get('errorType')}: {body.get('error')}")
-        return body["data"]
+        return self._call(self.client.api, path, **(params or {}))
 
     def query(self, expr: str, time: TimeArg | None = None) -> list:
         """Instant query; returns data.result (a list of samples for a vector)."""
@@ -149,7 +159,7 @@ class Prometheus(LocalServer):
 
     def targets(self) -> list[dict[str, Any]]:
         """The active targets (/api/v1/targets)."""
-        return self.api("targets", {"state": "active"})["activeTargets"]
+        return self._call(self.client.targets)
 
     def wait_for_targets_up(self, job: str | None = None, timeout: float = 30) -> list[dict[str, Any]]:
         """Wait until at least one target (of job, if given) exists and all of them are up; return them."""
@@ -162,11 +172,11 @@ class Prometheus(LocalServer):
 
     def rules(self) -> list[dict[str, Any]]:
         """The loaded rule groups (/api/v1/rules)."""
-        return self.api("rules")["groups"]
+        return self._call(self.client.rules)
 
     def alerts(self) -> list[dict[str, Any]]:
         """The active alerts (/api/v1/alerts): labels, annotations, state, activeAt, value."""
-        return self.api("alerts")["alerts"]
+        return self._call(self.client.alerts)
 
     def wait_for_alert(self, name: str, state: str = "firing", timeout: float = 30,
                        labels: dict[str, str] | None = None) -> dict[str, Any]:
