@@ -1,6 +1,6 @@
 """Area 1, the database: space, performance and exception records.
 
-One collector per concern, each a module with ``METRICS`` and a function per
+One collector per concern, each a module with its metrics and a function per
 engine (see target.py for the signatures); ``COLLECTORS`` below is the one
 table that registers them.  The order is the order they run in: ``tables``
 last, because a visit to another database closes the target's connection.
@@ -12,6 +12,7 @@ from typing import Iterable
 import pymysql
 
 from ..config import Config
+from ..metrics import metrics_in
 from ..runtime import Area, Target
 from . import (archiver, cache, checkpoints, connections, exceptions, filesystem, locks,
                longrunning, replication, size, statements, tables, tablespaces, transactions,
@@ -49,7 +50,7 @@ class DatabaseArea(Area):
     up_help = ("1 if the database answered a query at this scrape within its timeout, "
                "0 if it was unreachable, refused the login or timed out.")
     reasons = ("dns", "connect", "timeout", "auth", "error")
-    metrics = tuple(m for module in COLLECTORS.values() for m in module.METRICS)
+    metrics = metrics_in(*COLLECTORS.values())
 
     def build_targets(self, config: Config) -> Iterable[Target]:
         for system in config.systems:
