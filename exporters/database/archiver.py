@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from ..metrics import counter, gauge
 
+RUNS = ("postgresql",)
+
 WAL_ARCHIVING_ENABLED = gauge("aftercare_database_wal_archiving_enabled",
                               "1 if archive_mode is on (or always), 0 if WAL archiving is off.")
 WAL_ARCHIVED_TOTAL = counter(

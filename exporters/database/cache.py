@@ -5,6 +5,8 @@ from ..metrics import counter
 from .mysql import global_status
 from .pgviews import stat_database
 
+RUNS = ("postgresql", "mysql")
+
 BLOCKS_HIT_TOTAL = counter(
     "aftercare_database_blocks_hit_total",
     "Block reads served from the server's buffer cache, a count (PostgreSQL: blks_hit per "

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ..metrics import counter
 
+RUNS = ("postgresql",)
+
 CHECKPOINTS_TOTAL = counter(
     "aftercare_database_checkpoints_total",
     "Checkpoints performed, a count, by kind: timed (checkpoint_timeout) or requested "

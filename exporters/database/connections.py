@@ -6,6 +6,8 @@ from .pgviews import activity
 
 STATES = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "other")
 
+RUNS = ("postgresql", "mysql")
+
 CONNECTIONS = gauge("aftercare_database_connections",
                     "Client connections to the server by state (active, idle, idle_in_transaction, "
                     "idle_in_transaction_aborted, other), a count.", "state")

@@ -5,6 +5,8 @@ from ..metrics import counter
 from .mysql import global_status
 from .pgviews import stat_database
 
+RUNS = ("postgresql", "mysql")
+
 DEADLOCKS_TOTAL = counter(
     "aftercare_database_deadlocks_total",
     "Deadlocks detected by the server (one transaction was aborted each time), a count "

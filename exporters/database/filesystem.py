@@ -9,6 +9,8 @@ import os
 
 from ..metrics import gauge
 
+RUNS = ("local",)
+
 FILESYSTEM_SIZE_BYTES = gauge(
     "aftercare_database_filesystem_size_bytes",
     "Total size of the filesystem holding the configured data_path, in bytes.")

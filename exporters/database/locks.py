@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ..metrics import gauge
 
+RUNS = ("postgresql", "mysql")
+
 LOCKS_WAITING = gauge(
     "aftercare_database_locks_waiting",
     "Lock requests currently waiting for another transaction to release a lock, a count "

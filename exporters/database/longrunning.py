@@ -4,6 +4,8 @@ from __future__ import annotations
 from ..metrics import gauge
 from .pgviews import activity
 
+RUNS = ("postgresql", "mysql")
+
 OLDEST_TRANSACTION_SECONDS = gauge(
     "aftercare_database_oldest_transaction_seconds",
     "Age of the oldest open transaction of another session, in seconds (0 when none).")

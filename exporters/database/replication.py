@@ -12,6 +12,8 @@ import pymysql
 
 from ..metrics import gauge
 
+RUNS = ("postgresql", "mysql")
+
 REPLICA = gauge("aftercare_database_replica",
                 "1 if this server is a replica (PostgreSQL in recovery, MySQL with replication "
                 "configured), 0 if it is a primary.")

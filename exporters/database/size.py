@@ -13,6 +13,8 @@ import time
 from ..metrics import gauge
 from .mysql import table_sizes
 
+RUNS = ("postgresql", "mysql")
+
 SIZE_BYTES = gauge(
     "aftercare_database_size_bytes",
     "Disk space used by each database on the server, in bytes, read at most every minute "

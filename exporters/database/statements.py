@@ -14,6 +14,8 @@ import psycopg2
 from ..metrics import counter, gauge
 from . import topn
 
+RUNS = ("postgresql", "mysql")
+
 STATEMENTS_AVAILABLE = gauge(
     "aftercare_database_statements_available",
     "1 if per-statement statistics can be read (pg_stat_statements, or performance_schema "

@@ -28,6 +28,8 @@ log = logging.getLogger(LOG_NAME)
 REFRESH_SECONDS = 300.0
 LOCK_TIMEOUT_MS = 200
 
+RUNS = ("postgresql", "mysql")
+
 TABLE_SIZE_BYTES = gauge(
     "aftercare_database_table_size_bytes",
     "Disk space used by a table with its indexes, in bytes (PostgreSQL: with TOAST; "

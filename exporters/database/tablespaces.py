@@ -12,6 +12,8 @@ from ..metrics import gauge
 
 REFRESH_SECONDS = 300.0
 
+RUNS = ("postgresql",)
+
 TABLESPACE_SIZE_BYTES = gauge(
     "aftercare_database_tablespace_size_bytes",
     "Disk space used by each PostgreSQL tablespace (pg_tablespace_size, read at most every "

@@ -5,6 +5,8 @@ from ..metrics import counter
 from .mysql import global_status
 from .pgviews import stat_database
 
+RUNS = ("postgresql", "mysql")
+
 COMMITS_TOTAL = counter(
     "aftercare_database_commits_total",
     "Transactions committed, a count (PostgreSQL: per database, xact_commit; MySQL: "

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from ..metrics import gauge
 
+RUNS = ("postgresql", "mysql")
+
 START_TIMESTAMP_SECONDS = gauge(
     "aftercare_database_start_timestamp_seconds",
     "When the database server started, in seconds since the Unix epoch (server clock).")
