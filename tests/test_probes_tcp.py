@@ -13,6 +13,7 @@ import pytest
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
+from exporters.services import RESPONSE_SECONDS
 from tests.harness.blackhole import BlackHole
 from tests.test_probes_http import (INTERMEDIATE_NOT_AFTER, LEAF_NOT_AFTER, chained,  # noqa: F401
                                     pki)
@@ -27,7 +28,7 @@ def tcp_check(spec: dict, timeout: str = "2s"):
 
 def probe(kind: str, check, seconds: float) -> tuple[Sink, dict]:
     sink = Sink()
-    run_probe(kind, check, sink, seconds, "aftercare_service_response_seconds")
+    run_probe(kind, check, sink, seconds, RESPONSE_SECONDS)
     return sink, {(name,) + labels: value for name, labels, value in sink.samples}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..metrics import Sink, safe_error
+from ..metrics import Metric, Sink, safe_error
 from .amqp import probe_amqp
 from .core import REASONS, Emit, ProbeContext, ProbeFailed, classify_error
 from .dns import probe_dns
@@ -44,7 +44,7 @@ PROBERS: dict[str, ProbeFn] = {
 __all__ = ["PROBERS", "REASONS", "ProbeFn", "ProbeContext", "ProbeFailed", "run_probe"]
 
 
-def run_probe(kind: str, check: Any, sink: Sink, timeout: float, duration_metric: str,
+def run_probe(kind: str, check: Any, sink: Sink, timeout: float, duration_metric: Metric,
               emit: Emit | None = None) -> None:
     """Run one check under ``timeout``: up or down with a reason in ``sink``,
     and ``duration_metric`` (seconds) when it succeeded."""

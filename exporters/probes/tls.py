@@ -9,17 +9,15 @@ import threading
 from ..metrics import gauge
 from .core import ProbeContext, ProbeFailed, open_tcp, split_address
 
-LEAF_EXPIRY = "aftercare_tls_leaf_cert_expiry_timestamp_seconds"
-CHAIN_EXPIRY = "aftercare_tls_cert_expiry_timestamp_seconds"     # contract name
-
-METRICS = (
-    gauge(CHAIN_EXPIRY,
-          "Unix time (seconds) when the first certificate of the verified chain (leaf, "
-          "intermediates and trust anchor) expires: from then on clients fail. Without "
-          "verification (tls_verify: false) the leaf's expiry."),
-    gauge(LEAF_EXPIRY,
-          "Unix time (seconds) when the server's own (leaf) certificate expires."),
-)
+# the chain's expiry carries the name the rules and dashboards know
+CHAIN_EXPIRY = gauge(
+    "aftercare_tls_cert_expiry_timestamp_seconds",
+    "Unix time (seconds) when the first certificate of the verified chain (leaf, "
+    "intermediates and trust anchor) expires: from then on clients fail. Without "
+    "verification (tls_verify: false) the leaf's expiry.")
+LEAF_EXPIRY = gauge(
+    "aftercare_tls_leaf_cert_expiry_timestamp_seconds",
+    "Unix time (seconds) when the server's own (leaf) certificate expires.")
 
 _contexts: dict[tuple, ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
