@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 
+from ..metrics import counter
 from .counting import FirstTokenCounter
 
-METRIC = "aftercare_database_log_messages_total"
+MESSAGES = counter("aftercare_database_log_messages_total",
+                   "Server log messages by severity: error, fatal, panic (PostgreSQL) or error, "
+                   "warning (MySQL/MariaDB), kept across restarts.", "severity")
 
 _PG_SEVERITIES = rb"DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT"
 _PG_WANTED = {b"ERROR": "error", b"FATAL": "fatal", b"PANIC": "panic"}
@@ -44,4 +47,4 @@ def severities(fmt: str) -> tuple[str, ...]:
 
 def counter_for(fmt: str) -> FirstTokenCounter:
     regex, wanted = FORMATS[fmt]
-    return FirstTokenCounter(regex, wanted, METRIC)
+    return FirstTokenCounter(regex, wanted, MESSAGES.name)
