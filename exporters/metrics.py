@@ -120,12 +120,13 @@ class Sink:
     reason: str | None = None
     error: str | None = None        # safe one-line description of the failure
 
-    def add(self, metric: Metric | str, value: float, *labels: str) -> None:
-        """One sample of a declared metric; wrong labels raise TypeError."""
-        if isinstance(metric, Metric):
-            metric.check(labels)
-            metric = metric.name
-        self.samples.append((metric, tuple(str(v) for v in labels), float(value)))
+    def add(self, metric: Metric, value: float, *labels: str) -> None:
+        """One sample of a declared metric; wrong labels (or a bare name) raise TypeError."""
+        if not isinstance(metric, Metric):
+            raise TypeError(f"sink.add takes a declared Metric, not {type(metric).__name__} "
+                            f"{metric!r}")
+        metric.check(labels)
+        self.samples.append((metric.name, tuple(str(v) for v in labels), float(value)))
 
     def set_up(self, ok: bool, reason: str | None = None) -> None:
         self.up, self.reason = ok, (None if ok else reason)
