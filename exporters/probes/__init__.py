@@ -23,7 +23,6 @@ from .postgresql import probe_postgresql
 from .process import probe_process
 from .redis import probe_redis
 from .tcp import probe_tcp
-from .tls import probe_tls
 
 ProbeFn = Callable[[Any, ProbeContext], None]
 
@@ -31,7 +30,6 @@ ProbeFn = Callable[[Any, ProbeContext], None]
 PROBERS: dict[str, ProbeFn] = {
     "http": probe_http,
     "tcp": probe_tcp,
-    "tls": probe_tls,
     "process": probe_process,
     "postgresql": probe_postgresql,
     "mysql": probe_mysql,

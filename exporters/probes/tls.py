@@ -1,5 +1,5 @@
-"""TLS: the client handshake every TLS-speaking prober uses, the certificate
-expiry metrics, and the ``tls`` prober (a TCP connection plus a handshake)."""
+"""TLS: the client handshake every TLS-speaking prober uses, and the certificate
+expiry metrics."""
 from __future__ import annotations
 
 import socket
@@ -7,7 +7,7 @@ import ssl
 import threading
 
 from ..metrics import gauge
-from .core import ProbeContext, ProbeFailed, open_tcp, split_address
+from .core import ProbeContext, ProbeFailed
 
 # the chain's expiry carries the name the rules and dashboards know
 CHAIN_EXPIRY = gauge(
@@ -81,14 +81,3 @@ def emit_expiry(tls: ssl.SSLSocket, ctx: ProbeContext) -> None:
     if expiries:
         ctx.emit(LEAF_EXPIRY, expiries[0])
         ctx.emit(CHAIN_EXPIRY, expiries[1])
-
-
-def probe_tls(check, ctx: ProbeContext) -> None:
-    """A TCP connection to ``check.address`` and a verified TLS handshake."""
-    host, port = split_address(check.address)
-    tls = handshake(open_tcp(host, port, ctx), host, ctx,
-                    getattr(check, "tls_verify", True), getattr(check, "ca_file", None))
-    try:
-        emit_expiry(tls, ctx)
-    finally:
-        tls.close()
