@@ -59,7 +59,8 @@ BACKLOG_FILES = gauge("aftercare_exchange_backlog_files",
                       "Files waiting in the job's outbox directory (matching its pattern).")
 BACKLOG_OLDEST_AGE_SECONDS = gauge(
     "aftercare_exchange_backlog_oldest_age_seconds",
-    "Age in seconds (from modification time) of the oldest file waiting in the outbox; 0 when empty.")
+    "Age in seconds (from modification time) of the oldest file waiting in the outbox; "
+    "0 when empty.")
 
 
 class ExchangeTarget(Target):
