@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import requests
 
 from . import REPO_ROOT
-from .process import LocalServer, spawn, tail, terminate
+from .process import LocalServer, spawn, terminate
 
 
 class ExporterProcess(LocalServer):
@@ -86,10 +86,6 @@ class ExporterProcess(LocalServer):
     def stderr_text(self) -> str:
         """Everything the exporter wrote to stderr so far (its log)."""
         return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
-
-    def stderr_tail(self, lines: int = 40) -> str:
-        """The last lines of stderr."""
-        return tail(self.stderr_path, lines)
 
     def send_signal(self, sig: int = signal.SIGHUP) -> None:
         """Send a signal to the exporter (SIGHUP reloads the config)."""

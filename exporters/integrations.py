@@ -8,15 +8,20 @@ from __future__ import annotations
 from typing import Iterable
 
 from .config import Config, Integration
-from .metrics import Sink, gauge
+from .metrics import Metric, Sink, gauge, metrics_in
 from .probes import REASONS, classify_error, run_probe
 from .runtime import Area, Target
 
-LATENCY_METRIC = "aftercare_integration_latency_seconds"
+LATENCY_SECONDS = gauge(
+    "aftercare_integration_latency_seconds",
+    "Seconds the link's check took: connect, handshake and login, and the protocol's "
+    "smallest round trip (SELECT 1, PING, ...); only when it succeeded.")
 
 
-def _no_details(metric: str, value: float, *labels: str) -> None:
-    """Links expose up, latency and reason only; protocol details are the services area's."""
+def _no_details(metric: Metric, value: float, *labels: str) -> None:
+    """Links expose up, latency and reason only; protocol details are the services area's
+    (their labels are checked all the same)."""
+    metric.check(labels)
 
 
 class IntegrationTarget(Target):
@@ -26,7 +31,7 @@ class IntegrationTarget(Target):
         self.check = getattr(link, self.kind)
 
     def collect(self, sink: Sink, timeout: float) -> None:
-        run_probe(self.kind, self.check, sink, timeout, LATENCY_METRIC, emit=_no_details)
+        run_probe(self.kind, self.check, sink, timeout, LATENCY_SECONDS, emit=_no_details)
 
 
 class IntegrationsArea(Area):
@@ -36,11 +41,7 @@ class IntegrationsArea(Area):
     up_help = ("1 if the link's protocol handshake (TCP, HTTP, PostgreSQL, MySQL, Redis, AMQP, "
                "MQTT, DNS) succeeded within its timeout at this scrape, 0 otherwise.")
     reasons = REASONS
-    metrics = (
-        gauge(LATENCY_METRIC,
-              "Seconds the link's check took: connect, handshake and login, and the protocol's "
-              "smallest round trip (SELECT 1, PING, ...); only when it succeeded."),
-    )
+    metrics = metrics_in(globals())
 
     def build_targets(self, config: Config) -> Iterable[Target]:
         for system in config.systems:

@@ -1,15 +1,20 @@
 """Metric declarations and the per-target sample sink.
 
-An area declares its metrics once (name, type, help, extra labels); a target
-writes samples into a :class:`Sink` during collection; the runtime turns the
-sinks of one scrape into metric families.  Every family carries ``system``
-and the area's target label (``database``, ``service``, ...) first.
+Each metric is declared once, as a module-level :class:`Metric` beside the
+code that emits it (name, type, help, extra labels); an area's metric list is
+built from those objects (:func:`metrics_in`).  A target writes samples into a
+:class:`Sink` through the object, ``sink.add(METRIC, value, *labels)``, which
+checks the labels at once; the runtime turns the sinks of one scrape into
+metric families.  Every family carries ``system`` and the area's target label
+(``database``, ``service``, ...) first.
 """
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric as _Family
@@ -27,6 +32,22 @@ class Metric:
     help: str
     labels: tuple[str, ...] = ()
 
+    def check(self, labels: tuple) -> None:
+        """Raise TypeError unless ``labels`` are this metric's label values
+        (a histogram's end with ``part, le``, see :class:`HistogramFamily`)."""
+        if self.kind != "histogram":
+            if len(labels) != len(self.labels):
+                raise TypeError(f"{self.name} takes {len(self.labels)} label value(s) "
+                                f"{self.labels}, got {len(labels)}")
+            return
+        if len(labels) != len(self.labels) + 2:
+            raise TypeError(f"{self.name} takes {len(self.labels)} label value(s) {self.labels} "
+                            f"then part and le, got {len(labels)}")
+        part, le = labels[-2:]
+        if part not in HISTOGRAM_PARTS or (part == "bucket") != (le != ""):
+            raise TypeError(f"{self.name}: part must be one of {HISTOGRAM_PARTS}, with le set "
+                            f"for bucket only, got part={part!r} le={le!r}")
+
     def family(self, base_labels: tuple[str, ...]):
         labels = list(base_labels + self.labels)
         if self.kind == "counter":
@@ -34,6 +55,9 @@ class Metric:
         if self.kind == "histogram":
             return HistogramFamily(self.name, self.help, labels)
         return GaugeMetricFamily(self.name, self.help, labels=labels)
+
+
+HISTOGRAM_PARTS = ("bucket", "sum", "count")
 
 
 class HistogramFamily(_Family):
@@ -58,13 +82,27 @@ def gauge(name: str, help: str, *labels: str) -> Metric:
 
 
 def histogram(name: str, help: str, *labels: str) -> Metric:
-    """Samples are added as ``sink.add(name, value, *labels, part, le)``."""
+    """Samples are added as ``sink.add(METRIC, value, *labels, part, le)``."""
     return Metric(name, "histogram", help, labels)
 
 
 def counter(name: str, help: str, *labels: str) -> Metric:
-    assert name.endswith("_total"), name
+    if not name.endswith("_total"):
+        raise ValueError(f"counter {name} must end in _total")
     return Metric(name, "counter", help, labels)
+
+
+def metrics_in(*namespaces: ModuleType | Mapping[str, object]) -> tuple[Metric, ...]:
+    """The metrics declared at module level in ``namespaces`` (modules, or an area
+    module's own ``globals()``), in declaration order, each once (a module may
+    import another's)."""
+    found: dict[str, Metric] = {}
+    for namespace in namespaces:
+        values = namespace.values() if isinstance(namespace, Mapping) else vars(namespace).values()
+        for value in values:
+            if isinstance(value, Metric) and found.setdefault(value.name, value) != value:
+                raise ValueError(f"{value.name} is declared twice, differently")
+    return tuple(found.values())
 
 
 @dataclass
@@ -82,8 +120,13 @@ class Sink:
     reason: str | None = None
     error: str | None = None        # safe one-line description of the failure
 
-    def add(self, metric: str, value: float, *labels: str) -> None:
-        self.samples.append((metric, tuple(str(v) for v in labels), float(value)))
+    def add(self, metric: Metric, value: float, *labels: str) -> None:
+        """One sample of a declared metric; wrong labels (or a bare name) raise TypeError."""
+        if not isinstance(metric, Metric):
+            raise TypeError(f"sink.add takes a declared Metric, not {type(metric).__name__} "
+                            f"{metric!r}")
+        metric.check(labels)
+        self.samples.append((metric.name, tuple(str(v) for v in labels), float(value)))
 
     def set_up(self, ok: bool, reason: str | None = None) -> None:
         self.up, self.reason = ok, (None if ok else reason)

@@ -8,12 +8,15 @@ from __future__ import annotations
 from typing import Iterable
 
 from .config import Config, Service
-from .metrics import Sink, gauge
+from .metrics import Sink, gauge, metrics_in
 from .probes import REASONS, classify_error, run_probe
 from .probes import http, process, tls
 from .runtime import Area, Target
 
-RESPONSE_METRIC = "aftercare_service_response_seconds"
+RESPONSE_SECONDS = gauge(
+    "aftercare_service_response_seconds",
+    "Seconds the service's check took (whole HTTP exchange with redirects, TCP "
+    "connect and answer, process lookup); only when the check passed.")
 
 
 class ServiceTarget(Target):
@@ -23,7 +26,7 @@ class ServiceTarget(Target):
         self.check = getattr(service, self.kind)
 
     def collect(self, sink: Sink, timeout: float) -> None:
-        run_probe(self.kind, self.check, sink, timeout, RESPONSE_METRIC)
+        run_probe(self.kind, self.check, sink, timeout, RESPONSE_SECONDS)
 
 
 class ServicesArea(Area):
@@ -33,12 +36,7 @@ class ServicesArea(Area):
     up_help = ("1 if the service passed its check (HTTP status and body, TCP answer, process "
                "running) within its timeout at this scrape, 0 otherwise.")
     reasons = REASONS
-    metrics = (
-        gauge(RESPONSE_METRIC,
-              "Seconds the service's check took (whole HTTP exchange with redirects, TCP "
-              "connect and answer, process lookup); only when the check passed."),
-        *http.METRICS, *tls.METRICS, *process.METRICS,
-    )
+    metrics = metrics_in(globals(), http, tls, process)
 
     def build_targets(self, config: Config) -> Iterable[Target]:
         for system in config.systems:

@@ -64,10 +64,10 @@ def counts(area: DatabaseLogArea) -> dict[str, float]:
         for s in family.samples:
             if s.name == METRIC:
                 out[s.labels["severity"]] = s.value
-            elif s.name in (serverlog.SLOW_TOTAL, serverlog.SLOW_DURATION + "_count",
-                            serverlog.SLOW_DURATION + "_sum"):
+            elif s.name in (serverlog.SLOW.name, serverlog.SLOW_SECONDS.name + "_count",
+                            serverlog.SLOW_SECONDS.name + "_sum"):
                 out[s.name] = s.value
-            elif s.name == serverlog.SLOW_DURATION + "_bucket" and s.labels["le"] == "0.25":
+            elif s.name == serverlog.SLOW_SECONDS.name + "_bucket" and s.labels["le"] == "0.25":
                 out["le_0.25"] = s.value
     return out
 
@@ -149,14 +149,14 @@ def test_completed_slow_statements_equal_what_the_server_logged(localized_pg, tm
             cur.execute("EXECUTE nap")
             slow, slept = slow + 1, slept + 0.15
         conn.close()
-    keys = [serverlog.SLOW_TOTAL, serverlog.SLOW_DURATION + "_count",
-            serverlog.SLOW_DURATION + "_sum", "le_0.25"]
-    expected = {serverlog.SLOW_TOTAL: slow, serverlog.SLOW_DURATION + "_count": slow,
+    keys = [serverlog.SLOW.name, serverlog.SLOW_SECONDS.name + "_count",
+            serverlog.SLOW_SECONDS.name + "_sum", "le_0.25"]
+    expected = {serverlog.SLOW.name: slow, serverlog.SLOW_SECONDS.name + "_count": slow,
                 "le_0.25": 2 * len(SESSION_LOCALES)}        # the 150 ms ones
 
     def durations_add_up(fmt, got):
         # each took at least its sleep and less than 100 ms more
-        assert slept <= got[serverlog.SLOW_DURATION + "_sum"] < slept + 0.1 * slow, fmt
+        assert slept <= got[serverlog.SLOW_SECONDS.name + "_sum"] < slept + 0.1 * slow, fmt
     wait_for_deltas(areas, before, expected, keys, durations_add_up)
     stderr_text = (log_dir / "postgresql").read_text(encoding="utf-8")
     assert "耗时: " in stderr_text and "Dauer: " in stderr_text and "duration: " in stderr_text
@@ -168,11 +168,11 @@ def test_every_catalogue_slow_statement_form_is_recognised():
     for prefix, middle in pg_messages.SLOW_STATEMENTS:
         for word in pg_messages.SEVERITIES["LOG"]:
             line = f"2026-12-01 10:00:00.000 CST [4242] {word}:  {prefix}1234.5{middle}x\n"
-            assert counter(line.encode())[(serverlog.SLOW_TOTAL,)] == 1, line
+            assert counter(line.encode())[(serverlog.SLOW.name,)] == 1, line
     for prefix, middle in pg_messages.PLAIN_DURATIONS:
         line = f"2026-12-01 10:00:00.000 CST [4242] LOG:  {prefix}2500.0{middle}\n"
         out = counter(line.encode())
-        assert out[(serverlog.SLOW_TOTAL,)] == 1 and out[(serverlog.SLOW_DURATION, "sum", "")] == 2.5
+        assert out[(serverlog.SLOW.name,)] == 1 and out[(serverlog.SLOW_SECONDS.name, "sum", "")] == 2.5
     # an ERROR quoting a duration, and a duration word inside another LOG message, are not
     assert counter(b"x [1] ERROR:  duration: 5 ms  statement: q\n"
                    b"x [1] LOG:  checkpoint complete: duration: 5 ms\n") == {}
@@ -185,10 +185,10 @@ def test_every_catalogue_language_is_recognised_in_stderr_and_csvlog():
     for name, label in [("ERROR", "error"), ("FATAL", "fatal"), ("PANIC", "panic")]:
         for word in pg_messages.SEVERITIES[name]:
             line = f"2026-12-01 10:00:00.000 CST [4242] {word}:  x\n".encode()
-            assert stderr(line) == {(serverlog.METRIC, label): 1}, word
+            assert stderr(line) == {(serverlog.MESSAGES.name, label): 1}, word
             row = (f'2026-12-01 10:00:00.000 CST,"u","d",4242,"127.0.0.1:5",6b0f.1,1,"SELECT",'
                    f'2026-12-01 10:00:00 CST,3/2,0,{word},42P01,"x",,,,,,"q",15,,"","client backend",,0\n')
-            assert csvlog(row.encode()) == {(serverlog.METRIC, label): 1}, word
+            assert csvlog(row.encode()) == {(serverlog.MESSAGES.name, label): 1}, word
     # a continuation line that quotes an error is not an error
     for prefix in pg_messages.CONTINUATIONS:
         line = f"2026-12-01 10:00:00.000 CST [4242] {prefix}SELECT 'ERROR:  错误:  '\n".encode()
@@ -205,7 +205,7 @@ def test_mysql8_error_log_form_counts():
              b"could not be resolved: Name or service not known\n"
              b"2026-12-01T10:00:03.000000Z 9 [Note] [MY-010914] [Server] Aborted connection 9 "
              b"to db: 'x' user: 'u' host: 'h' (Got an error reading communication packets)\n")
-    assert counter(lines) == {(serverlog.METRIC, "error"): 1, (serverlog.METRIC, "warning"): 1}
+    assert counter(lines) == {(serverlog.MESSAGES.name, "error"): 1, (serverlog.MESSAGES.name, "warning"): 1}
 
 
 def test_generated_table_matches_the_installed_catalogues(tmp_path):

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
+from exporters.services import RESPONSE_SECONDS
 from devstack.blackhole import BlackHole
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -40,7 +41,7 @@ def http_check(spec: dict, timeout: str = "2s"):
 def probe(spec: dict, timeout: str = "2s") -> tuple[Sink, dict]:
     check, seconds = http_check(spec, timeout)
     sink = Sink()
-    run_probe("http", check, sink, seconds, "aftercare_service_response_seconds")
+    run_probe("http", check, sink, seconds, RESPONSE_SECONDS)
     values = {(name,) + labels: value for name, labels, value in sink.samples}
     return sink, values
 

@@ -15,6 +15,7 @@ import dns.rrset
 import pytest
 
 from exporters.config import validate
+from exporters.integrations import LATENCY_SECONDS
 from exporters.metrics import Sink
 from exporters.probes import run_probe
 from devstack.blackhole import BlackHole
@@ -30,7 +31,7 @@ def link(spec: dict, timeout: str = "2s"):
 def probe(spec: dict, timeout: str = "2s") -> Sink:
     kind, check, seconds = link(spec, timeout)
     sink = Sink()
-    run_probe(kind, check, sink, seconds, "aftercare_integration_latency_seconds")
+    run_probe(kind, check, sink, seconds, LATENCY_SECONDS)
     return sink
 
 

@@ -12,13 +12,13 @@ import pytest
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
+from exporters.services import RESPONSE_SECONDS
 
 
 def probe(spec: dict) -> tuple[Sink, dict]:
     config = validate({"systems": [{"name": "t", "services": [{"name": "p", "process": spec}]}]})
     sink = Sink()
-    run_probe("process", config.systems[0].services[0].process, sink, 2.0,
-              "aftercare_service_response_seconds")
+    run_probe("process", config.systems[0].services[0].process, sink, 2.0, RESPONSE_SECONDS)
     return sink, {(name,) + labels: value for name, labels, value in sink.samples}
 
 

@@ -1,18 +1,18 @@
-"""The tcp and tls probers against real local listeners: an answering server,
-a TLS server with the test PKI, a black hole and a closed port."""
+"""The tcp prober (plain and with TLS) against real local listeners: an answering
+server, a TLS server with the test PKI, a black hole and a closed port."""
 from __future__ import annotations
 
 import socket
 import socketserver
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
+from exporters.services import RESPONSE_SECONDS
 from devstack.blackhole import BlackHole
 from tests.test_probes_http import (INTERMEDIATE_NOT_AFTER, LEAF_NOT_AFTER, chained,  # noqa: F401
                                     pki)
@@ -27,7 +27,7 @@ def tcp_check(spec: dict, timeout: str = "2s"):
 
 def probe(kind: str, check, seconds: float) -> tuple[Sink, dict]:
     sink = Sink()
-    run_probe(kind, check, sink, seconds, "aftercare_service_response_seconds")
+    run_probe(kind, check, sink, seconds, RESPONSE_SECONDS)
     return sink, {(name,) + labels: value for name, labels, value in sink.samples}
 
 
@@ -114,15 +114,6 @@ def test_tcp_tls_untrusted_is_tls(chained):  # noqa: F811
     assert (sink.up, sink.reason) == (False, "tls")
 
 
-def test_tls_prober(chained, pki):  # noqa: F811
-    port = chained.httpd.server_address[1]
-    check = SimpleNamespace(address=f"localhost:{port}", ca_file=str(pki["root"]), tls_verify=True)
-    sink, v = probe("tls", check, 2.0)
-    assert sink.up is True, sink.error
-    assert v[("aftercare_tls_cert_expiry_timestamp_seconds",)] == INTERMEDIATE_NOT_AFTER.timestamp()
-
-
-def test_tls_prober_against_plain_tcp_is_tls(greeter):
-    check = SimpleNamespace(address=greeter, ca_file=None, tls_verify=False)
-    sink, _ = probe("tls", check, 2.0)
+def test_tcp_tls_against_plain_tcp_is_tls(greeter):
+    sink, _ = probe("tcp", *tcp_check({"address": greeter, "tls": True, "tls_verify": False}))
     assert (sink.up, sink.reason) == (False, "tls")

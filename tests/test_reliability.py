@@ -13,12 +13,15 @@ import pymysql
 import pytest
 import yaml
 
-from exporters.metrics import Sink
+from exporters.metrics import Sink, gauge
 from exporters.runtime import Area, Scraper, Target, WorkerPool
 from devstack.waiting import wait_until
 
 SHARED_PG = "postgresql://postgres@127.0.0.1:5432"
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+
+
+FAKE_VALUE = gauge("aftercare_fake_value", "A constant 1, emitted by a fake collector.")
 
 
 class FakeTarget(Target):
@@ -43,7 +46,7 @@ class FakeTarget(Target):
             elif self.seconds:
                 time.sleep(self.seconds)
             with sink.collector("probe"):
-                sink.add("aftercare_fake_value", 1.0)
+                sink.add(FAKE_VALUE, 1.0)
         finally:
             with self._lock:
                 self.active -= 1
@@ -54,6 +57,7 @@ class FakeArea(Area):
     target_label = "fake"
     up_metric = "aftercare_fake_up"
     reasons = ("timeout", "error")
+    metrics = (FAKE_VALUE,)
 
     def __init__(self, targets):
         self._given = targets

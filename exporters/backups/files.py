@@ -6,14 +6,32 @@ import time
 
 from ..config import Backup, System
 from ..schedule import deadline
-from ..metrics import LOG_NAME, Sink
+from ..metrics import LOG_NAME, Sink, gauge
 from ..runtime import Target
 from .cache import BackupState, Verifier
 from .fileset import complete, scan
+from .series import (DEADLINE_TIMESTAMP_SECONDS, KEPT, LAST_SUCCESS_TIMESTAMP_SECONDS,
+                     MIN_SIZE_BYTES, NEWEST_TIMESTAMP_SECONDS, SIZE_BYTES, SIZE_CHANGE_RATIO)
 
 log = logging.getLogger(LOG_NAME)
 
 VERIFY_WAIT_SHARE = 0.8     # share of the target's timeout a scrape may wait for a verification
+
+IN_PROGRESS_FILES = gauge(
+    "aftercare_backup_in_progress_files",
+    "Files matching the path that are still being written (.partial/.tmp name, or size or "
+    "mtime changing between looks).")
+VERIFIED = gauge(
+    "aftercare_backup_verified",
+    "1 if the newest complete backup passed verification (pg_restore read-back, gzip -t or "
+    "sha256 sidecar), 0 if it failed; absent while its verification is pending.")
+VERIFY_PENDING = gauge("aftercare_backup_verify_pending",
+                       "1 while the newest complete backup's verification has not finished yet.")
+LAST_VERIFY_TIMESTAMP_SECONDS = gauge(
+    "aftercare_backup_last_verify_timestamp_seconds",
+    "Unix time the newest complete backup's verification finished.")
+VERIFY_DURATION_SECONDS = gauge("aftercare_backup_verify_duration_seconds",
+                                "Seconds the newest complete backup's verification took.")
 
 
 class FileBackupTarget(Target):
@@ -56,26 +74,26 @@ class FileBackupTarget(Target):
     def _files(self, sink: Sink, files, done) -> None:
         b = self.backup
         good = [f for f in done if f.size >= b.min_size]
-        sink.add("aftercare_backup_kept", len(done))
+        sink.add(KEPT, len(done))
         finished = set(done)
-        sink.add("aftercare_backup_in_progress_files", sum(1 for f in files if f not in finished))
-        sink.add("aftercare_backup_min_size_bytes", b.min_size)
+        sink.add(IN_PROGRESS_FILES, sum(1 for f in files if f not in finished))
+        sink.add(MIN_SIZE_BYTES, b.min_size)
         if done:
             newest = done[-1]
-            sink.add("aftercare_backup_size_bytes", newest.size)
-            sink.add("aftercare_backup_newest_timestamp_seconds", newest.mtime)
+            sink.add(SIZE_BYTES, newest.size)
+            sink.add(NEWEST_TIMESTAMP_SECONDS, newest.mtime)
             if len(done) > 1 and done[-2].size > 0:
-                sink.add("aftercare_backup_size_change_ratio", newest.size / done[-2].size)
+                sink.add(SIZE_CHANGE_RATIO, newest.size / done[-2].size)
         if good:
-            sink.add("aftercare_backup_last_success_timestamp_seconds", good[-1].mtime)
+            sink.add(LAST_SUCCESS_TIMESTAMP_SECONDS, good[-1].mtime)
         if b.schedule:
-            sink.add("aftercare_backup_deadline_timestamp_seconds",
+            sink.add(DEADLINE_TIMESTAMP_SECONDS,
                      deadline(b.schedule, self.timezone, good[-1].mtime if good else None,
                               self.state.first_seen, b.grace))
 
     def _verify(self, sink: Sink, newest, budget: float) -> None:
         if newest is None:
-            sink.add("aftercare_backup_verify_pending", 0)
+            sink.add(VERIFY_PENDING, 0)
             return
         result = self.state.result(newest)
         if result is None:
@@ -86,11 +104,11 @@ class FileBackupTarget(Target):
                 except Exception:
                     pass                 # still running (or cancelled): reported as pending
             result = self.state.result(newest)
-        sink.add("aftercare_backup_verify_pending", 0 if result else 1)
+        sink.add(VERIFY_PENDING, 0 if result else 1)
         if result:
-            sink.add("aftercare_backup_verified", 1 if result["ok"] else 0)
-            sink.add("aftercare_backup_last_verify_timestamp_seconds", result["finished"])
-            sink.add("aftercare_backup_verify_duration_seconds", result.get("duration", 0.0))
+            sink.add(VERIFIED, 1 if result["ok"] else 0)
+            sink.add(LAST_VERIFY_TIMESTAMP_SECONDS, result["finished"])
+            sink.add(VERIFY_DURATION_SECONDS, result.get("duration", 0.0))
 
     def close(self) -> None:
         if self.verifier:

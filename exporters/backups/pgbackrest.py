@@ -16,12 +16,25 @@ from dataclasses import dataclass, field
 
 from ..config import Backup, System
 from ..schedule import deadline
-from ..metrics import CollectorRun, Sink
+from ..metrics import CollectorRun, Sink, gauge
 from ..runtime import Target
 from .cache import BackupState
 from .fileset import LocationError
+from .series import (DEADLINE_TIMESTAMP_SECONDS, KEPT, LAST_SUCCESS_TIMESTAMP_SECONDS,
+                     MIN_SIZE_BYTES, NEWEST_TIMESTAMP_SECONDS, SIZE_BYTES, SIZE_CHANGE_RATIO)
 
 TYPES = ("full", "diff", "incr")
+
+RUNNING = gauge("aftercare_backup_running",
+                "1 while pgBackRest holds the stanza's backup lock (a backup is running).")
+PGBACKREST_STATUS_CODE = gauge(
+    "aftercare_backup_pgbackrest_status_code",
+    "pgBackRest stanza status code: 0 ok, 1 missing stanza path, 2 no valid backups, "
+    "3 missing stanza data, 4 different across repos, 5 database mismatch, 99 other.")
+TYPE_LAST_SUCCESS_TIMESTAMP_SECONDS = gauge(
+    "aftercare_backup_type_last_success_timestamp_seconds",
+    "Unix time the newest pgBackRest backup of each type (full, diff, incr) stopped.", "type")
+
 
 
 @dataclass
@@ -120,25 +133,25 @@ class PgBackRestTarget(Target):
     def _emit(self, sink: Sink, info: StanzaInfo) -> None:
         b = self.backup
         good = [s for s in info.backups if not s.error]
-        sink.add("aftercare_backup_pgbackrest_status_code", info.status_code)
-        sink.add("aftercare_backup_running", 1 if info.backup_running else 0)
-        sink.add("aftercare_backup_kept", len(info.backups))
-        sink.add("aftercare_backup_min_size_bytes", b.min_size)
+        sink.add(PGBACKREST_STATUS_CODE, info.status_code)
+        sink.add(RUNNING, 1 if info.backup_running else 0)
+        sink.add(KEPT, len(info.backups))
+        sink.add(MIN_SIZE_BYTES, b.min_size)
         if info.backups:
             newest = info.backups[-1]
-            sink.add("aftercare_backup_size_bytes", newest.repo_size)
-            sink.add("aftercare_backup_newest_timestamp_seconds", newest.stop)
+            sink.add(SIZE_BYTES, newest.repo_size)
+            sink.add(NEWEST_TIMESTAMP_SECONDS, newest.stop)
             previous = [s for s in info.backups[:-1] if s.type == newest.type]
             if previous and previous[-1].repo_size > 0:
-                sink.add("aftercare_backup_size_change_ratio", newest.repo_size / previous[-1].repo_size)
+                sink.add(SIZE_CHANGE_RATIO, newest.repo_size / previous[-1].repo_size)
         good_sized = [s for s in good if s.repo_size >= b.min_size or s.type != "full"]
         if good_sized:
-            sink.add("aftercare_backup_last_success_timestamp_seconds", good_sized[-1].stop)
+            sink.add(LAST_SUCCESS_TIMESTAMP_SECONDS, good_sized[-1].stop)
         for kind in TYPES:
             of_kind = [s for s in good if s.type == kind]
             if of_kind:
-                sink.add("aftercare_backup_type_last_success_timestamp_seconds", of_kind[-1].stop, kind)
+                sink.add(TYPE_LAST_SUCCESS_TIMESTAMP_SECONDS, of_kind[-1].stop, kind)
         if b.schedule:
-            sink.add("aftercare_backup_deadline_timestamp_seconds",
+            sink.add(DEADLINE_TIMESTAMP_SECONDS,
                      deadline(b.schedule, self.timezone, good_sized[-1].stop if good_sized else None,
                               self.state.first_seen, b.grace))

@@ -1,7 +1,8 @@
 """Area 1, the database: space, performance and exception records.
 
-One collector per concern, each a module with ``METRICS`` and a function per
-engine (see target.py for the signatures); ``COLLECTORS`` below is the one
+One collector per concern, each a module declaring the functions it runs
+(``RUNS``: a function per engine, or ``local``) and its metrics, checked when
+this package is imported (collector.py); ``COLLECTORS`` below is the one
 table that registers them.  The order is the order they run in: ``tables``
 last, because a visit to another database closes the target's connection.
 """
@@ -15,12 +16,13 @@ from ..runtime import Area, Target
 from . import (archiver, cache, checkpoints, connections, exceptions, filesystem, locks,
                longrunning, replication, size, statements, tables, tablespaces, transactions,
                uptime)
+from .collector import register_all
 from .mysql import MysqlTarget
 from .postgresql import PostgresTarget
 
 # collector name -> module; the name is the `collector` label of
 # aftercare_scrape_collector_success
-COLLECTORS = {
+COLLECTORS = register_all({
     "database_size": size,
     "tablespaces": tablespaces,
     "filesystem": filesystem,
@@ -36,7 +38,7 @@ COLLECTORS = {
     "exceptions": exceptions,
     "wal_archiving": archiver,
     "tables": tables,
-}
+})
 
 TARGETS = {"postgresql": PostgresTarget, "mysql": MysqlTarget}
 
@@ -48,7 +50,7 @@ class DatabaseArea(Area):
     up_help = ("1 if the database answered a query at this scrape within its timeout, "
                "0 if it was unreachable, refused the login or timed out.")
     reasons = ("dns", "connect", "timeout", "auth", "error")
-    metrics = tuple(m for module in COLLECTORS.values() for m in module.METRICS)
+    metrics = tuple(m for collector in COLLECTORS.values() for m in collector.metrics)
 
     def build_targets(self, config: Config) -> Iterable[Target]:
         for system in config.systems:

@@ -3,17 +3,19 @@ from __future__ import annotations
 
 from ..metrics import counter
 
-METRICS = (
-    counter("aftercare_database_checkpoints_total",
-            "Checkpoints performed, a count, by kind: timed (checkpoint_timeout) or requested "
-            "(WAL volume, CHECKPOINT, shutdown).", "kind"),
-    counter("aftercare_database_checkpoint_write_seconds_total",
-            "Time spent writing dirty buffers to disk during checkpoints, in seconds."),
-    counter("aftercare_database_checkpoint_sync_seconds_total",
-            "Time spent syncing checkpoint files to disk, in seconds."),
-    counter("aftercare_database_checkpoint_buffers_written_total",
-            "Buffers (8 KiB pages) written by checkpoints, a count."),
-)
+RUNS = ("postgresql",)
+
+CHECKPOINTS_TOTAL = counter(
+    "aftercare_database_checkpoints_total",
+    "Checkpoints performed, a count, by kind: timed (checkpoint_timeout) or requested "
+    "(WAL volume, CHECKPOINT, shutdown).", "kind")
+CHECKPOINT_WRITE_SECONDS_TOTAL = counter(
+    "aftercare_database_checkpoint_write_seconds_total",
+    "Time spent writing dirty buffers to disk during checkpoints, in seconds.")
+CHECKPOINT_SYNC_SECONDS_TOTAL = counter("aftercare_database_checkpoint_sync_seconds_total",
+                                        "Time spent syncing checkpoint files to disk, in seconds.")
+CHECKPOINT_BUFFERS_WRITTEN_TOTAL = counter("aftercare_database_checkpoint_buffers_written_total",
+                                           "Buffers (8 KiB pages) written by checkpoints, a count.")
 
 _PG_HAS_CHECKPOINTER = "SELECT to_regclass('pg_catalog.pg_stat_checkpointer') IS NOT NULL"
 
@@ -36,8 +38,8 @@ def postgresql(cur, target, sink) -> None:
         memory["view"] = _PG_CHECKPOINTER if cur.fetchone()[0] else _PG_BGWRITER
     cur.execute(memory["view"])
     timed, requested, write, sync, buffers = cur.fetchone()
-    sink.add("aftercare_database_checkpoints_total", timed, "timed")
-    sink.add("aftercare_database_checkpoints_total", requested, "requested")
-    sink.add("aftercare_database_checkpoint_write_seconds_total", write)
-    sink.add("aftercare_database_checkpoint_sync_seconds_total", sync)
-    sink.add("aftercare_database_checkpoint_buffers_written_total", buffers)
+    sink.add(CHECKPOINTS_TOTAL, timed, "timed")
+    sink.add(CHECKPOINTS_TOTAL, requested, "requested")
+    sink.add(CHECKPOINT_WRITE_SECONDS_TOTAL, write)
+    sink.add(CHECKPOINT_SYNC_SECONDS_TOTAL, sync)
+    sink.add(CHECKPOINT_BUFFERS_WRITTEN_TOTAL, buffers)

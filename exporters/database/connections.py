@@ -6,14 +6,15 @@ from .pgviews import activity
 
 STATES = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted", "other")
 
-METRICS = (
-    gauge("aftercare_database_connections",
-          "Client connections to the server by state (active, idle, idle_in_transaction, "
-          "idle_in_transaction_aborted, other), a count.", "state"),
-    gauge("aftercare_database_max_connections",
-          "Client connections the server accepts for ordinary roles (max_connections minus the "
-          "slots reserved for superusers), a count."),
-)
+RUNS = ("postgresql", "mysql")
+
+CONNECTIONS = gauge("aftercare_database_connections",
+                    "Client connections to the server by state (active, idle, idle_in_transaction, "
+                    "idle_in_transaction_aborted, other), a count.", "state")
+MAX_CONNECTIONS = gauge(
+    "aftercare_database_max_connections",
+    "Client connections the server accepts for ordinary roles (max_connections minus the "
+    "slots reserved for superusers), a count.")
 
 _PG_STATES = {"active": "active", "idle": "idle", "idle in transaction": "idle_in_transaction",
               "idle in transaction (aborted)": "idle_in_transaction_aborted"}
@@ -34,8 +35,8 @@ GROUP BY 1, 2
 
 def _emit(sink, counts: dict[str, int], maximum) -> None:
     for state in STATES:
-        sink.add("aftercare_database_connections", counts.get(state, 0), state)
-    sink.add("aftercare_database_max_connections", maximum)
+        sink.add(CONNECTIONS, counts.get(state, 0), state)
+    sink.add(MAX_CONNECTIONS, maximum)
 
 
 def postgresql(cur, target, sink) -> None:

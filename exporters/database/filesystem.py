@@ -9,13 +9,15 @@ import os
 
 from ..metrics import gauge
 
-METRICS = (
-    gauge("aftercare_database_filesystem_size_bytes",
-          "Total size of the filesystem holding the configured data_path, in bytes."),
-    gauge("aftercare_database_filesystem_free_bytes",
-          "Free space on the filesystem holding the configured data_path that the database "
-          "server's (non-root) user can use, in bytes."),
-)
+RUNS = ("local",)
+
+FILESYSTEM_SIZE_BYTES = gauge(
+    "aftercare_database_filesystem_size_bytes",
+    "Total size of the filesystem holding the configured data_path, in bytes.")
+FILESYSTEM_FREE_BYTES = gauge(
+    "aftercare_database_filesystem_free_bytes",
+    "Free space on the filesystem holding the configured data_path that the database "
+    "server's (non-root) user can use, in bytes.")
 
 
 def applies(db) -> bool:
@@ -24,5 +26,5 @@ def applies(db) -> bool:
 
 def local(target, sink) -> None:
     st = os.statvfs(target.db.data_path)
-    sink.add("aftercare_database_filesystem_size_bytes", st.f_blocks * st.f_frsize)
-    sink.add("aftercare_database_filesystem_free_bytes", st.f_bavail * st.f_frsize)
+    sink.add(FILESYSTEM_SIZE_BYTES, st.f_blocks * st.f_frsize)
+    sink.add(FILESYSTEM_FREE_BYTES, st.f_bavail * st.f_frsize)

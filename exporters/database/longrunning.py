@@ -4,19 +4,23 @@ from __future__ import annotations
 from ..metrics import gauge
 from .pgviews import activity
 
-METRICS = (
-    gauge("aftercare_database_oldest_transaction_seconds",
-          "Age of the oldest open transaction of another session, in seconds (0 when none)."),
-    gauge("aftercare_database_slow_queries",
-          "Queries running right now for longer than the configured slow_query threshold, "
-          "a count."),
-    gauge("aftercare_database_longest_query_seconds",
-          "How long the longest query running right now has been running, in seconds "
-          "(0 when none)."),
-    gauge("aftercare_database_slow_query_threshold_seconds",
-          "The configured slow_query threshold the slow query count is measured against, "
-          "in seconds."),
-)
+RUNS = ("postgresql", "mysql")
+
+OLDEST_TRANSACTION_SECONDS = gauge(
+    "aftercare_database_oldest_transaction_seconds",
+    "Age of the oldest open transaction of another session, in seconds (0 when none).")
+SLOW_QUERIES = gauge(
+    "aftercare_database_slow_queries",
+    "Queries running right now for longer than the configured slow_query threshold, "
+    "a count.")
+LONGEST_QUERY_SECONDS = gauge(
+    "aftercare_database_longest_query_seconds",
+    "How long the longest query running right now has been running, in seconds "
+    "(0 when none).")
+SLOW_QUERY_THRESHOLD_SECONDS = gauge(
+    "aftercare_database_slow_query_threshold_seconds",
+    "The configured slow_query threshold the slow query count is measured against, "
+    "in seconds.")
 
 _MYSQL_OLDEST_TRX = """
 SELECT COALESCE(MAX(TIMESTAMPDIFF(MICROSECOND, trx_started, NOW())), 0) / 1000000
@@ -33,10 +37,10 @@ WHERE COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID()
 
 
 def _emit(sink, oldest, slow, longest, threshold) -> None:
-    sink.add("aftercare_database_oldest_transaction_seconds", max(0.0, float(oldest)))
-    sink.add("aftercare_database_slow_queries", slow)
-    sink.add("aftercare_database_longest_query_seconds", max(0.0, float(longest)))
-    sink.add("aftercare_database_slow_query_threshold_seconds", threshold)
+    sink.add(OLDEST_TRANSACTION_SECONDS, max(0.0, float(oldest)))
+    sink.add(SLOW_QUERIES, slow)
+    sink.add(LONGEST_QUERY_SECONDS, max(0.0, float(longest)))
+    sink.add(SLOW_QUERY_THRESHOLD_SECONDS, threshold)
 
 
 def postgresql(cur, target, sink) -> None:

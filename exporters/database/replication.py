@@ -12,21 +12,25 @@ import pymysql
 
 from ..metrics import gauge
 
-METRICS = (
-    gauge("aftercare_database_replica",
-          "1 if this server is a replica (PostgreSQL in recovery, MySQL with replication "
-          "configured), 0 if it is a primary."),
-    gauge("aftercare_database_replication_running",
-          "On a replica: 1 if it is receiving and applying changes from its primary, 0 if not."),
-    gauge("aftercare_database_replication_lag_seconds",
-          "On a replica: how far applying changes lags behind the primary, in seconds; 0 when "
-          "everything received has been applied."),
-    gauge("aftercare_database_standby_replay_lag_seconds",
-          "On a PostgreSQL primary: each connected standby's replay lag, in seconds (0 when "
-          "caught up).", "standby"),
-    gauge("aftercare_database_standby_replay_lag_bytes",
-          "On a PostgreSQL primary: WAL the standby has not replayed yet, in bytes.", "standby"),
-)
+RUNS = ("postgresql", "mysql")
+
+REPLICA = gauge("aftercare_database_replica",
+                "1 if this server is a replica (PostgreSQL in recovery, MySQL with replication "
+                "configured), 0 if it is a primary.")
+REPLICATION_RUNNING = gauge(
+    "aftercare_database_replication_running",
+    "On a replica: 1 if it is receiving and applying changes from its primary, 0 if not.")
+REPLICATION_LAG_SECONDS = gauge(
+    "aftercare_database_replication_lag_seconds",
+    "On a replica: how far applying changes lags behind the primary, in seconds; 0 when "
+    "everything received has been applied.")
+STANDBY_REPLAY_LAG_SECONDS = gauge(
+    "aftercare_database_standby_replay_lag_seconds",
+    "On a PostgreSQL primary: each connected standby's replay lag, in seconds (0 when "
+    "caught up).", "standby")
+STANDBY_REPLAY_LAG_BYTES = gauge(
+    "aftercare_database_standby_replay_lag_bytes",
+    "On a PostgreSQL primary: WAL the standby has not replayed yet, in bytes.", "standby")
 
 _PG_REPLICA = """
 SELECT pg_is_in_recovery(),
@@ -48,10 +52,10 @@ FROM pg_stat_replication
 def postgresql(cur, target, sink) -> None:
     cur.execute(_PG_REPLICA)
     replica, lag, streaming = cur.fetchone()
-    sink.add("aftercare_database_replica", 1 if replica else 0)
+    sink.add(REPLICA, 1 if replica else 0)
     if replica:
-        sink.add("aftercare_database_replication_running", 1 if streaming else 0)
-        sink.add("aftercare_database_replication_lag_seconds", lag)
+        sink.add(REPLICATION_RUNNING, 1 if streaming else 0)
+        sink.add(REPLICATION_LAG_SECONDS, lag)
         return
     cur.execute(_PG_STANDBYS)
     seen = set()
@@ -59,9 +63,9 @@ def postgresql(cur, target, sink) -> None:
         if standby in seen:              # two standbys with one name: keep the first
             continue
         seen.add(standby)
-        sink.add("aftercare_database_standby_replay_lag_seconds", lag_seconds, standby)
+        sink.add(STANDBY_REPLAY_LAG_SECONDS, lag_seconds, standby)
         if lag_bytes is not None:
-            sink.add("aftercare_database_standby_replay_lag_bytes", max(0, lag_bytes), standby)
+            sink.add(STANDBY_REPLAY_LAG_BYTES, max(0, lag_bytes), standby)
 
 
 def _replica_status(cur) -> list[dict]:
@@ -82,12 +86,12 @@ def _yes(row: dict, *keys: str) -> bool:
 
 def mysql(cur, target, sink) -> None:
     rows = _replica_status(cur)
-    sink.add("aftercare_database_replica", 1 if rows else 0)
+    sink.add(REPLICA, 1 if rows else 0)
     if not rows:
         return
     running = all(_yes(row, "Slave_IO_Running", "Replica_IO_Running")
                   and _yes(row, "Slave_SQL_Running", "Replica_SQL_Running") for row in rows)
-    sink.add("aftercare_database_replication_running", 1 if running else 0)
+    sink.add(REPLICATION_RUNNING, 1 if running else 0)
     lags = [row.get("Seconds_Behind_Master", row.get("Seconds_Behind_Source")) for row in rows]
     if all(lag is not None for lag in lags):
-        sink.add("aftercare_database_replication_lag_seconds", max(float(lag) for lag in lags))
+        sink.add(REPLICATION_LAG_SECONDS, max(float(lag) for lag in lags))

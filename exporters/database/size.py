@@ -13,14 +13,15 @@ import time
 from ..metrics import gauge
 from .mysql import table_sizes
 
-METRICS = (
-    gauge("aftercare_database_size_bytes",
-          "Disk space used by each database on the server, in bytes, read at most every minute "
-          "(PostgreSQL: "
-          "pg_database_size; MySQL: the sum of its tables' InnoDB files, or data and index length "
-          "for other engines).",
-          "datname"),
-)
+RUNS = ("postgresql", "mysql")
+
+SIZE_BYTES = gauge(
+    "aftercare_database_size_bytes",
+    "Disk space used by each database on the server, in bytes, read at most every minute "
+    "(PostgreSQL: "
+    "pg_database_size; MySQL: the sum of its tables' InnoDB files, or data and index length "
+    "for other engines).",
+    "datname")
 
 _PG_SIZES = """
 SELECT datname, pg_database_size(oid)
@@ -46,11 +47,11 @@ def _read_pg(cur) -> list[tuple[str, float]]:
 
 def postgresql(cur, target, sink) -> None:
     for datname, size in _cached(target, lambda: _read_pg(cur)):
-        sink.add("aftercare_database_size_bytes", size, datname)
+        sink.add(SIZE_BYTES, size, datname)
 
 
 def mysql(cur, target, sink) -> None:
     sizes = _cached(target, lambda: [(datname, sum(tables.values())) for datname, tables
                                      in table_sizes(cur, target.mariadb).items()])
     for datname, size in sizes:
-        sink.add("aftercare_database_size_bytes", size, datname)
+        sink.add(SIZE_BYTES, size, datname)

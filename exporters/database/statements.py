@@ -14,19 +14,23 @@ import psycopg2
 from ..metrics import counter, gauge
 from . import topn
 
-METRICS = (
-    gauge("aftercare_database_statements_available",
-          "1 if per-statement statistics can be read (pg_stat_statements, or performance_schema "
-          "on MySQL), 0 if the source is absent and the statement metrics are skipped."),
-    counter("aftercare_database_statement_seconds_total",
-            "Total execution time of the statement, summed over its calls, in seconds (top-N "
-            "statements by this time).", "datname", "queryid"),
-    counter("aftercare_database_statement_calls_total",
-            "Times the statement was executed, a count (top-N statements).", "datname", "queryid"),
-    counter("aftercare_database_statement_rows_total",
-            "Rows the statement returned or affected, a count (top-N statements).",
-            "datname", "queryid"),
-)
+RUNS = ("postgresql", "mysql")
+
+STATEMENTS_AVAILABLE = gauge(
+    "aftercare_database_statements_available",
+    "1 if per-statement statistics can be read (pg_stat_statements, or performance_schema "
+    "on MySQL), 0 if the source is absent and the statement metrics are skipped.")
+STATEMENT_SECONDS_TOTAL = counter(
+    "aftercare_database_statement_seconds_total",
+    "Total execution time of the statement, summed over its calls, in seconds (top-N "
+    "statements by this time).", "datname", "queryid")
+STATEMENT_CALLS_TOTAL = counter(
+    "aftercare_database_statement_calls_total",
+    "Times the statement was executed, a count (top-N statements).", "datname", "queryid")
+STATEMENT_ROWS_TOTAL = counter(
+    "aftercare_database_statement_rows_total",
+    "Rows the statement returned or affected, a count (top-N statements).",
+    "datname", "queryid")
 
 _PG_AVAILABLE = """
 SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')
@@ -63,9 +67,9 @@ def _emit(rows, target, sink) -> None:
     for member in members:
         datname, queryid = keys[member]
         seconds, calls, rws = stats[keys[member]]
-        sink.add("aftercare_database_statement_seconds_total", seconds, datname, queryid)
-        sink.add("aftercare_database_statement_calls_total", calls, datname, queryid)
-        sink.add("aftercare_database_statement_rows_total", rws or 0, datname, queryid)
+        sink.add(STATEMENT_SECONDS_TOTAL, seconds, datname, queryid)
+        sink.add(STATEMENT_CALLS_TOTAL, calls, datname, queryid)
+        sink.add(STATEMENT_ROWS_TOTAL, rws or 0, datname, queryid)
 
 
 def postgresql(cur, target, sink) -> None:
@@ -76,7 +80,7 @@ def postgresql(cur, target, sink) -> None:
             cur.execute(_PG_STATEMENTS, (target.db.top_tables + 200,))
         except psycopg2.errors.ObjectNotInPrerequisiteState:
             available = False            # created but not in shared_preload_libraries
-    sink.add("aftercare_database_statements_available", 1 if available else 0)
+    sink.add(STATEMENTS_AVAILABLE, 1 if available else 0)
     if available:
         _emit(cur.fetchall(), target, sink)
 
@@ -84,7 +88,7 @@ def postgresql(cur, target, sink) -> None:
 def mysql(cur, target, sink) -> None:
     cur.execute("SELECT @@performance_schema")
     available = bool(cur.fetchone()[0])
-    sink.add("aftercare_database_statements_available", 1 if available else 0)
+    sink.add(STATEMENTS_AVAILABLE, 1 if available else 0)
     if available:
         cur.execute(_MYSQL_STATEMENTS, (target.db.top_tables + 200,))
         _emit(cur.fetchall(), target, sink)

@@ -28,18 +28,20 @@ log = logging.getLogger(LOG_NAME)
 REFRESH_SECONDS = 300.0
 LOCK_TIMEOUT_MS = 200
 
-METRICS = (
-    gauge("aftercare_database_table_size_bytes",
-          "Disk space used by a table with its indexes, in bytes (PostgreSQL: with TOAST; "
-          "MySQL: its InnoDB file), for the top-N tables of each database; "
-          "table=\"__other__\" holds all its other tables.",
-          "datname", "table"),
-    gauge("aftercare_database_tables",
-          "User tables in the database, a count.", "datname"),
-    gauge("aftercare_database_tables_refresh_timestamp_seconds",
-          "When the table sizes of the database were last read, in seconds since the Unix epoch.",
-          "datname"),
-)
+RUNS = ("postgresql", "mysql")
+
+TABLE_SIZE_BYTES = gauge(
+    "aftercare_database_table_size_bytes",
+    "Disk space used by a table with its indexes, in bytes (PostgreSQL: with TOAST; "
+    "MySQL: its InnoDB file), for the top-N tables of each database; "
+    "table=\"__other__\" holds all its other tables.",
+    "datname", "table")
+TABLES = gauge("aftercare_database_tables",
+               "User tables in the database, a count.", "datname")
+TABLES_REFRESH_TIMESTAMP_SECONDS = gauge(
+    "aftercare_database_tables_refresh_timestamp_seconds",
+    "When the table sizes of the database were last read, in seconds since the Unix epoch.",
+    "datname")
 
 _PG_DATABASES = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
 
@@ -91,11 +93,11 @@ class _Memory:
             sizes = self.sizes[datname]
             members = self.members.get(datname, [])
             for table in members:
-                sink.add("aftercare_database_table_size_bytes", sizes[table], datname, table)
+                sink.add(TABLE_SIZE_BYTES, sizes[table], datname, table)
             rest = sum(sizes.values()) - sum(sizes[t] for t in members)
-            sink.add("aftercare_database_table_size_bytes", rest, datname, topn.OTHER)
-            sink.add("aftercare_database_tables", len(sizes), datname)
-            sink.add("aftercare_database_tables_refresh_timestamp_seconds",
+            sink.add(TABLE_SIZE_BYTES, rest, datname, topn.OTHER)
+            sink.add(TABLES, len(sizes), datname)
+            sink.add(TABLES_REFRESH_TIMESTAMP_SECONDS,
                      self.read_wall[datname], datname)
 
 

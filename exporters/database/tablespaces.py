@@ -12,11 +12,12 @@ from ..metrics import gauge
 
 REFRESH_SECONDS = 300.0
 
-METRICS = (
-    gauge("aftercare_database_tablespace_size_bytes",
-          "Disk space used by each PostgreSQL tablespace (pg_tablespace_size, read at most every "
-          "5 minutes), in bytes.", "tablespace"),
-)
+RUNS = ("postgresql",)
+
+TABLESPACE_SIZE_BYTES = gauge(
+    "aftercare_database_tablespace_size_bytes",
+    "Disk space used by each PostgreSQL tablespace (pg_tablespace_size, read at most every "
+    "5 minutes), in bytes.", "tablespace")
 
 _PG_TABLESPACES = "SELECT spcname, pg_tablespace_size(oid) FROM pg_tablespace"
 
@@ -28,4 +29,4 @@ def postgresql(cur, target, sink) -> None:
         memory["sizes"] = cur.fetchall()
         memory["read_at"] = time.monotonic()
     for name, size in memory["sizes"]:
-        sink.add("aftercare_database_tablespace_size_bytes", size, name)
+        sink.add(TABLESPACE_SIZE_BYTES, size, name)

@@ -1,11 +1,11 @@
 """What the PostgreSQL and MySQL targets share: one reused connection, the
 collector loop, per-target memory and the state directory.
 
-A collector module may define ``postgresql(cur, target, sink)``,
-``mysql(cur, target, sink)`` (run on the target's one connection) and
-``local(target, sink)`` (run on the exporter's host, no connection: the
-filesystem of the data path, the server log).  A module whose ``applies(db)``
-returns False for a database is not run for it.
+A collector (collector.py) runs ``postgresql(cur, target, sink)`` or
+``mysql(cur, target, sink)`` on the target's one connection, and
+``local(target, sink)`` on the exporter's host, no connection (the
+filesystem of the data path).  One whose ``applies(db)`` returns False for a
+database is not run for it.
 """
 from __future__ import annotations
 
@@ -33,12 +33,10 @@ class DatabaseTarget(Target):
     def __init__(self, system: str, db: Database, collectors: dict, state_dir: str):
         super().__init__(system, db.name, db.timeout)
         self.db = db
-        self.modules = {name: m for name, m in collectors.items()
-                        if (hasattr(m, self.engine) or hasattr(m, "local"))
-                        and getattr(m, "applies", lambda _db: True)(db)}
-        self.collectors = tuple(self.modules)
+        self.enabled = {name: c for name, c in collectors.items() if c.serves(self.engine, db)}
+        self.collectors = tuple(self.enabled)
         self.state_dir = os.path.join(state_dir, "database", system)
-        self.cache: dict[str, dict] = {name: {} for name in self.modules}
+        self.cache: dict[str, dict] = {name: {} for name in self.enabled}
         self.deadline = 0.0          # monotonic time the current collection should end by
         self.conn = None
         self.busy = threading.Lock()  # held by a collection and by the work it leaves behind
@@ -114,13 +112,13 @@ class DatabaseTarget(Target):
         except Exception:
             self.drop()
             raise
-        for name, module in self.modules.items():
+        for name, collector in self.enabled.items():
             with sink.collector(name, log, self.name):
-                run = getattr(module, self.engine, None)
+                run = collector.runs.get(self.engine)
                 if run is not None:
                     with self.conn.cursor() as cur:
                         run(cur, self, sink)
-                local = getattr(module, "local", None)
+                local = collector.runs.get("local")
                 if local is not None:
                     local(self, sink)
             if self.is_broken(self.conn):

@@ -13,9 +13,6 @@ from collections import Counter
 
 from ..metrics import counter, histogram
 
-REQUESTS = "aftercare_http_requests_total"
-DURATION = "aftercare_http_request_duration_seconds"
-UNPARSED = "aftercare_http_unparsed_lines_total"
 
 # seconds; the SLA's response time (2 s by default) falls on a bucket edge
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 30.0)
@@ -30,13 +27,22 @@ LINE = re.compile(
     re.MULTILINE)
 
 
-METRICS = (
-    counter(REQUESTS, "HTTP requests answered, from the access log, by status class (2xx, 4xx, 5xx...).",
-            "code_class"),
-    histogram(DURATION, "Time the server took to answer, from the request time at the end of "
-                        "each access log line, in seconds."),
-    counter(UNPARSED, "Access log lines that are not in the combined or common format.", ),
-)
+REQUESTS_TOTAL = counter(
+    "aftercare_http_requests_total",
+    "HTTP requests answered, from the access log, by status class (2xx, 4xx, 5xx...).",
+    "code_class")
+REQUEST_DURATION_SECONDS = histogram(
+    "aftercare_http_request_duration_seconds",
+    "Time the server took to answer, from the request time at the end of each access log line, "
+    "in seconds.")
+UNPARSED_LINES_TOTAL = counter(
+    "aftercare_http_unparsed_lines_total",
+    "Access log lines that are not in the combined or common format.")
+
+# what the counts are keyed by (the follower keeps its totals by name)
+REQUESTS = REQUESTS_TOTAL.name
+DURATION = REQUEST_DURATION_SECONDS.name
+UNPARSED = UNPARSED_LINES_TOTAL.name
 
 
 def _le(bound: float) -> str:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Callable, Iterable
+from dataclasses import dataclass, fields
+from typing import Callable, Iterable, Mapping
 
 from ..config import Config
-from ..metrics import LOG_NAME, Metric, Sink, counter, gauge, histogram
+from ..metrics import LOG_NAME, Metric, Sink, counter, gauge, metrics_in
 from ..runtime import Area, Target
 from . import access, serverlog
 from .counting import LevelCounter
@@ -30,9 +31,24 @@ MAX_BYTES_PER_SCRAPE = 256 << 20
 READ_SHARE_OF_TIMEOUT = 0.5
 
 
-def follower_metrics(prefix: str, what: str) -> tuple[Metric, ...]:
+@dataclass(frozen=True)
+class FollowerMetrics:
+    """The metrics every followed log has, named ``<prefix>_...`` (see :func:`follower_metrics`)."""
+    files: Metric
+    unreadable_files: Metric
+    read_bytes: Metric
+    read_lines: Metric
+    backlog_bytes: Metric
+    last_line: Metric
+    offsets_saved: Metric
+
+    def __iter__(self):
+        return iter(tuple(getattr(self, f.name) for f in fields(self)))
+
+
+def follower_metrics(prefix: str, what: str) -> FollowerMetrics:
     """The metrics every followed log has, named ``<prefix>_...``."""
-    return (
+    return FollowerMetrics(
         gauge(f"{prefix}_files", f"Files matching the {what}'s path that are followed; 0 means none "
                                  "exists (or none could be opened)."),
         gauge(f"{prefix}_unreadable_files", f"Files matching the {what}'s path that could not be "
@@ -53,10 +69,12 @@ class LogTarget(Target):
     """One followed path, its chunk counter and the series to expose (0 until seen)."""
 
     def __init__(self, system: str, name: str, timeout: float, *, path: str, state_file: str,
-                 prefix: str, collector: str, count: Callable, zero_keys: Iterable[tuple]):
+                 metrics: FollowerMetrics, counted: Mapping[str, Metric], collector: str,
+                 count: Callable, zero_keys: Iterable[tuple]):
+        """``count`` keys its counts (name, label values...) by the names in ``counted``."""
         super().__init__(system, name, timeout)
         self.collectors = (collector,)
-        self.path, self.prefix, self.count = path, prefix, count
+        self.path, self.metrics, self.counted, self.count = path, metrics, counted, count
         self.zero_keys = tuple(zero_keys)
         self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE)
         self.last_problem: str | None = None
@@ -80,18 +98,22 @@ class LogTarget(Target):
         """What a problem does besides the log line and the file metrics."""
 
     def expose(self, sink: Sink, result: PollResult) -> None:
-        p, state = self.prefix, self.follower.state
+        m, state = self.metrics, self.follower.state
         totals = self.follower.totals
         for key in dict.fromkeys(self.zero_keys + tuple(totals)):
-            sink.add(key[0], totals.get(key, 0), *key[1:])
-        sink.add(f"{p}_files", result.files)
-        sink.add(f"{p}_unreadable_files", result.unreadable)
-        sink.add(f"{p}_read_bytes_total", state["bytes"])
-        sink.add(f"{p}_read_lines_total", state["lines"])
-        sink.add(f"{p}_backlog_bytes", result.backlog_bytes)
-        sink.add(f"{p}_offsets_saved", 1 if result.state_saved else 0)
+            metric = self.counted.get(key[0])
+            if metric is None:      # kept in the state by an older version or config
+                log.error("undeclared metric", extra={"target": self.name, "metric": key[0]})
+                continue
+            sink.add(metric, totals.get(key, 0), *key[1:])
+        sink.add(m.files, result.files)
+        sink.add(m.unreadable_files, result.unreadable)
+        sink.add(m.read_bytes, state["bytes"])
+        sink.add(m.read_lines, state["lines"])
+        sink.add(m.backlog_bytes, result.backlog_bytes)
+        sink.add(m.offsets_saved, 1 if result.state_saved else 0)
         if state.get("last_line_time"):
-            sink.add(f"{p}_last_line_timestamp_seconds", state["last_line_time"])
+            sink.add(m.last_line, state["last_line_time"])
 
     def problem(self, result: PollResult | None) -> tuple[str, str] | None:
         """(reason, safe description) of what is wrong, or None."""
@@ -124,30 +146,43 @@ def _state_file(config: Config, area: str, system: str, name: str) -> str:
     return os.path.join(config.defaults.state_dir, "logs", area, system, f"{name}.json")
 
 
+def _by_name(metrics: Iterable[Metric]) -> dict[str, Metric]:
+    return {m.name: m for m in metrics}
+
+
+SOURCE_LINES = counter("aftercare_log_lines_total", "Lines of the log source matching each "
+                       "configured level's regex (a line may match several levels), kept across "
+                       "restarts.", "level")
+SOURCE_LOG = follower_metrics("aftercare_log", "log source")
+
+DATABASE_LOG = follower_metrics("aftercare_database_log", "database server log")
+
+EXCHANGE_LINES = counter("aftercare_exchange_log_lines_total", "Lines of the job's log matching "
+                         "each configured level's regex, kept across restarts.", "level")
+EXCHANGE_LOG = follower_metrics("aftercare_exchange_log", "job log")
+
+
 class LogSourcesArea(Area):
     """Log sources of the services exporter: lines by level, or HTTP traffic."""
 
     name = "logs"
     target_label = "source"
     reasons = ("missing", "unreadable", "state", "error")
-    metrics = (
-        counter("aftercare_log_lines_total", "Lines of the log source matching each configured level's "
-                "regex (a line may match several levels), kept across restarts.", "level"),
-        *follower_metrics("aftercare_log", "log source"),
-        *access.METRICS,
-    )
+    metrics = (SOURCE_LINES, *SOURCE_LOG, *metrics_in(access))
 
     def build_targets(self, config: Config) -> Iterable[Target]:
+        counted = _by_name(self.metrics)
         for system in config.systems:
             for src in system.logs:
                 if src.format == "combined":
                     count, zero = access.AccessCounter(), access.zero_samples()
                 else:
-                    count = LevelCounter(src.levels, "aftercare_log_lines_total")
-                    zero = [("aftercare_log_lines_total", level) for level in src.levels]
+                    count = LevelCounter(src.levels, SOURCE_LINES.name)
+                    zero = [(SOURCE_LINES.name, level) for level in src.levels]
                 yield SourceTarget(system.name, src.source, config.defaults.timeout, path=src.path,
                                    state_file=_state_file(config, "source", system.name, src.source),
-                                   prefix="aftercare_log", collector="log", count=count, zero_keys=zero)
+                                   metrics=SOURCE_LOG, counted=counted, collector="log",
+                                   count=count, zero_keys=zero)
 
 
 class SourceTarget(LogTarget):
@@ -166,31 +201,23 @@ class DatabaseLogArea(Area):
 
     name = "database_log"
     target_label = "database"
-    metrics = (
-        counter(serverlog.METRIC, "Server log messages by severity: error, fatal, panic (PostgreSQL) "
-                "or error, warning (MySQL/MariaDB), kept across restarts.", "severity"),
-        counter(serverlog.SLOW_TOTAL, "Statements that completed slower than the server's own "
-                "threshold (PostgreSQL log_min_duration_statement, from the server log; MySQL/MariaDB "
-                "long_query_time, from the slow query log), kept across restarts."),
-        histogram(serverlog.SLOW_DURATION, "How long each completed slow statement took, as the "
-                  "server logged it, in seconds."),
-        *follower_metrics("aftercare_database_log", "database server log"),
-    )
+    metrics = (*metrics_in(serverlog), *DATABASE_LOG)
 
     def build_targets(self, config: Config) -> Iterable[Target]:
+        counted = _by_name(self.metrics)
         for system in config.systems:
             for db in system.databases:
                 if db.log is None:
                     continue
                 fmt = serverlog.log_format(db.type, db.log.format, db.log.path)
-                zero = [(serverlog.METRIC, s) for s in serverlog.severities(fmt)]
+                zero = [(serverlog.MESSAGES.name, s) for s in serverlog.severities(fmt)]
                 if fmt in serverlog.SLOW_FORMATS:           # PostgreSQL: slow statements too
                     count, zero = serverlog.ServerLogCounter(fmt), zero + list(serverlog.slow_zero_keys())
                 else:
                     count = serverlog.counter_for(fmt)
                 yield LogTarget(system.name, db.name, db.timeout, path=db.log.path,
                                 state_file=_state_file(config, "database", system.name, db.name),
-                                prefix="aftercare_database_log", collector="database_log",
+                                metrics=DATABASE_LOG, counted=counted, collector="database_log",
                                 count=count, zero_keys=zero)
 
 
@@ -199,20 +226,17 @@ class ExchangeLogArea(Area):
 
     name = "exchange_log"
     target_label = "exchange"
-    metrics = (
-        counter("aftercare_exchange_log_lines_total", "Lines of the job's log matching each configured "
-                "level's regex, kept across restarts.", "level"),
-        *follower_metrics("aftercare_exchange_log", "job log"),
-    )
+    metrics = (EXCHANGE_LINES, *EXCHANGE_LOG)
 
     def build_targets(self, config: Config) -> Iterable[Target]:
+        counted = _by_name(self.metrics)
         for system in config.systems:
             for job in system.exchange:
                 if job.log is None:
                     continue
-                metric = "aftercare_exchange_log_lines_total"
+                metric = EXCHANGE_LINES.name
                 yield LogTarget(system.name, job.name, config.defaults.timeout, path=job.log.path,
                                 state_file=_state_file(config, "exchange", system.name, job.name),
-                                prefix="aftercare_exchange_log", collector="exchange_log",
+                                metrics=EXCHANGE_LOG, counted=counted, collector="exchange_log",
                                 count=LevelCounter(job.log.levels, metric),
                                 zero_keys=[(metric, level) for level in job.log.levels])

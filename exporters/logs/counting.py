@@ -10,7 +10,6 @@ or match an empty line falls back to per-line search, so counts never depend on 
 """
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from typing import Mapping
@@ -95,54 +94,3 @@ class FirstTokenCounter:
                 out[(self.metric, label)] += n
         return out
 
-
-# --- whole files (benchmarks, backfills): optionally over several processes -------------
-
-FILE_CHUNK_BYTES = 16 << 20
-
-
-def _count_range(task: tuple) -> Counter:
-    """Count the complete lines of ``path`` in [start, end); ``start`` is a line start."""
-    path, start, end, counter = task
-    out = Counter()
-    with open(path, "rb", buffering=0) as fh:
-        pos = start
-        while pos < end:
-            data = os.pread(fh.fileno(), min(FILE_CHUNK_BYTES, end - pos), pos)
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                break                           # a partial last line (or a line > 16 MiB)
-            out.update(counter(data[:cut] if cut < len(data) else data))
-            pos += cut
-    return out
-
-
-def _line_starts(path: str, size: int, parts: int) -> list[int]:
-    """``parts`` + 1 offsets, each at a line start (or the end)."""
-    bounds = [0]
-    with open(path, "rb", buffering=0) as fh:
-        for i in range(1, parts):
-            at = max(bounds[-1], size * i // parts)
-            tail = os.pread(fh.fileno(), 1 << 16, at - 1) if at > 0 else b"\n"
-            nl = tail.find(b"\n")
-            bounds.append(size if nl < 0 else min(size, at + nl))
-    return bounds + [size]
-
-
-def count_file(path: str, counter, workers: int = 1) -> Counter:
-    """Counts of every complete line of ``path``; ``workers`` > 1 splits the file
-    at line starts over that many processes (worth it from tens of MiB)."""
-    size = os.path.getsize(path)
-    parts = 1 if workers <= 1 else workers * 4
-    bounds = _line_starts(path, size, parts)
-    tasks = [(path, a, b, counter) for a, b in zip(bounds, bounds[1:]) if b > a]
-    total = Counter()
-    if workers <= 1:
-        for task in tasks:
-            total.update(_count_range(task))
-        return total
-    import multiprocessing
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for part in pool.imap_unordered(_count_range, tasks):
-            total.update(part)
-    return total

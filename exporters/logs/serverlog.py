@@ -13,12 +13,20 @@ import os
 import re
 from collections import Counter
 
+from ..metrics import counter, histogram
 from . import pg_messages
 from .counting import FirstTokenCounter
 
-METRIC = "aftercare_database_log_messages_total"
-SLOW_TOTAL = "aftercare_database_slow_statements_total"
-SLOW_DURATION = "aftercare_database_slow_statement_duration_seconds"
+MESSAGES = counter("aftercare_database_log_messages_total",
+                   "Server log messages by severity: error, fatal, panic (PostgreSQL) or error, "
+                   "warning (MySQL/MariaDB), kept across restarts.", "severity")
+SLOW = counter("aftercare_database_slow_statements_total",
+               "Statements that completed slower than the server's own threshold (PostgreSQL "
+               "log_min_duration_statement, from the server log; MySQL/MariaDB long_query_time, from "
+               "the slow query log), kept across restarts.")
+SLOW_SECONDS = histogram("aftercare_database_slow_statement_duration_seconds",
+                         "How long each completed slow statement took, as the server logged it, "
+                         "in seconds.")
 # seconds; log_min_duration_statement is usually between 100 ms and a few seconds
 SLOW_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0)
 
@@ -107,25 +115,25 @@ class SlowStatementCounter:
         found = self.regex.findall(chunk)
         if not found:
             return out
-        out[(SLOW_TOTAL,)] = len(found)
+        out[(SLOW.name,)] = len(found)
         for raw, n in Counter(found).items():
             seconds = float(raw) * self.scale
             for bound in SLOW_BUCKETS[bisect.bisect_left(SLOW_BUCKETS, seconds):]:
-                out[(SLOW_DURATION, "bucket", _le(bound))] += n
-            out[(SLOW_DURATION, "bucket", "+Inf")] += n
-            out[(SLOW_DURATION, "sum", "")] += seconds * n
-            out[(SLOW_DURATION, "count", "")] += n
+                out[(SLOW_SECONDS.name, "bucket", _le(bound))] += n
+            out[(SLOW_SECONDS.name, "bucket", "+Inf")] += n
+            out[(SLOW_SECONDS.name, "sum", "")] += seconds * n
+            out[(SLOW_SECONDS.name, "count", "")] += n
         return out
 
 
 def slow_zero_keys():
     """The slow-statement series, exposed at 0 before the first one."""
-    yield (SLOW_TOTAL,)
+    yield (SLOW.name,)
     for bound in SLOW_BUCKETS:
-        yield (SLOW_DURATION, "bucket", _le(bound))
-    yield (SLOW_DURATION, "bucket", "+Inf")
-    yield (SLOW_DURATION, "sum", "")
-    yield (SLOW_DURATION, "count", "")
+        yield (SLOW_SECONDS.name, "bucket", _le(bound))
+    yield (SLOW_SECONDS.name, "bucket", "+Inf")
+    yield (SLOW_SECONDS.name, "sum", "")
+    yield (SLOW_SECONDS.name, "count", "")
 
 
 class ServerLogCounter:
@@ -158,4 +166,4 @@ def severities(fmt: str) -> tuple[str, ...]:
 
 def counter_for(fmt: str) -> FirstTokenCounter:
     regex, wanted = FORMATS[fmt]
-    return FirstTokenCounter(regex, wanted, METRIC)
+    return FirstTokenCounter(regex, wanted, MESSAGES.name)

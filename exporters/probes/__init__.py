@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..metrics import Sink, safe_error
+from ..metrics import Metric, Sink, safe_error
 from .amqp import probe_amqp
 from .core import REASONS, Emit, ProbeContext, ProbeFailed, classify_error
 from .dns import probe_dns
@@ -23,7 +23,6 @@ from .postgresql import probe_postgresql
 from .process import probe_process
 from .redis import probe_redis
 from .tcp import probe_tcp
-from .tls import probe_tls
 
 ProbeFn = Callable[[Any, ProbeContext], None]
 
@@ -31,7 +30,6 @@ ProbeFn = Callable[[Any, ProbeContext], None]
 PROBERS: dict[str, ProbeFn] = {
     "http": probe_http,
     "tcp": probe_tcp,
-    "tls": probe_tls,
     "process": probe_process,
     "postgresql": probe_postgresql,
     "mysql": probe_mysql,
@@ -44,7 +42,7 @@ PROBERS: dict[str, ProbeFn] = {
 __all__ = ["PROBERS", "REASONS", "ProbeFn", "ProbeContext", "ProbeFailed", "run_probe"]
 
 
-def run_probe(kind: str, check: Any, sink: Sink, timeout: float, duration_metric: str,
+def run_probe(kind: str, check: Any, sink: Sink, timeout: float, duration_metric: Metric,
               emit: Emit | None = None) -> None:
     """Run one check under ``timeout``: up or down with a reason in ``sink``,
     and ``duration_metric`` (seconds) when it succeeded."""

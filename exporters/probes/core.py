@@ -11,7 +11,7 @@ from typing import Callable
 # The bounded failure reasons, exposed as aftercare_<target>_failure{reason}.
 REASONS = ("dns", "connect", "tls", "auth", "timeout", "status", "content", "process")
 
-Emit = Callable[..., None]          # emit(metric_name, value, *extra_label_values)
+Emit = Callable[..., None]          # emit(METRIC, value, *extra_label_values), as sink.add
 
 
 class ProbeFailed(Exception):

@@ -21,17 +21,16 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
 BODY_LIMIT = 1024 * 1024        # bytes of body read (and matched) at most
 
-METRICS = (
-    gauge("aftercare_http_status_code",
-          "HTTP status code of the last response (after redirects)."),
-    gauge("aftercare_http_redirects", "Number of redirects followed."),
-    gauge("aftercare_http_phase_seconds",
-          "Seconds spent per phase of the HTTP check, summed over redirects: resolve, "
-          "connect, tls, processing (request sent to response headers), transfer (body).",
-          "phase"),
-    gauge("aftercare_http_content_length_bytes",
-          "Bytes of response body read (at most 1 MiB)."),
-)
+STATUS_CODE = gauge("aftercare_http_status_code",
+                    "HTTP status code of the last response (after redirects).")
+REDIRECTS = gauge("aftercare_http_redirects", "Number of redirects followed.")
+PHASE_SECONDS = gauge(
+    "aftercare_http_phase_seconds",
+    "Seconds spent per phase of the HTTP check, summed over redirects: resolve, "
+    "connect, tls, processing (request sent to response headers), transfer (body).",
+    "phase")
+CONTENT_LENGTH_BYTES = gauge("aftercare_http_content_length_bytes",
+                             "Bytes of response body read (at most 1 MiB).")
 
 
 def probe_http(check, ctx: ProbeContext) -> None:
@@ -52,10 +51,10 @@ def probe_http(check, ctx: ProbeContext) -> None:
                 method = "GET"
     finally:
         for phase, seconds in timings.items():
-            ctx.emit("aftercare_http_phase_seconds", seconds, phase)
-        ctx.emit("aftercare_http_redirects", redirects)
-    ctx.emit("aftercare_http_status_code", status)
-    ctx.emit("aftercare_http_content_length_bytes", len(body))
+            ctx.emit(PHASE_SECONDS, seconds, phase)
+        ctx.emit(REDIRECTS, redirects)
+    ctx.emit(STATUS_CODE, status)
+    ctx.emit(CONTENT_LENGTH_BYTES, len(body))
     ok = status in check.expect_status if check.expect_status else 200 <= status < 300
     if not ok:
         raise ProbeFailed("status", f"status {status} not expected")

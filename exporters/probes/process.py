@@ -13,13 +13,12 @@ from .core import ProbeContext, ProbeFailed
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-METRICS = (
-    gauge("aftercare_process_running", "Number of running processes matching the check."),
-    counter("aftercare_process_cpu_seconds_total",
-            "User plus system CPU seconds used by the matching processes (sum; drops when one exits)."),
-    gauge("aftercare_process_resident_memory_bytes",
-          "Resident memory of the matching processes, in bytes (sum)."),
-)
+RUNNING = gauge("aftercare_process_running", "Number of running processes matching the check.")
+CPU_SECONDS_TOTAL = counter(
+    "aftercare_process_cpu_seconds_total",
+    "User plus system CPU seconds used by the matching processes (sum; drops when one exits).")
+RESIDENT_MEMORY_BYTES = gauge("aftercare_process_resident_memory_bytes",
+                              "Resident memory of the matching processes, in bytes (sum).")
 
 
 def probe_process(check, ctx: ProbeContext) -> None:
@@ -32,9 +31,9 @@ def probe_process(check, ctx: ProbeContext) -> None:
             alive += 1
             cpu += usage[0]
             rss += usage[1]
-    ctx.emit("aftercare_process_running", alive)
-    ctx.emit("aftercare_process_cpu_seconds_total", cpu)
-    ctx.emit("aftercare_process_resident_memory_bytes", rss)
+    ctx.emit(RUNNING, alive)
+    ctx.emit(CPU_SECONDS_TOTAL, cpu)
+    ctx.emit(RESIDENT_MEMORY_BYTES, rss)
     if not alive:
         raise ProbeFailed("process", "no matching process is running")
 

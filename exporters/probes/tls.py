@@ -1,5 +1,5 @@
-"""TLS: the client handshake every TLS-speaking prober uses, the certificate
-expiry metrics, and the ``tls`` prober (a TCP connection plus a handshake)."""
+"""TLS: the client handshake every TLS-speaking prober uses, and the certificate
+expiry metrics."""
 from __future__ import annotations
 
 import socket
@@ -7,19 +7,17 @@ import ssl
 import threading
 
 from ..metrics import gauge
-from .core import ProbeContext, ProbeFailed, open_tcp, split_address
+from .core import ProbeContext, ProbeFailed
 
-LEAF_EXPIRY = "aftercare_tls_leaf_cert_expiry_timestamp_seconds"
-CHAIN_EXPIRY = "aftercare_tls_cert_expiry_timestamp_seconds"     # contract name
-
-METRICS = (
-    gauge(CHAIN_EXPIRY,
-          "Unix time (seconds) when the first certificate of the verified chain (leaf, "
-          "intermediates and trust anchor) expires: from then on clients fail. Without "
-          "verification (tls_verify: false) the leaf's expiry."),
-    gauge(LEAF_EXPIRY,
-          "Unix time (seconds) when the server's own (leaf) certificate expires."),
-)
+# the chain's expiry carries the name the rules and dashboards know
+CHAIN_EXPIRY = gauge(
+    "aftercare_tls_cert_expiry_timestamp_seconds",
+    "Unix time (seconds) when the first certificate of the verified chain (leaf, "
+    "intermediates and trust anchor) expires: from then on clients fail. Without "
+    "verification (tls_verify: false) the leaf's expiry.")
+LEAF_EXPIRY = gauge(
+    "aftercare_tls_leaf_cert_expiry_timestamp_seconds",
+    "Unix time (seconds) when the server's own (leaf) certificate expires.")
 
 _contexts: dict[tuple, ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
@@ -83,14 +81,3 @@ def emit_expiry(tls: ssl.SSLSocket, ctx: ProbeContext) -> None:
     if expiries:
         ctx.emit(LEAF_EXPIRY, expiries[0])
         ctx.emit(CHAIN_EXPIRY, expiries[1])
-
-
-def probe_tls(check, ctx: ProbeContext) -> None:
-    """A TCP connection to ``check.address`` and a verified TLS handshake."""
-    host, port = split_address(check.address)
-    tls = handshake(open_tcp(host, port, ctx), host, ctx,
-                    getattr(check, "tls_verify", True), getattr(check, "ca_file", None))
-    try:
-        emit_expiry(tls, ctx)
-    finally:
-        tls.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..prom import buckets
-from .common import BUCKET, STEP, Context, by_labels, episodes, sample_interval
+from .common import STEP, Context, by_labels, episodes, sample_interval
 
 KINDS = {  # section key -> (up metric, target label, config attribute)
     "services": ("aftercare_service_up", "service", "services"),
