@@ -319,10 +319,6 @@ class WebConfig:
         """The server-side context (cert, key, versions, client auth), or None without TLS."""
         return self._ssl_context
 
-    @property
-    def tls_enabled(self) -> bool:
-        return self._ssl_context is not None
-
     # -- headers --
 
     @property
