@@ -3,7 +3,8 @@
 Safe tags only; a key given twice in one mapping, a mapping or list used as a
 key, a value its tag cannot hold (``month 13``, ``!!int x``) and nesting too
 deep all become one :class:`~exporters.schema.ConfigError` naming the file and
-the line, never another exception.  Anchors and aliases work as in any YAML.
+the line, never another exception.  Anchors, aliases and ``<<`` merge keys work
+as in any YAML.
 """
 from __future__ import annotations
 
@@ -22,16 +23,23 @@ class StrictLoader(yaml.SafeLoader):
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError):
+        except (yaml.YAMLError, ConfigError, RecursionError):
+            raise
+        except Exception:   # ValueError, KeyError... of a tag's constructor on a bad value
             # never echo the value: it may be a password given the wrong tag
             kind = node.tag.rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
                 None, None, f"found a value that is not a valid {kind}", node.start_mark)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 def _strict_mapping(loader: StrictLoader, node, deep: bool = False):
     seen = set()
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE:
+            continue            # "<<: *base" merges a mapping; keys given here win, as in YAML
         key = loader.construct_object(key_node, deep=deep)
         try:
             hash(key)
