@@ -263,7 +263,7 @@ _SPEC = "aftercare.schema"
 class Spec:
     """How one YAML key is read: its validator, whether it is required, where a default
     comes from when it is absent or null (``default_from``: a function called at load time)."""
-    validator: Validator
+    validator: Validator | None
     required: bool = False
     default: Any = None
     default_from: Callable[[], Any] | None = None
@@ -317,10 +317,12 @@ def Struct(cls: type, extra: dict[str, Spec] | None = None, one_of: Iterable[str
     return check
 
 
-def from_mapping(cls: type, value: Any, path: tuple, keys: dict[str, Spec],
+def from_mapping(cls: type, value: Any, path: tuple, keys: dict[str, Spec] | None = None,
                  one_of: tuple = (), exclusive: tuple = (),
                  post: Callable[[dict, tuple], None] | None = None) -> Any:
-    """Check ``value`` against ``keys`` (unknown keys rejected) and build ``cls``."""
+    """Check ``value`` against ``keys`` (by default those of ``cls``; any other key is
+    rejected) and build ``cls``; :func:`Struct` describes the other arguments."""
+    keys = specs(cls) if keys is None else keys
     if not isinstance(value, dict):
         raise ConfigError(path, f"expected a mapping, got {describe(value)}")
     for key in value:
