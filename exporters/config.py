@@ -1,9 +1,10 @@
 """aftercare.yml: the model, its strict schema and ``load_config()``.
 
 One file describes every customer system under support; each exporter reads
-the sections of its area.  Secrets come from ``password_file`` or
-``password_env`` (or a DSN's own password) and are held in :class:`Secret`,
-which never prints its value.
+the sections of its area.  Each key is declared once, as a field of the model
+with its validator and default (see :func:`exporters.schema.f`).  Secrets come
+from ``password_file`` or ``password_env`` (or a DSN's own password) and are
+held in :class:`Secret`, which never prints its value.
 """
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import contextvars
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import yaml
-
-from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Enum, Field, ListOf,
-                     MapOf, Number, Regex, Size, Str, Struct, Timezone, Url)
+from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Enum, ListOf, MapOf,
+                     Number, Regex, Size, Spec, Str, Struct, Timezone, Url, f, relative_to,
+                     resolve)
+from .yamlstrict import read_yaml
 
 __all__ = ["ConfigError", "load_config", "Config", "System", "Secret"]
 
@@ -67,215 +68,27 @@ class Dsn:
         return f"{self.scheme}://{user}{host}{port}/{self.database or ''}"
 
 
-@dataclass(frozen=True)
-class LogFile:
-    path: str
-    format: str
+# --- secrets, DSNs and values read at load time ------------------------------------------
+
+PG_SCHEMES = ("postgresql", "postgres")
+MYSQL_SCHEMES = ("mysql", "mariadb")
+DEFAULT_LEVELS = {"error": r"ERROR|FATAL|CRITICAL|Exception", "warning": r"WARN"}
+
+# the defaults section of the file being loaded, for keys that fall back to it
+_IN_FORCE: contextvars.ContextVar[Defaults] = contextvars.ContextVar("defaults")
 
 
-@dataclass(frozen=True)
-class Database:
-    name: str
-    type: str
-    dsn: Dsn
-    timeout: float
-    password: Secret | None
-    log: LogFile | None
-    data_path: str | None
-    top_tables: int
-    slow_query: float
+def _from_defaults(name: str) -> Callable[[], Any]:
+    return lambda: getattr(_IN_FORCE.get(), name)
 
 
-@dataclass(frozen=True)
-class HttpCheck:
-    url: str
-    method: str
-    expect_status: tuple[int, ...]
-    body_regex: re.Pattern | None
-    headers: dict = field(repr=False)   # may carry an Authorization token
-    follow_redirects: bool
-    tls_verify: bool
-    ca_file: str | None
-
-
-@dataclass(frozen=True)
-class TcpCheck:
-    address: str
-    tls: bool
-    send: str | None
-    expect: re.Pattern | None
-    tls_verify: bool = True
-    ca_file: str | None = None
-
-
-@dataclass(frozen=True)
-class ProcessCheck:
-    pattern: re.Pattern | None
-    pidfile: str | None
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    timeout: float
-    http: HttpCheck | None
-    tcp: TcpCheck | None
-    process: ProcessCheck | None
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in ("http", "tcp", "process") if getattr(self, k))
-
-
-@dataclass(frozen=True)
-class LogSource:
-    source: str
-    path: str
-    levels: dict          # level name -> compiled regex
-    format: str           # plain | combined (access log)
-
-
-@dataclass(frozen=True)
-class DbLink:
-    dsn: Dsn
-    password: Secret | None
-
-
-@dataclass(frozen=True)
-class RedisLink:
-    address: str
-    password: Secret | None
-    tls: bool
-
-
-@dataclass(frozen=True)
-class AmqpLink:
-    url: Dsn
-    password: Secret | None
-
-
-@dataclass(frozen=True)
-class MqttLink:
-    address: str
-    username: str | None
-    password: Secret | None
-    tls: bool
-
-
-@dataclass(frozen=True)
-class DnsLink:
-    name: str
-    server: str | None
-    record: str
-
-
-@dataclass(frozen=True)
-class Integration:
-    name: str
-    timeout: float
-    tcp: TcpCheck | None
-    http: HttpCheck | None
-    postgresql: DbLink | None
-    mysql: DbLink | None
-    redis: RedisLink | None
-    amqp: AmqpLink | None
-    mqtt: MqttLink | None
-    dns: DnsLink | None
-
-    PROTOCOLS = ("tcp", "http", "postgresql", "mysql", "redis", "amqp", "mqtt", "dns")
-
-    @property
-    def kind(self) -> str:
-        return next(k for k in self.PROTOCOLS if getattr(self, k))
-
-
-@dataclass(frozen=True)
-class Outbox:
-    path: str
-    pattern: str
-
-
-@dataclass(frozen=True)
-class ExchangeQuery:
-    database: str         # name of a database of the same system
-    sql: str
-
-
-@dataclass(frozen=True)
-class Exchange:
-    name: str
-    schedule: str | None
-    max_duration: float | None
-    grace: float
-    outbox: Outbox | None
-    query: ExchangeQuery | None
-    log: LogSource | None
-
-
-@dataclass(frozen=True)
-class PgBackRest:
-    stanza: str
-    command: str
-
-
-@dataclass(frozen=True)
-class Backup:
-    name: str
-    path: str | None
-    schedule: str | None
-    min_size: int
-    verify: str
-    grace: float
-    pgbackrest: PgBackRest | None
-
-
-@dataclass(frozen=True)
-class Sla:
-    availability: float
-    response_time: float
-
-
-@dataclass(frozen=True)
-class System:
-    name: str
-    customer: str | None
-    timezone: str
-    sla: Sla
-    databases: tuple[Database, ...]
-    services: tuple[Service, ...]
-    logs: tuple[LogSource, ...]
-    integrations: tuple[Integration, ...]
-    exchange: tuple[Exchange, ...]
-    backups: tuple[Backup, ...]
-
-
-@dataclass(frozen=True)
-class Defaults:
-    timeout: float
-    timezone: str
-    state_dir: str
-
-
-@dataclass(frozen=True)
-class Config:
-    file: str
-    defaults: Defaults
-    systems: tuple[System, ...]
-
-    def system(self, name: str) -> System:
-        return next(s for s in self.systems if s.name == name)
-
-
-# --- secrets and DSNs -------------------------------------------------------------
-
-# relative paths in the config (password_file) are resolved against the
-# directory of the config file, as Prometheus does
-_BASE_DIR: contextvars.ContextVar[str] = contextvars.ContextVar("base_dir", default=".")
+def _default_levels() -> dict:
+    return {k: re.compile(v) for k, v in DEFAULT_LEVELS.items()}
 
 
 def _read_secret(raw: dict, path: tuple) -> Secret | None:
     if raw.get("password_file"):
-        file = os.path.join(_BASE_DIR.get(), raw["password_file"])
+        file = resolve(raw["password_file"])
         try:
             with open(file, encoding="utf-8") as fh:
                 value = fh.read().rstrip("\r\n")
@@ -295,8 +108,10 @@ def _read_secret(raw: dict, path: tuple) -> Secret | None:
     return None
 
 
-_SECRET_FIELDS = {"password_file": Field(Str(what="a file path")),
-                  "password_env": Field(Str(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name"))}
+_SECRET_KEYS = {
+    "password_file": Spec(Str(what="a file path")),
+    "password_env": Spec(Str(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")),
+}
 _SECRET_EXCLUSIVE = [("password_file", "password_env")]
 
 
@@ -312,18 +127,14 @@ def parse_dsn(value: str, path: tuple, schemes: tuple[str, ...]) -> Dsn:
                params=tuple(parse_qsl(parts.query)), password=password)
 
 
-def _with_password(cls: type, fields: dict[str, Field], url_key: str | None = None,
-                   schemes=None):
-    """A struct with password_file/password_env, handing ``password`` to ``cls``.
+def _with_password(cls: type, url_key: str | None = None, schemes=None, post=None):
+    """``cls`` read with password_file/password_env, which become its ``password``.
 
     With ``url_key``, that key is parsed as a connection URL (``schemes``, or a
     function of the other values giving them) whose own password counts too:
     one of the two, never both.
     """
-    all_fields = {**fields, **_SECRET_FIELDS}
-
-    def check(raw, path):
-        out = Struct(dict, all_fields, exclusive=_SECRET_EXCLUSIVE)(raw, path)
+    def read_password(out, path):
         url = None
         if url_key:
             kinds = schemes(out) if callable(schemes) else schemes
@@ -335,205 +146,275 @@ def _with_password(cls: type, fields: dict[str, Field], url_key: str | None = No
                 raise ConfigError(path + (url_key,), "the URL carries a password and password_file/"
                                                      "password_env is set too: keep one")
             secret = url.password
-        return cls(password=secret, **out)
-    return check
+        out["password"] = secret
+
+    return Struct(cls, extra=_SECRET_KEYS, exclusive=_SECRET_EXCLUSIVE, post=read_password)
 
 
-def _url_link(key: str, schemes: tuple[str, ...], cls: type):
-    return _with_password(cls, {key: Field(Str(what="a connection URL"), required=True)}, key, schemes)
+# --- the model, each key declared once ------------------------------------------------------
+
+TIMEOUT = Duration(min_seconds=0.1)
+FILE_PATH = Str(what="a file path")
+LEVELS = MapOf(Regex(), NAME, min_items=1)
 
 
-# --- schema --------------------------------------------------------------------------
-
-DEFAULT_LEVELS = {"error": r"ERROR|FATAL|CRITICAL|Exception", "warning": r"WARN"}
-PG_SCHEMES = ("postgresql", "postgres")
-MYSQL_SCHEMES = ("mysql", "mariadb")
-
-
-_HTTP = Struct(HttpCheck, {
-    "url": Field(Url("http", "https"), required=True),
-    "method": Field(Enum("GET", "HEAD", "POST"), default="GET"),
-    "expect_status": Field(ListOf(Number(int, 100, 599), min_items=1), default=()),
-    "body_regex": Field(Regex()),
-    "headers": Field(MapOf(Str(what="a header value")), default={}),
-    "follow_redirects": Field(Bool(), default=True),
-    "tls_verify": Field(Bool(), default=True),
-    "ca_file": Field(Str(what="a file path")),
-})
+@dataclass(frozen=True)
+class LogFile:
+    path: str = f(FILE_PATH, required=True)
+    format: str = f(Enum("auto", "stderr", "csvlog", "jsonlog", "mysql"), default="auto")
 
 
-_TCP = Struct(TcpCheck, {
-    "address": Field(Address(), required=True),
-    "tls": Field(Bool(), default=False),
-    "send": Field(Str(what="a string to send")),
-    "expect": Field(Regex()),
-    "tls_verify": Field(Bool(), default=True),
-    "ca_file": Field(Str(what="a file path")),
-})
-
-_PROCESS = Struct(ProcessCheck, {
-    "pattern": Field(Regex()),
-    "pidfile": Field(Str(what="a file path")),
-}, one_of=("pattern", "pidfile"))
+@dataclass(frozen=True)
+class Database:
+    name: str = f(NAME, required=True)
+    type: str = f(Enum("postgresql", "mysql"), required=True)
+    dsn: Dsn = f(Str(what="a connection URL"), required=True)
+    timeout: float = f(TIMEOUT, default_from=_from_defaults("timeout"))
+    password: Secret | None = f()
+    log: LogFile | None = f(Struct(LogFile))
+    data_path: str | None = f(Str(what="a directory path"))
+    top_tables: int = f(Number(int, 0, 500), default=20)
+    slow_query: float = f(Duration(), default=30.0)
 
 
-def _log_source(cls=LogSource, name_key="source"):
-    return Struct(cls, {
-        name_key: Field(NAME, required=True),
-        "path": Field(Str(what="a file path or glob"), required=True),
-        "levels": Field(MapOf(Regex(), NAME, min_items=1), default=None),
-        "format": Field(Enum("plain", "combined"), default="plain"),
-    }, post=lambda out, path: out.__setitem__(
-        "levels", out["levels"] or {k: re.compile(v) for k, v in DEFAULT_LEVELS.items()}))
+@dataclass(frozen=True)
+class HttpCheck:
+    url: str = f(Url("http", "https"), required=True)
+    method: str = f(Enum("GET", "HEAD", "POST"), default="GET")
+    expect_status: tuple[int, ...] = f(ListOf(Number(int, 100, 599), min_items=1), default=())
+    body_regex: re.Pattern | None = f(Regex())
+    headers: dict = f(MapOf(Str(what="a header value")), default={},
+                      repr=False)   # may carry an Authorization token
+    follow_redirects: bool = f(Bool(), default=True)
+    tls_verify: bool = f(Bool(), default=True)
+    ca_file: str | None = f(FILE_PATH)
 
 
-def _job_log():
-    """An exchange job's log: a log source named after the job."""
-    def check(raw, path):
-        if isinstance(raw, dict) and "source" in raw:
-            raise ConfigError(path + ("source",), "unknown key; the job's name is its source name")
-        inner = Struct(dict, {
-            "path": Field(Str(what="a file path or glob"), required=True),
-            "levels": Field(MapOf(Regex(), NAME, min_items=1)),
-            "format": Field(Enum("plain"), default="plain"),
-        })(raw, path)
-        levels = inner["levels"] or {k: re.compile(v) for k, v in DEFAULT_LEVELS.items()}
-        return LogSource(source="", path=inner["path"], levels=levels, format=inner["format"])
-    return check
+@dataclass(frozen=True)
+class TcpCheck:
+    address: str = f(Address(), required=True)
+    tls: bool = f(Bool(), default=False)
+    send: str | None = f(Str(what="a string to send"))
+    expect: re.Pattern | None = f(Regex())
+    tls_verify: bool = f(Bool(), default=True)
+    ca_file: str | None = f(FILE_PATH)
 
 
-def _timeout(defaults: Defaults) -> Field:
-    return Field(Duration(min_seconds=0.1), default=defaults.timeout)
+@dataclass(frozen=True)
+class ProcessCheck:
+    pattern: re.Pattern | None = f(Regex())
+    pidfile: str | None = f(FILE_PATH)
 
 
-def _database(defaults: Defaults):
-    return _with_password(Database, {
-        "name": Field(NAME, required=True),
-        "type": Field(Enum("postgresql", "mysql"), required=True),
-        "dsn": Field(Str(what="a connection URL"), required=True),
-        "timeout": _timeout(defaults),
-        "log": Field(Struct(LogFile, {
-            "path": Field(Str(what="a file path"), required=True),
-            "format": Field(Enum("auto", "stderr", "csvlog", "jsonlog", "mysql"), default="auto"),
-        })),
-        "data_path": Field(Str(what="a directory path")),
-        "top_tables": Field(Number(int, 0, 500), default=20),
-        "slow_query": Field(Duration(), default=30.0),
-    }, "dsn", lambda out: PG_SCHEMES if out["type"] == "postgresql" else MYSQL_SCHEMES)
+_HTTP = Struct(HttpCheck)
+_TCP = Struct(TcpCheck)
 
 
-def _service(defaults: Defaults):
-    return Struct(Service, {
-        "name": Field(NAME, required=True),
-        "timeout": _timeout(defaults),
-        "http": Field(_HTTP),
-        "tcp": Field(_TCP),
-        "process": Field(_PROCESS),
-    }, one_of=("http", "tcp", "process"))
+@dataclass(frozen=True)
+class Service:
+    name: str = f(NAME, required=True)
+    timeout: float = f(TIMEOUT, default_from=_from_defaults("timeout"))
+    http: HttpCheck | None = f(_HTTP)
+    tcp: TcpCheck | None = f(_TCP)
+    process: ProcessCheck | None = f(Struct(ProcessCheck, one_of=("pattern", "pidfile")))
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("http", "tcp", "process") if getattr(self, k))
 
 
-def _integration(defaults: Defaults):
-    return Struct(Integration, {
-        "name": Field(NAME, required=True),
-        "timeout": _timeout(defaults),
-        "tcp": Field(_TCP),
-        "http": Field(_HTTP),
-        "postgresql": Field(_url_link("dsn", PG_SCHEMES, DbLink)),
-        "mysql": Field(_url_link("dsn", MYSQL_SCHEMES, DbLink)),
-        "redis": Field(_REDIS),
-        "amqp": Field(_url_link("url", ("amqp", "amqps"), AmqpLink)),
-        "mqtt": Field(_MQTT),
-        "dns": Field(Struct(DnsLink, {
-            "name": Field(Str(r"[A-Za-z0-9_.-]+", "a DNS name"), required=True),
-            "server": Field(Address()),
-            "record": Field(Enum("A", "AAAA", "CNAME", "MX", "SRV", "TXT"), default="A"),
-        })),
-    }, one_of=Integration.PROTOCOLS)
+@dataclass(frozen=True)
+class LogSource:
+    source: str = f(NAME, required=True)
+    path: str = f(Str(what="a file path or glob"), required=True)
+    levels: dict = f(LEVELS, default_from=_default_levels)     # level name -> compiled regex
+    format: str = f(Enum("plain", "combined"), default="plain")  # combined: an access log
 
 
-_REDIS = _with_password(RedisLink, {"address": Field(Address(), required=True),
-                                     "tls": Field(Bool(), default=False)})
-
-_MQTT = _with_password(MqttLink, {"address": Field(Address(), required=True),
-                                  "tls": Field(Bool(), default=False),
-                                  "username": Field(Str(what="a user name"))})
+@dataclass(frozen=True)
+class DbLink:
+    dsn: Dsn = f(Str(what="a connection URL"), required=True)
+    password: Secret | None = f()
 
 
-def _exchange(defaults: Defaults):
-    def post(out, path):
-        if out["max_duration"] is not None and not out["schedule"]:
-            raise ConfigError(path + ("max_duration",), "needs a schedule to be measured against")
-        if out["log"] is not None:
-            out["log"] = dataclasses.replace(out["log"], source=out["name"])
-
-    return Struct(Exchange, {
-        "name": Field(NAME, required=True),
-        "schedule": Field(Cron()),
-        "max_duration": Field(Duration()),
-        "grace": Field(Duration(positive=False), default=900.0),
-        "outbox": Field(Struct(Outbox, {
-            "path": Field(Str(what="a directory path"), required=True),
-            "pattern": Field(Str(what="a file name pattern like *.xml"), default="*"),
-        })),
-        "query": Field(Struct(ExchangeQuery, {
-            "database": Field(NAME, required=True),
-            "sql": Field(Str(what="an SQL query"), required=True),
-        })),
-        "log": Field(_job_log()),
-    }, post=post)
+@dataclass(frozen=True)
+class RedisLink:
+    address: str = f(Address(), required=True)
+    password: Secret | None = f()
+    tls: bool = f(Bool(), default=False)
 
 
-def _backup(defaults: Defaults):
-    def post(out, path):
-        if out["verify"] != "none" and not out["path"]:
-            raise ConfigError(path + ("verify",), "verification needs backup files: set path")
-
-    return Struct(Backup, {
-        "name": Field(NAME, required=True),
-        "path": Field(Str(what="a file glob like /backups/*.dump")),
-        "schedule": Field(Cron()),
-        "min_size": Field(Size(), default=0),
-        "verify": Field(Enum("none", "pg_restore", "gzip", "sha256"), default="none"),
-        "grace": Field(Duration(positive=False), default=3600.0),
-        "pgbackrest": Field(Struct(PgBackRest, {
-            "stanza": Field(NAME, required=True),
-            "command": Field(Str(what="a command"), default="pgbackrest"),
-        })),
-    }, one_of=("path", "pgbackrest"), post=post)
+@dataclass(frozen=True)
+class AmqpLink:
+    url: Dsn = f(Str(what="a connection URL"), required=True)
+    password: Secret | None = f()
 
 
-def _system(defaults: Defaults):
-    def post(out, path):
-        dbs = {d.name for d in out["databases"]}
-        for i, job in enumerate(out["exchange"]):
-            if job.query and job.query.database not in dbs:
-                raise ConfigError(path + ("exchange", i, "query", "database"),
-                                  f"no database named {job.query.database!r} in this system "
-                                  f"(known: {', '.join(sorted(dbs)) or 'none'})")
-
-    return Struct(System, {
-        "name": Field(NAME, required=True),
-        "customer": Field(Str(what="the customer's name")),
-        "timezone": Field(Timezone(), default=defaults.timezone),
-        "sla": Field(Struct(Sla, {
-            "availability": Field(Number(float, 0, 1, min_exclusive=True), default=0.999),
-            "response_time": Field(Duration(), default=2.0),
-        }), default=Sla(0.999, 2.0)),
-        "databases": Field(ListOf(_database(defaults), unique="name"), default=()),
-        "services": Field(ListOf(_service(defaults), unique="name"), default=()),
-        "logs": Field(ListOf(_log_source(), unique="source"), default=()),
-        "integrations": Field(ListOf(_integration(defaults), unique="name"), default=()),
-        "exchange": Field(ListOf(_exchange(defaults), unique="name"), default=()),
-        "backups": Field(ListOf(_backup(defaults), unique="name"), default=()),
-    }, post=post)
+@dataclass(frozen=True)
+class MqttLink:
+    address: str = f(Address(), required=True)
+    username: str | None = f(Str(what="a user name"))
+    password: Secret | None = f()
+    tls: bool = f(Bool(), default=False)
 
 
-_DEFAULTS = Struct(Defaults, {
-    "timeout": Field(Duration(min_seconds=0.1), default=5.0),
-    "timezone": Field(Timezone(), default="UTC"),
-    "state_dir": Field(Str(what="a directory path"), default="/var/lib/aftercare"),
-})
+@dataclass(frozen=True)
+class DnsLink:
+    name: str = f(Str(r"[A-Za-z0-9_.-]+", "a DNS name"), required=True)
+    server: str | None = f(Address())
+    record: str = f(Enum("A", "AAAA", "CNAME", "MX", "SRV", "TXT"), default="A")
 
+
+@dataclass(frozen=True)
+class Integration:
+    name: str = f(NAME, required=True)
+    timeout: float = f(TIMEOUT, default_from=_from_defaults("timeout"))
+    tcp: TcpCheck | None = f(_TCP)
+    http: HttpCheck | None = f(_HTTP)
+    postgresql: DbLink | None = f(_with_password(DbLink, "dsn", PG_SCHEMES))
+    mysql: DbLink | None = f(_with_password(DbLink, "dsn", MYSQL_SCHEMES))
+    redis: RedisLink | None = f(_with_password(RedisLink))
+    amqp: AmqpLink | None = f(_with_password(AmqpLink, "url", ("amqp", "amqps")))
+    mqtt: MqttLink | None = f(_with_password(MqttLink))
+    dns: DnsLink | None = f(Struct(DnsLink))
+
+    PROTOCOLS = ("tcp", "http", "postgresql", "mysql", "redis", "amqp", "mqtt", "dns")
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in self.PROTOCOLS if getattr(self, k))
+
+
+@dataclass(frozen=True)
+class Outbox:
+    path: str = f(Str(what="a directory path"), required=True)
+    pattern: str = f(Str(what="a file name pattern like *.xml"), default="*")
+
+
+@dataclass(frozen=True)
+class ExchangeQuery:
+    database: str = f(NAME, required=True)    # name of a database of the same system
+    sql: str = f(Str(what="an SQL query"), required=True)
+
+
+@dataclass(frozen=True)
+class JobLog:
+    """What an exchange job's log may set: it is a log source named after the job."""
+    path: str = f(Str(what="a file path or glob"), required=True)
+    levels: dict = f(LEVELS, default_from=_default_levels)
+    format: str = f(Enum("plain"), default="plain")
+
+
+def _job_log(raw, path) -> LogSource:
+    if isinstance(raw, dict) and "source" in raw:
+        raise ConfigError(path + ("source",), "unknown key; the job's name is its source name")
+    log = Struct(JobLog)(raw, path)
+    return LogSource(source="", path=log.path, levels=log.levels, format=log.format)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str = f(NAME, required=True)
+    schedule: str | None = f(Cron())
+    max_duration: float | None = f(Duration())
+    grace: float = f(Duration(positive=False), default=900.0)
+    outbox: Outbox | None = f(Struct(Outbox))
+    query: ExchangeQuery | None = f(Struct(ExchangeQuery))
+    log: LogSource | None = f(_job_log)
+
+
+@dataclass(frozen=True)
+class PgBackRest:
+    stanza: str = f(NAME, required=True)
+    command: str = f(Str(what="a command"), default="pgbackrest")
+
+
+@dataclass(frozen=True)
+class Backup:
+    name: str = f(NAME, required=True)
+    path: str | None = f(Str(what="a file glob like /backups/*.dump"))
+    schedule: str | None = f(Cron())
+    min_size: int = f(Size(), default=0)
+    verify: str = f(Enum("none", "pg_restore", "gzip", "sha256"), default="none")
+    grace: float = f(Duration(positive=False), default=3600.0)
+    pgbackrest: PgBackRest | None = f(Struct(PgBackRest))
+
+
+@dataclass(frozen=True)
+class Sla:
+    availability: float = f(Number(float, 0, 1, min_exclusive=True), default=0.999)
+    response_time: float = f(Duration(), default=2.0)
+
+
+# --- checks across keys ---------------------------------------------------------------------
+
+def _check_exchange(out: dict, path: tuple) -> None:
+    if out["max_duration"] is not None and not out["schedule"]:
+        raise ConfigError(path + ("max_duration",), "needs a schedule to be measured against")
+    if out["log"] is not None:
+        out["log"] = dataclasses.replace(out["log"], source=out["name"])
+
+
+def _check_backup(out: dict, path: tuple) -> None:
+    if out["verify"] != "none" and not out["path"]:
+        raise ConfigError(path + ("verify",), "verification needs backup files: set path")
+
+
+def _check_system(out: dict, path: tuple) -> None:
+    dbs = {d.name for d in out["databases"]}
+    for i, job in enumerate(out["exchange"]):
+        if job.query and job.query.database not in dbs:
+            raise ConfigError(path + ("exchange", i, "query", "database"),
+                              f"no database named {job.query.database!r} in this system "
+                              f"(known: {', '.join(sorted(dbs)) or 'none'})")
+
+
+def _database_schemes(out: dict) -> tuple[str, ...]:
+    return PG_SCHEMES if out["type"] == "postgresql" else MYSQL_SCHEMES
+
+
+@dataclass(frozen=True)
+class System:
+    name: str = f(NAME, required=True)
+    customer: str | None = f(Str(what="the customer's name"))
+    timezone: str = f(Timezone(), default_from=_from_defaults("timezone"))
+    sla: Sla = f(Struct(Sla), default=Sla())
+    databases: tuple[Database, ...] = f(ListOf(_with_password(Database, "dsn", _database_schemes),
+                                               unique="name"), default=())
+    services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=("http", "tcp", "process")),
+                                             unique="name"), default=())
+    logs: tuple[LogSource, ...] = f(ListOf(Struct(LogSource), unique="source"), default=())
+    integrations: tuple[Integration, ...] = f(
+        ListOf(Struct(Integration, one_of=Integration.PROTOCOLS), unique="name"), default=())
+    exchange: tuple[Exchange, ...] = f(ListOf(Struct(Exchange, post=_check_exchange),
+                                              unique="name"), default=())
+    backups: tuple[Backup, ...] = f(
+        ListOf(Struct(Backup, one_of=("path", "pgbackrest"), post=_check_backup), unique="name"),
+        default=())
+
+
+@dataclass(frozen=True)
+class Defaults:
+    timeout: float = f(TIMEOUT, default=5.0)
+    timezone: str = f(Timezone(), default="UTC")
+    state_dir: str = f(Str(what="a directory path"), default="/var/lib/aftercare")
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str
+    defaults: Defaults
+    systems: tuple[System, ...]
+
+    def system(self, name: str) -> System:
+        return next(s for s in self.systems if s.name == name)
+
+
+_DEFAULTS = Struct(Defaults)
+_SYSTEMS = ListOf(Struct(System, post=_check_system), unique="name", min_items=1)
+
+
+# --- loading ----------------------------------------------------------------------------------
 
 def validate(raw: Any, file: str = "<config>") -> Config:
     """Validate an already-parsed YAML document."""
@@ -544,54 +425,20 @@ def validate(raw: Any, file: str = "<config>") -> Config:
             raise ConfigError((str(key),), "unknown key; expected defaults or systems")
     raw_defaults = raw.get("defaults")
     defaults = _DEFAULTS({} if raw_defaults is None else raw_defaults, ("defaults",))
-    systems = ListOf(_system(defaults), unique="name", min_items=1)(raw.get("systems"), ("systems",))
+    token = _IN_FORCE.set(defaults)
+    try:
+        systems = _SYSTEMS(raw.get("systems"), ("systems",))
+    finally:
+        _IN_FORCE.reset(token)
     return Config(file=file, defaults=defaults, systems=systems)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key given twice in one mapping."""
-
-
-def _no_duplicates(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "found a mapping or list used as a key (an unrendered template?)",
-                key_node.start_mark)
-        if key in seen:
-            mark = key_node.start_mark
-            raise ConfigError((), f"line {mark.line + 1}: key {key!r} appears twice in one mapping")
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
 def load_config(file: str) -> Config:
     """Read and validate ``file``; every mistake is a :class:`ConfigError` naming it."""
+    raw = read_yaml(file, "config file")
     try:
-        with open(file, "rb") as fh:
-            data = fh.read()
-    except OSError as err:
-        raise ConfigError((), f"cannot read the config file: {err.strerror}", file)
-    token = _BASE_DIR.set(os.path.dirname(os.path.abspath(file)))
-    try:
-        raw = yaml.load(data.decode("utf-8"), Loader=_StrictLoader)
-        return validate(raw, file)
+        with relative_to(file):
+            return validate(raw, file)
     except ConfigError as err:
         err.file = file
         raise
-    except UnicodeDecodeError:
-        raise ConfigError((), "the config file is not UTF-8 text", file)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(err, "problem", None) or "not valid YAML"
-        raise ConfigError((), f"{where}{problem} (expected valid YAML)", file)
-    finally:
-        _BASE_DIR.reset(token)

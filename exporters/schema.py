@@ -1,15 +1,21 @@
-"""A small strict schema language for aftercare.yml.
+"""A small strict schema language for aftercare.yml and the web config.
 
 Each validator is a callable ``(value, path) -> converted value`` that raises
-:class:`ConfigError` carrying the key path.  ``Struct`` rejects unknown keys,
-so a typo never silently turns a check off.
+:class:`ConfigError` carrying the key path.  A structure is a dataclass whose
+fields, declared with :func:`f`, carry their validator and default; ``Struct``
+reads a mapping into it and rejects unknown keys, so a typo never silently
+turns a check off.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import copy
 import dataclasses
+import os
 import re
 import zoneinfo
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 Validator = Callable[[Any, tuple], Any]
@@ -248,48 +254,111 @@ def MapOf(value_validator: Validator, key_validator: Validator = Str(), min_item
     return check
 
 
+# --- structures declared once, as dataclass fields ----------------------------------------
+
+_SPEC = "aftercare.schema"
+
+
 @dataclasses.dataclass(frozen=True)
-class Field:
-    validator: Validator
+class Spec:
+    """How one YAML key is read: its validator, whether it is required, where a default
+    comes from when it is absent or null (``default_from``: a function called at load time)."""
+    validator: Validator | None
     required: bool = False
     default: Any = None
+    default_from: Callable[[], Any] | None = None
+
+    def read(self, value: dict, key: str, path: tuple) -> Any:
+        if value.get(key) is not None:
+            return self.validator(value[key], path + (key,))
+        if self.required:
+            raise ConfigError(path + (key,), "required key is missing")
+        if self.default_from:
+            return self.default_from()
+        return copy.copy(self.default)
 
 
-def Struct(cls: type, fields: dict[str, Field], one_of: Iterable[str] = (),
+def f(validator: Validator | None = None, default: Any = None, *, required: bool = False,
+      default_from: Callable[[], Any] | None = None, **options) -> Any:
+    """A dataclass field read from the YAML key of its name; without a validator it is
+    not a key but set by the structure's ``post`` hook.  ``options`` go to
+    :func:`dataclasses.field` (e.g. ``repr=False``)."""
+    if not required:
+        if isinstance(default, (dict, list, set)):
+            options["default_factory"] = lambda: copy.copy(default)
+        else:
+            options["default"] = default
+    metadata = {_SPEC: Spec(validator, required, default, default_from)} if validator else {}
+    return dataclasses.field(metadata=metadata, **options)
+
+
+def specs(cls: type) -> dict[str, Spec]:
+    """The YAML keys of a dataclass declared with :func:`f`, in field order."""
+    return {fl.name: fl.metadata[_SPEC] for fl in dataclasses.fields(cls) if _SPEC in fl.metadata}
+
+
+def Struct(cls: type, extra: dict[str, Spec] | None = None, one_of: Iterable[str] = (),
            exclusive: Iterable[tuple[str, str]] = (),
            post: Callable[[dict, tuple], None] | None = None) -> Validator:
-    """A mapping with exactly the given keys, converted to the dataclass ``cls``.
+    """A mapping with exactly the keys of the dataclass ``cls`` (plus ``extra``, keys
+    that ``post`` consumes), converted to ``cls``.
 
     ``one_of``: exactly one of these keys must be present (e.g. a probe type).
     ``exclusive``: pairs of keys that may not both be present.
-    ``post``: a hook for checks across keys, given the converted values.
+    ``post``: a hook for checks across keys, given the converted values; it may
+    replace them (e.g. turn ``extra`` keys into a field that is not a key).
     """
+    keys = {**specs(cls), **(extra or {})}
     one_of = tuple(one_of)
+    exclusive = tuple(exclusive)
 
     def check(value, path):
-        if not isinstance(value, dict):
-            raise ConfigError(path, f"expected a mapping, got {describe(value)}")
-        for key in value:
-            if key not in fields:
-                raise ConfigError(path + (str(key),), "unknown key; expected one of "
-                                  + ", ".join(sorted(fields)))
-        if one_of:
-            present = [k for k in one_of if k in value]
-            if len(present) != 1:
-                raise ConfigError(path, f"expected exactly one of {', '.join(one_of)}, "
-                                        f"got {', '.join(present) if present else 'none'}")
-        for a, b in exclusive:
-            if a in value and b in value:
-                raise ConfigError(path + (b,), f"{a} and {b} cannot both be set")
-        out = {}
-        for key, field in fields.items():
-            if key in value and value[key] is not None:
-                out[key] = field.validator(value[key], path + (key,))
-            elif field.required:
-                raise ConfigError(path + (key,), "required key is missing")
-            else:
-                out[key] = field.default
-        if post:
-            post(out, path)
-        return cls(**out)
+        return from_mapping(cls, value, path, keys, one_of, exclusive, post)
     return check
+
+
+def from_mapping(cls: type, value: Any, path: tuple, keys: dict[str, Spec] | None = None,
+                 one_of: tuple = (), exclusive: tuple = (),
+                 post: Callable[[dict, tuple], None] | None = None) -> Any:
+    """Check ``value`` against ``keys`` (by default those of ``cls``; any other key is
+    rejected) and build ``cls``; :func:`Struct` describes the other arguments."""
+    keys = specs(cls) if keys is None else keys
+    if not isinstance(value, dict):
+        raise ConfigError(path, f"expected a mapping, got {describe(value)}")
+    for key in value:
+        if key not in keys:
+            raise ConfigError(path + (str(key),), "unknown key; expected one of "
+                              + ", ".join(sorted(keys)))
+    if one_of:
+        present = [k for k in one_of if k in value]
+        if len(present) != 1:
+            raise ConfigError(path, f"expected exactly one of {', '.join(one_of)}, "
+                                    f"got {', '.join(present) if present else 'none'}")
+    for a, b in exclusive:
+        if a in value and b in value:
+            raise ConfigError(path + (b,), f"{a} and {b} cannot both be set")
+    out = {key: spec.read(value, key, path) for key, spec in keys.items()}
+    if post:
+        post(out, path)
+    return cls(**out)
+
+
+# --- relative file names ----------------------------------------------------------------------
+
+# relative paths in a config file are resolved against the directory of that
+# file, as Prometheus does
+_BASE_DIR: contextvars.ContextVar[str] = contextvars.ContextVar("base_dir", default=".")
+
+
+@contextlib.contextmanager
+def relative_to(file: str) -> Iterator[None]:
+    """Within this block, :func:`resolve` joins names to the directory of ``file``."""
+    token = _BASE_DIR.set(os.path.dirname(os.path.abspath(file)))
+    try:
+        yield
+    finally:
+        _BASE_DIR.reset(token)
+
+
+def resolve(name: str) -> str:
+    return os.path.join(_BASE_DIR.get(), name)

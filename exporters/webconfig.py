@@ -57,9 +57,9 @@ from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import bcrypt
-import yaml
 
-from .schema import Bool, ConfigError, Enum, Field, ListOf, Str, Struct, describe
+from .schema import Bool, ConfigError, Enum, ListOf, Str, Struct, describe, f, relative_to, resolve
+from .yamlstrict import read_yaml
 
 __all__ = ["WebConfig", "load_web_config", "AuthCacheInfo", "ConfigError"]
 
@@ -122,37 +122,168 @@ HEADERS = {
 _BCRYPT = re.compile(r"\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}")
 
 
-# --- the model -----------------------------------------------------------------------
+# --- the keys' validators --------------------------------------------------------------
+
+def _pem_text(what: str) -> Any:
+    """Inline PEM text; the value is never echoed (it may be a private key)."""
+    def check(value, path):
+        if not isinstance(value, str) or "-----BEGIN" not in value:
+            raise ConfigError(path, f"expected {what} as PEM text (-----BEGIN ...)")
+        return value
+    return check
+
+
+def _readable_file(what: str) -> Any:
+    def check(value, path):
+        Str(what=f"the file name of {what}")(value, path)
+        full = os.path.normpath(resolve(value))
+        try:
+            with open(full, "rb") as fh:
+                data = fh.read(1 << 20)
+        except OSError as err:
+            raise ConfigError(path, f"cannot read {what} {full}: {err.strerror}")
+        if not data.strip():
+            raise ConfigError(path, f"{what} {full} is empty")
+        return full
+    return check
+
+
+def _one_of_names(names, what: str) -> Any:
+    def check(value, path):
+        if value not in names:
+            raise ConfigError(path, f"unknown {what} {describe(value)}; expected one of "
+                                    + ", ".join(names))
+        return value
+    return check
+
+
+def _headers(value, path):
+    if not isinstance(value, dict):
+        raise ConfigError(path, "expected a mapping of header name to value, "
+                                f"got {describe(value)}")
+    out = {}
+    for name, text in value.items():
+        where = path + (str(name),)
+        if name not in HEADERS:
+            raise ConfigError(where, "this header cannot be configured; expected one of "
+                                     + ", ".join(HEADERS))
+        if text is None or text == "":
+            continue                                   # blank: the header is not set
+        if isinstance(text, bool) or not isinstance(text, (str, int)):
+            raise ConfigError(where, f"expected a header value (a string), got {describe(text)}")
+        text = str(text)
+        if any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in text):
+            raise ConfigError(where, "expected a header value without control characters")
+        allowed = HEADERS[name]
+        if allowed and text not in allowed:
+            raise ConfigError(where, f"expected one of {', '.join(allowed)}, got {describe(text)}")
+        out[name] = text
+    return out
+
+
+def _users(value, path):
+    # Never echo a value here: it is a password hash (or, by mistake, a password).
+    if not isinstance(value, dict):
+        kind = "a list" if isinstance(value, list) else "a single value"
+        raise ConfigError(path, f"expected a mapping of user name to bcrypt hash, got {kind}")
+    out = {}
+    for name, hashed in value.items():
+        where = path + (str(name),)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(where, "expected a user name (a non-empty string)")
+        if ":" in name:
+            raise ConfigError(where, "a basic auth user name cannot contain ':'")
+        if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
+            raise ConfigError(where, "expected a bcrypt hash ($2y$, $2b$ or $2a$, 60 characters, "
+                                     "e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'); "
+                                     "the value given is not one (not shown)")
+        cost = int(_BCRYPT.fullmatch(hashed).group(1))
+        if not 4 <= cost <= 31:
+            raise ConfigError(where, f"expected a bcrypt cost between 4 and 31, got {cost}")
+        out[name] = hashed
+    return out
+
+
+def _unsupported(reason: str) -> Any:
+    def check(value, path):
+        raise ConfigError(path, f"not supported by aftercare exporters: {reason}")
+    return check
+
+
+def _check_tls(v: dict, path: tuple) -> None:
+    if not v["cert_file"] and not v["cert"]:
+        raise ConfigError(path + ("cert_file",),
+                          "required key is missing (or give the PEM inline as cert)")
+    if not v["key_file"] and not v["key"]:
+        raise ConfigError(path + ("key_file",),
+                          "required key is missing (or give the PEM inline as key)")
+    auth = v["client_auth_type"]
+    has_ca = bool(v["client_ca_file"] or v["client_ca"])
+    ca_key = "client_ca" if v["client_ca"] else "client_ca_file"
+    if auth in ("RequireAnyClientCert", "RequireClientCert"):
+        raise ConfigError(path + ("client_auth_type",),
+                          f"{auth} (require a client certificate without verifying it) cannot be "
+                          "done with Python's ssl module; use RequireAndVerifyClientCert "
+                          "with client_ca_file")
+    if auth in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert") and not has_ca:
+        raise ConfigError(path + ("client_ca_file",),
+                          f"required when client_auth_type is {auth}: "
+                          "the CA that signs the client certificates")
+    if has_ca and auth == "NoClientCert":
+        raise ConfigError(path + (ca_key,),
+                          "a client CA is set but client_auth_type is NoClientCert; "
+                          "set client_auth_type: RequireAndVerifyClientCert")
+    if v["client_allowed_sans"] and auth != "RequireAndVerifyClientCert":
+        raise ConfigError(path + ("client_allowed_sans",),
+                          "needs client_auth_type: RequireAndVerifyClientCert "
+                          "(a client must present a verified certificate to match against)")
+    if TLS_VERSIONS[v["min_version"]] > TLS_VERSIONS[v["max_version"]]:
+        raise ConfigError(path + ("max_version",),
+                          f"{v['max_version']} is lower than min_version {v['min_version']}")
+    if len(v["curve_preferences"]) > 1:
+        raise ConfigError(path + ("curve_preferences",),
+                          "Python's ssl module can restrict key exchange to one curve only; "
+                          "list a single curve or remove curve_preferences")
+
+
+# --- the model, each key declared once -----------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class TLSServerConfig:
-    cert_file: str | None
-    key_file: str | None
-    cert: str | None = dataclasses.field(repr=False)
-    key: str | None = dataclasses.field(repr=False)
-    client_ca: str | None = dataclasses.field(repr=False)
-    client_ca_file: str | None = None
-    client_auth_type: str = "NoClientCert"
-    client_allowed_sans: tuple = ()
-    min_version: str = "TLS12"
-    max_version: str = "TLS13"
-    cipher_suites: tuple = ()
-    prefer_server_cipher_suites: bool = True
-    curve_preferences: tuple = ()
+    cert_file: str | None = f(_readable_file("the server certificate"))
+    key_file: str | None = f(_readable_file("the server key"))
+    cert: str | None = f(_pem_text("the server certificate"), repr=False)
+    key: str | None = f(_pem_text("the server key"), repr=False)
+    client_ca: str | None = f(_pem_text("the client CA certificate(s)"), repr=False)
+    client_ca_file: str | None = f(_readable_file("the client CA file"))
+    client_auth_type: str = f(Enum(*CLIENT_AUTH_TYPES), default="NoClientCert")
+    client_allowed_sans: tuple = f(ListOf(Str(what="a SAN (DNS name, IP, e-mail or URI)")),
+                                   default=())
+    min_version: str = f(Enum(*TLS_VERSIONS), default="TLS12")
+    max_version: str = f(Enum(*TLS_VERSIONS), default="TLS13")
+    cipher_suites: tuple = f(ListOf(_one_of_names(tuple(CIPHER_SUITES) + TLS13_CIPHER_SUITES,
+                                                  "cipher suite")), default=())
+    prefer_server_cipher_suites: bool = f(Bool(), default=True)
+    curve_preferences: tuple = f(ListOf(_one_of_names(tuple(CURVES), "curve")), default=())
 
 
 @dataclasses.dataclass(frozen=True)
 class HTTPServerConfig:
-    http2: bool = True
-    headers: dict = dataclasses.field(default_factory=dict)
+    http2: bool = f(Bool(), default=True)
+    headers: dict = f(_headers, default={})
 
 
 @dataclasses.dataclass(frozen=True)
 class _Document:
-    tls_server_config: TLSServerConfig | None
-    http_server_config: HTTPServerConfig | None
-    basic_auth_users: dict = dataclasses.field(repr=False)
-    rate_limit: Any = None
+    tls_server_config: TLSServerConfig | None = f(Struct(
+        TLSServerConfig, post=_check_tls,
+        exclusive=[("cert_file", "cert"), ("key_file", "key"), ("client_ca_file", "client_ca")]))
+    http_server_config: HTTPServerConfig | None = f(Struct(HTTPServerConfig))
+    basic_auth_users: dict = f(_users, default={}, repr=False)
+    rate_limit: Any = f(_unsupported("rate limiting; put a reverse proxy in front if needed"))
+
+
+_DOCUMENT = Struct(_Document)
 
 
 class AuthCacheInfo(NamedTuple):
@@ -187,10 +318,6 @@ class WebConfig:
     def ssl_context(self) -> ssl.SSLContext | None:
         """The server-side context (cert, key, versions, client auth), or None without TLS."""
         return self._ssl_context
-
-    @property
-    def tls_enabled(self) -> bool:
-        return self._ssl_context is not None
 
     # -- headers --
 
@@ -312,159 +439,6 @@ def _cache_key(*parts: bytes) -> bytes:
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.digest()
-
-
-# --- schema --------------------------------------------------------------------------------
-
-def _pem_text(what: str) -> Any:
-    """Inline PEM text; the value is never echoed (it may be a private key)."""
-    def check(value, path):
-        if not isinstance(value, str) or "-----BEGIN" not in value:
-            raise ConfigError(path, f"expected {what} as PEM text (-----BEGIN ...)")
-        return value
-    return check
-
-
-def _readable_file(base_dir: str, what: str) -> Any:
-    def check(value, path):
-        Str(what=f"the file name of {what}")(value, path)
-        full = os.path.normpath(os.path.join(base_dir, value))
-        try:
-            with open(full, "rb") as fh:
-                data = fh.read(1 << 20)
-        except OSError as err:
-            raise ConfigError(path, f"cannot read {what} {full}: {err.strerror}")
-        if not data.strip():
-            raise ConfigError(path, f"{what} {full} is empty")
-        return full
-    return check
-
-
-def _one_of_names(names, what: str) -> Any:
-    def check(value, path):
-        if value not in names:
-            raise ConfigError(path, f"unknown {what} {describe(value)}; expected one of "
-                                    + ", ".join(names))
-        return value
-    return check
-
-
-def _headers(value, path):
-    if not isinstance(value, dict):
-        raise ConfigError(path, f"expected a mapping of header name to value, got {describe(value)}")
-    out = {}
-    for name, text in value.items():
-        where = path + (str(name),)
-        if name not in HEADERS:
-            raise ConfigError(where, "this header cannot be configured; expected one of "
-                                     + ", ".join(HEADERS))
-        if text is None or text == "":
-            continue                                   # blank: the header is not set
-        if isinstance(text, bool) or not isinstance(text, (str, int)):
-            raise ConfigError(where, f"expected a header value (a string), got {describe(text)}")
-        text = str(text)
-        if any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in text):
-            raise ConfigError(where, "expected a header value without control characters")
-        allowed = HEADERS[name]
-        if allowed and text not in allowed:
-            raise ConfigError(where, f"expected one of {', '.join(allowed)}, got {describe(text)}")
-        out[name] = text
-    return out
-
-
-def _users(value, path):
-    # Never echo a value here: it is a password hash (or, by mistake, a password).
-    if not isinstance(value, dict):
-        kind = "a list" if isinstance(value, list) else "a single value"
-        raise ConfigError(path, f"expected a mapping of user name to bcrypt hash, got {kind}")
-    out = {}
-    for name, hashed in value.items():
-        where = path + (str(name),)
-        if not isinstance(name, str) or not name:
-            raise ConfigError(where, "expected a user name (a non-empty string)")
-        if ":" in name:
-            raise ConfigError(where, "a basic auth user name cannot contain ':'")
-        if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
-            raise ConfigError(where, "expected a bcrypt hash ($2y$, $2b$ or $2a$, 60 characters, "
-                                     "e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'); "
-                                     "the value given is not one (not shown)")
-        cost = int(_BCRYPT.fullmatch(hashed).group(1))
-        if not 4 <= cost <= 31:
-            raise ConfigError(where, f"expected a bcrypt cost between 4 and 31, got {cost}")
-        out[name] = hashed
-    return out
-
-
-def _unsupported(reason: str) -> Any:
-    def check(value, path):
-        raise ConfigError(path, f"not supported by aftercare exporters: {reason}")
-    return check
-
-
-def _schema(base_dir: str):
-    tls = Struct(TLSServerConfig, {
-        "cert_file": Field(_readable_file(base_dir, "the server certificate")),
-        "key_file": Field(_readable_file(base_dir, "the server key")),
-        "cert": Field(_pem_text("the server certificate")),
-        "key": Field(_pem_text("the server key")),
-        "client_ca": Field(_pem_text("the client CA certificate(s)")),
-        "client_ca_file": Field(_readable_file(base_dir, "the client CA file")),
-        "client_auth_type": Field(Enum(*CLIENT_AUTH_TYPES), default="NoClientCert"),
-        "client_allowed_sans": Field(ListOf(Str(what="a SAN (DNS name, IP, e-mail or URI)")),
-                                     default=()),
-        "min_version": Field(Enum(*TLS_VERSIONS), default="TLS12"),
-        "max_version": Field(Enum(*TLS_VERSIONS), default="TLS13"),
-        "cipher_suites": Field(ListOf(_one_of_names(tuple(CIPHER_SUITES) + TLS13_CIPHER_SUITES,
-                                                    "cipher suite")), default=()),
-        "prefer_server_cipher_suites": Field(Bool(), default=True),
-        "curve_preferences": Field(ListOf(_one_of_names(tuple(CURVES), "curve")), default=()),
-    }, exclusive=[("cert_file", "cert"), ("key_file", "key"), ("client_ca_file", "client_ca")],
-        post=_check_tls)
-    http = Struct(HTTPServerConfig, {
-        "http2": Field(Bool(), default=True),
-        "headers": Field(_headers, default={}),
-    })
-    return Struct(_Document, {
-        "tls_server_config": Field(tls),
-        "http_server_config": Field(http),
-        "basic_auth_users": Field(_users, default={}),
-        "rate_limit": Field(_unsupported("rate limiting; put a reverse proxy in front if needed")),
-    })
-
-
-def _check_tls(v: dict, path: tuple) -> None:
-    if not v["cert_file"] and not v["cert"]:
-        raise ConfigError(path + ("cert_file",),
-                          "required key is missing (or give the PEM inline as cert)")
-    if not v["key_file"] and not v["key"]:
-        raise ConfigError(path + ("key_file",),
-                          "required key is missing (or give the PEM inline as key)")
-    auth = v["client_auth_type"]
-    has_ca = bool(v["client_ca_file"] or v["client_ca"])
-    ca_key = "client_ca" if v["client_ca"] else "client_ca_file"
-    if auth in ("RequireAnyClientCert", "RequireClientCert"):
-        raise ConfigError(path + ("client_auth_type",),
-                          f"{auth} (require a client certificate without verifying it) cannot be "
-                          "done with Python's ssl module; use RequireAndVerifyClientCert "
-                          "with client_ca_file")
-    if auth in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert") and not has_ca:
-        raise ConfigError(path + ("client_ca_file",),
-                          f"required when client_auth_type is {auth}: "
-                          "the CA that signs the client certificates")
-    if has_ca and auth == "NoClientCert":
-        raise ConfigError(path + (ca_key,), "a client CA is set but client_auth_type is NoClientCert; "
-                                            "set client_auth_type: RequireAndVerifyClientCert")
-    if v["client_allowed_sans"] and auth != "RequireAndVerifyClientCert":
-        raise ConfigError(path + ("client_allowed_sans",),
-                          "needs client_auth_type: RequireAndVerifyClientCert "
-                          "(a client must present a verified certificate to match against)")
-    if TLS_VERSIONS[v["min_version"]] > TLS_VERSIONS[v["max_version"]]:
-        raise ConfigError(path + ("max_version",),
-                          f"{v['max_version']} is lower than min_version {v['min_version']}")
-    if len(v["curve_preferences"]) > 1:
-        raise ConfigError(path + ("curve_preferences",),
-                          "Python's ssl module can restrict key exchange to one curve only; "
-                          "list a single curve or remove curve_preferences")
 
 
 # --- the SSL context -------------------------------------------------------------------------
@@ -612,24 +586,6 @@ class _SANCheckingSocket(ssl.SSLSocket):
 
 # --- loading ---------------------------------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (a second user would silently win)."""
-
-
-def _mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise ConfigError((), f"line {key_node.start_mark.line + 1}: key {describe(key)} "
-                                  "appears twice in one mapping")
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 def load_web_config(path: str | None, *, auth_cache_size: int = AUTH_CACHE_SIZE) -> WebConfig:
     """Read and validate a web config file; ``None`` means no TLS and no auth.
 
@@ -637,29 +593,15 @@ def load_web_config(path: str | None, *, auth_cache_size: int = AUTH_CACHE_SIZE)
     """
     if path is None:
         return WebConfig(auth_cache_size=auth_cache_size)
+    raw = read_yaml(path, "web config file")
     try:
-        try:
-            with open(path, "rb") as fh:
-                text = fh.read().decode("utf-8")
-        except OSError as err:
-            raise ConfigError((), f"cannot read the web config file: {err.strerror}")
-        except UnicodeDecodeError:
-            raise ConfigError((), "the web config file is not UTF-8 text")
-        try:
-            raw = yaml.load(text, Loader=_Loader)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            problem = getattr(err, "problem", None) or "not valid YAML"
-            raise ConfigError((), f"{where}{problem} (expected valid YAML)")
-        if raw is None:
-            raw = {}
-        base_dir = os.path.dirname(os.path.abspath(path))
-        doc = _schema(base_dir)(raw, ())
+        with relative_to(path):
+            doc = _DOCUMENT({} if raw is None else raw, ())
         ctx = _build_context(doc.tls_server_config, ("tls_server_config",)) \
             if doc.tls_server_config else None
         return WebConfig(file=path, tls=doc.tls_server_config, http=doc.http_server_config,
-                         users=doc.basic_auth_users, ssl_context=ctx, auth_cache_size=auth_cache_size)
+                         users=doc.basic_auth_users, ssl_context=ctx,
+                         auth_cache_size=auth_cache_size)
     except ConfigError as err:
         err.file = path
         raise
