@@ -147,6 +147,8 @@ def _with_password(cls: type, url_key: str | None = None, schemes=None, post=Non
                                                      "password_env is set too: keep one")
             secret = url.password
         out["password"] = secret
+        if post:
+            post(out, path)
 
     return Struct(cls, extra=_SECRET_KEYS, exclusive=_SECRET_EXCLUSIVE, post=read_password)
 
@@ -165,6 +167,19 @@ class LogFile:
 
 
 @dataclass(frozen=True)
+class SlowLog:
+    """The MySQL/MariaDB slow query log (``slow_query_log_file``)."""
+    path: str = f(FILE_PATH, required=True)
+
+
+def _check_database(out: dict, path: tuple) -> None:
+    if out["slow_log"] is not None and out["type"] != "mysql":
+        raise ConfigError(path + ("slow_log",), "slow_log is the MySQL/MariaDB slow query log; "
+                                                "PostgreSQL's slow statements are read from its "
+                                                "server log (log:)")
+
+
+@dataclass(frozen=True)
 class Database:
     name: str = f(NAME, required=True)
     type: str = f(Enum("postgresql", "mysql"), required=True)
@@ -172,6 +187,7 @@ class Database:
     timeout: float = f(TIMEOUT, default_from=_from_defaults("timeout"))
     password: Secret | None = f()
     log: LogFile | None = f(Struct(LogFile))
+    slow_log: SlowLog | None = f(Struct(SlowLog))
     data_path: str | None = f(Str(what="a directory path"))
     top_tables: int = f(Number(int, 0, 500), default=20)
     slow_query: float = f(Duration(), default=30.0)
@@ -379,7 +395,8 @@ class System:
     customer: str | None = f(Str(what="the customer's name"))
     timezone: str = f(Timezone(), default_from=_from_defaults("timezone"))
     sla: Sla = f(Struct(Sla), default=Sla())
-    databases: tuple[Database, ...] = f(ListOf(_with_password(Database, "dsn", _database_schemes),
+    databases: tuple[Database, ...] = f(ListOf(_with_password(Database, "dsn", _database_schemes,
+                                                              post=_check_database),
                                                unique="name"), default=())
     services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=("http", "tcp", "process")),
                                              unique="name"), default=())

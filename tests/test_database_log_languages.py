@@ -7,6 +7,7 @@ fail, and compare the exporter's counts with what the test made happen.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from exporters.logs import pg_messages, serverlog
 from exporters.logs.areas import DatabaseLogArea
 from exporters.runtime import Scraper
 from devstack import REPO_ROOT
+from devstack.mariadb import ThrowawayMariaDB
 from devstack.postgres import ThrowawayPostgres
 
 # the server's default language, then the sessions' own (each has a catalogue in the package)
@@ -219,3 +221,38 @@ def test_generated_table_matches_the_installed_catalogues(tmp_path):
     assert out.read_text(encoding="utf-8") == committed
     assert {"zh_CN", "zh_TW", "ja", "ko", "de", "fr", "ru"} <= set(pg_messages.LANGUAGES)
     assert "错误" in pg_messages.SEVERITIES["ERROR"] and "致命错误" in pg_messages.SEVERITIES["FATAL"]
+
+
+def test_mariadb_slow_query_log_counts_each_slow_statement(tmp_path):
+    """A second MariaDB with slow_query_log on (long_query_time 0.1 s): each statement slower
+    than that is one record of its slow query log, and one count here, with its Query_time."""
+    server = ThrowawayMariaDB()
+    server.settings = {"slow-query-log": "1", "slow-query-log-file": str(server.slow_log),
+                       "long-query-time": "0.1"}
+    with server:
+        raw = {"defaults": {"timeout": "5s", "state_dir": str(tmp_path / "state")},
+               "systems": [{"name": "billing", "databases": [
+                   {"name": "maria", "type": "mysql", "dsn": server.dsn(),
+                    "slow_log": {"path": str(server.slow_log)}}]}]}
+        area = DatabaseLogArea(validate(raw, "test.yml"))
+        before = counts(area)
+        conn = server.connect()
+        with conn.cursor() as cur:
+            for seconds in (0.2, 0.15, 0.3, 0.01, 0.12):
+                cur.execute("SELECT SLEEP(%s)", (seconds,))
+            cur.execute("SELECT 1")
+        conn.close()
+        slow = 4
+        deadline = time.monotonic() + 15
+        while counts(area)[serverlog.SLOW.name] - before[serverlog.SLOW.name] < slow:
+            assert time.monotonic() < deadline, counts(area)
+            time.sleep(0.2)
+        time.sleep(0.3)
+        now = counts(area)
+        # the server's own records, read here with a regex of the test's own
+        logged = [float(x) for x in re.findall(r"^# Query_time: ([0-9.]+)",
+                                               server.slow_log.read_text(), re.M)]
+    assert now[serverlog.SLOW.name] - before[serverlog.SLOW.name] == slow == len(logged)
+    assert now[serverlog.SLOW_SECONDS.name + "_count"] == slow
+    assert now[serverlog.SLOW_SECONDS.name + "_sum"] == pytest.approx(sum(logged))
+    assert now["le_0.25"] == sum(1 for x in logged if x <= 0.25) == 3    # 0.2, 0.15, 0.12 s

@@ -156,6 +156,7 @@ SOURCE_LINES = counter("aftercare_log_lines_total", "Lines of the log source mat
 SOURCE_LOG = follower_metrics("aftercare_log", "log source")
 
 DATABASE_LOG = follower_metrics("aftercare_database_log", "database server log")
+SLOW_LOG = follower_metrics("aftercare_database_slow_log", "slow query log")
 
 EXCHANGE_LINES = counter("aftercare_exchange_log_lines_total", "Lines of the job's log matching "
                          "each configured level's regex, kept across restarts.", "level")
@@ -197,11 +198,12 @@ class SourceTarget(LogTarget):
 
 
 class DatabaseLogArea(Area):
-    """Severities in each database's server log (``log.path`` of a database)."""
+    """Severities and completed slow statements in each database's server log (``log``), and
+    the slow query log of a MySQL/MariaDB database (``slow_log``)."""
 
     name = "database_log"
     target_label = "database"
-    metrics = (*metrics_in(serverlog), *DATABASE_LOG)
+    metrics = (*metrics_in(serverlog), *DATABASE_LOG, *SLOW_LOG)
 
     def build_targets(self, config: Config) -> Iterable[Target]:
         counted = _by_name(self.metrics)
@@ -219,6 +221,15 @@ class DatabaseLogArea(Area):
                                 state_file=_state_file(config, "database", system.name, db.name),
                                 metrics=DATABASE_LOG, counted=counted, collector="database_log",
                                 count=count, zero_keys=zero)
+        for system in config.systems:
+            for db in system.databases:
+                if db.slow_log is None:
+                    continue
+                yield LogTarget(system.name, db.name, db.timeout, path=db.slow_log.path,
+                                state_file=_state_file(config, "database-slow", system.name, db.name),
+                                metrics=SLOW_LOG, counted=counted, collector="database_slow_log",
+                                count=serverlog.SlowStatementCounter("mysql-slow"),
+                                zero_keys=serverlog.slow_zero_keys())
 
 
 class ExchangeLogArea(Area):
