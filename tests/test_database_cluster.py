@@ -103,9 +103,17 @@ def test_pg_stat_statements_top_n_by_queryid(tmp_path, cluster):
         sleeper = cur.fetchone()[0]
     with Exporter(tmp_path, [{**db("primary", primary), "top_tables": 2}]) as exp:
         s = exp.scrape()
+        # a utility statement keeps its text in pg_stat_statements, password included: never shown
+        with closing(primary.connect()) as conn, conn.cursor() as cur:
+            for _ in range(30):
+                cur.execute("ALTER ROLE postgres PASSWORD 'aftercare-not-shown'")
+        shown = exp.scrape()
     assert s.get("aftercare_database_statements_available") == 1
     queryids = {lab["queryid"] for lab, _ in s.all("aftercare_database_statement_calls_total")}
     assert len(queryids) == 2 and sleeper in queryids
     assert s.get("aftercare_database_statement_calls_total", queryid=sleeper) == 5
     assert 0.1 <= s.get("aftercare_database_statement_seconds_total", queryid=sleeper) < 1
     assert all(not lab.get("query") for lab, _ in s.all("aftercare_database_statement_calls_total"))
+    texts = {lab["queryid"]: lab["statement"] for lab, _ in s.all("aftercare_database_statement_info")}
+    assert texts[sleeper] == "SELECT pg_sleep($1)"
+    assert "aftercare-not-shown" not in str(shown.all("aftercare_database_statement_info"))

@@ -256,3 +256,17 @@ def test_mariadb_slow_query_log_counts_each_slow_statement(tmp_path):
     assert now[serverlog.SLOW_SECONDS.name + "_count"] == slow
     assert now[serverlog.SLOW_SECONDS.name + "_sum"] == pytest.approx(sum(logged))
     assert now["le_0.25"] == sum(1 for x in logged if x <= 0.25) == 3    # 0.2, 0.15, 0.12 s
+
+
+def test_statement_text_is_shown_only_for_data_statements():
+    from exporters.database.statements import TEXT_LIMIT, shown_text
+    assert shown_text("SELECT pg_sleep($1)") == "SELECT pg_sleep($1)"
+    assert shown_text("  with x as (select 1)\n  select * from x") == "with x as (select 1) select * from x"
+    assert shown_text("ALTER ROLE app PASSWORD 'secret'") is None
+    assert shown_text("CREATE USER u IDENTIFIED BY 'secret'") is None
+    assert shown_text("SET password = 'secret'") is None
+    assert shown_text("SELECT * FROM t WHERE note = 'it''s secret' AND b = $tag$x$tag$") == \
+        "SELECT * FROM t WHERE note = ? AND b = ?"
+    long = shown_text("SELECT " + ", ".join(f"c{i}" for i in range(200)) + " FROM t")
+    assert len(long) == TEXT_LIMIT and long.endswith("…")
+    assert shown_text(None) is None
