@@ -28,18 +28,21 @@ def missing_modules(extra: str) -> list[str]:
     return [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
 
 
-def require(extra: str, what: str) -> None:
-    """Raise MissingExtra unless every module of ``extra`` is installed."""
-    missing = missing_modules(extra)
-    if missing:
-        raise MissingExtra(f"{what} needs the {extra!r} extra ({', '.join(missing)} not "
-                           f"installed): pip install 'aftercare[{extra}]'")
+def require(extras: str | tuple[str, ...], what: str) -> None:
+    """Raise MissingExtra, naming one pip command, unless every module of ``extras`` is here."""
+    extras = (extras,) if isinstance(extras, str) else extras
+    lacking = [e for e in extras if missing_modules(e)]
+    if lacking:
+        modules = sorted({m for e in lacking for m in missing_modules(e)})
+        raise MissingExtra(f"{what} needs the {', '.join(repr(e) for e in lacking)} "
+                           f"extra{'s' if len(lacking) > 1 else ''} ({', '.join(modules)} "
+                           f"not installed): pip install 'aftercare[{','.join(lacking)}]'")
 
 
 def require_area(area: str) -> None:
     """The extras an exporter area (or ``all``) imports."""
-    for extra in AREA_EXTRAS.get(area, ()):
-        require(extra, f"the {area} exporter")
+    if area in AREA_EXTRAS:
+        require(AREA_EXTRAS[area], f"aftercare-exporter {area}")
 
 
 def require_for_config(area: str, config) -> None:

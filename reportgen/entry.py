@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
         print(version_line("aftercare-report"))
         return 0
     try:
-        require("report", "aftercare-report")
+        require("report", "the report")
     except MissingExtra as err:
         print(f"aftercare-report: {err}", file=sys.stderr)
         return 2
