@@ -28,13 +28,13 @@ def missing_modules(extra: str) -> list[str]:
     return [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
 
 
-def require(extras: str | tuple[str, ...], what: str) -> None:
+def require(extras: str | tuple[str, ...], what: str, verb: str = "needs") -> None:
     """Raise MissingExtra, naming one pip command, unless every module of ``extras`` is here."""
     extras = (extras,) if isinstance(extras, str) else extras
     lacking = [e for e in extras if missing_modules(e)]
     if lacking:
         modules = sorted({m for e in lacking for m in missing_modules(e)})
-        raise MissingExtra(f"{what} needs the {', '.join(repr(e) for e in lacking)} "
+        raise MissingExtra(f"{what} {verb} the {', '.join(repr(e) for e in lacking)} "
                            f"extra{'s' if len(lacking) > 1 else ''} ({', '.join(modules)} "
                            f"not installed): pip install 'aftercare[{','.join(lacking)}]'")
 
@@ -48,7 +48,7 @@ def require_area(area: str) -> None:
 def require_for_config(area: str, config) -> None:
     """Extras a config asks of an area: the exchange exporter's SQL-checked jobs need drivers."""
     if area == "exchange" and any(job.query for s in config.systems for job in s.exchange):
-        require("database", "the exchange exporter's SQL-checked jobs")
+        require("database", "the exchange exporter's SQL-checked jobs", verb="need")
 
 
 def require_pdf() -> None:

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from .config import ConfigError
+from .config import ConfigError, load_config
 from .extras import MissingExtra, require_area, require_for_config
 from .logsetup import LEVELS, setup_logging
 from .metrics import LOG_NAME, safe_error
@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log.level", dest="log_level", choices=list(LEVELS), default="info",
                         help="least severe level logged: %(choices)s (default: %(default)s)")
     parser.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
-                        default="logfmt", help="log line format: %(choices)s (default: %(default)s)")
+                        default="logfmt",
+                        help="log line format: %(choices)s (default: %(default)s)")
     return parser
 
 
@@ -64,8 +65,8 @@ def serve_main(argv: list[str]) -> int:
     exporter = Exporter(args.config_file, areas)
     try:
         webcfg = load_web_config(args.web_config)
+        require_for_config(args.area, load_config(args.config_file))
         exporter.load()
-        require_for_config(args.area, exporter.config)
     except ConfigError as err:
         print(f"aftercare-exporter: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG

@@ -34,6 +34,17 @@ systems:
     services:
       - {name: web, tcp: {address: "127.0.0.1:1"}}
 """
+EXCHANGE_SQL_CONFIG = """
+defaults: {{state_dir: {state}}}
+systems:
+  - name: billing
+    databases:
+      - {{name: erp, type: postgresql, dsn: "postgresql://monitor@127.0.0.1:5432/erp"}}
+    exchange:
+      - name: tax-upload
+        schedule: "0 2 * * *"
+        query: {{database: erp, sql: "SELECT now() AS last_run"}}
+"""
 
 
 def clean_env(venv: Path) -> dict[str, str]:
@@ -166,8 +177,8 @@ def test_exporter_from_the_wheel_answers_metrics(full):
     with InstalledExporter(full, "services", config) as exporter:
         text = exporter.metrics_text()
         version = full.run("aftercare-exporter", "--version").stdout.split()[2]
-        assert f'aftercare_build_info{{python="{sys.version.split()[0]}",version="{version}"}} 1.0' \
-            in text
+        python = sys.version.split()[0]
+        assert f'aftercare_build_info{{python="{python}",version="{version}"}} 1.0' in text
         assert 'aftercare_service_up{service="web",system="shop"} 0.0' in text
         promtool = subprocess.run(["promtool", "check", "metrics"], input=text,
                                   capture_output=True, text=True)
@@ -235,6 +246,13 @@ def test_missing_extras_are_one_line_and_exit_2(base):
         assert result.stdout == ""
         assert result.stderr.count("\n") == 1 and command in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+    sql = base.cwd / "exchange.yml"
+    sql.write_text(EXCHANGE_SQL_CONFIG.format(state=base.cwd / "state"))
+    result = base.run("aftercare-exporter", "exchange", "--config.file", str(sql))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == ("aftercare-exporter: the exchange exporter's SQL-checked jobs need "
+                             "the 'database' extra (psycopg2, pymysql not installed): "
+                             "pip install 'aftercare[database]'\n")
     for tool in TOOLS:
         assert base.run(tool, "--version").returncode == 0
 
