@@ -68,41 +68,37 @@ class Installed:
                               timeout=timeout)
 
 
-def install(wheel: Path, where: Path, extras: str) -> Installed:
+def install(where: Path, extras: str, *how: str) -> Installed:
+    """deploy/install.sh into a fresh venv under ``where``, run from a directory there."""
     venv, cwd = where / "venv", where / "work"
     cwd.mkdir()
-    result = subprocess.run(["bash", str(INSTALL), "--wheel", str(wheel), "--extras", extras,
-                             str(venv)], cwd=cwd, env=clean_env(venv), capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(["bash", str(INSTALL), *how, "--extras", extras, str(venv)], cwd=cwd,
+                            env=clean_env(venv), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return Installed(venv, cwd)
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The wheel, built once from a clean copy of the tree (the way install.sh builds it)."""
-    out = tmp_path_factory.mktemp("wheel")
-    src = out / "src"
-    src.mkdir()
-    subprocess.run(f"tar -C {REPO_ROOT} --exclude=__pycache__ -cf - pyproject.toml README.md "
-                   f"exporters reportgen | tar -C {src} -xf -", shell=True, check=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(out), str(src)], check=True, timeout=300,
-                   env=clean_env(Path(sys.prefix)))
-    (found,) = out.glob("aftercare-*.whl")
-    return found
+def wheels(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("wheels")
 
 
 @pytest.fixture(scope="module")
-def full(wheel, tmp_path_factory) -> Installed:
-    """aftercare[all]: a report host and every exporter."""
-    return install(wheel, tmp_path_factory.mktemp("installed-all"), "all")
+def full(wheels, tmp_path_factory) -> Installed:
+    """aftercare[all], a report host and every exporter: the recipe builds the wheel (once)."""
+    return install(tmp_path_factory.mktemp("installed-all"), "all", "--wheel-dir", str(wheels))
+
+
+@pytest.fixture(scope="module")
+def wheel(full, wheels) -> Path:
+    (found,) = wheels.glob("aftercare-*.whl")
+    return found
 
 
 @pytest.fixture(scope="module")
 def base(wheel, tmp_path_factory) -> Installed:
     """The base alone: an exporter-only host without drivers or the report."""
-    return install(wheel, tmp_path_factory.mktemp("installed-base"), "")
+    return install(tmp_path_factory.mktemp("installed-base"), "", "--wheel", str(wheel))
 
 
 def test_wheel_holds_what_is_read_at_run_time(wheel):
@@ -177,7 +173,8 @@ def test_exporter_from_the_wheel_answers_metrics(full):
     with InstalledExporter(full, "services", config) as exporter:
         text = exporter.metrics_text()
         version = full.run("aftercare-exporter", "--version").stdout.split()[2]
-        python = sys.version.split()[0]
+        python = full.run("python", "-c", "import platform; print(platform.python_version())")
+        python = python.stdout.strip()
         assert f'aftercare_build_info{{python="{python}",version="{version}"}} 1.0' in text
         assert 'aftercare_service_up{service="web",system="shop"} 0.0' in text
         promtool = subprocess.run(["promtool", "check", "metrics"], input=text,
