@@ -13,10 +13,10 @@ COPY reportgen ./reportgen
 # state (runs, offsets, verification results) and the backup mount point
 # belong to the unprivileged user the exporters run as
 RUN deploy/install.sh --system-deps --extras all /opt/aftercare \
-    && rm -rf /root/.cache /src \
     && useradd --system --home-dir /var/lib/aftercare aftercare \
     && mkdir -p /var/lib/aftercare/outbox /backups \
-    && chown -R aftercare /var/lib/aftercare /backups
+    && chown -R aftercare /var/lib/aftercare /backups \
+    && cd / && rm -rf /root/.cache /src
 ENV PATH=/opt/aftercare/bin:$PATH
 USER aftercare
 WORKDIR /var/lib/aftercare
