@@ -261,3 +261,24 @@ def test_exporter_only_host_serves_without_extras(base):
     freeze = base.run("python", "-m", "pip", "freeze").stdout.lower()
     for heavy in ("matplotlib", "numpy", "weasyprint", "grafanalib", "psycopg2", "requests"):
         assert heavy not in freeze, heavy
+
+
+@pytest.fixture(scope="module")
+def report_host(wheel, tmp_path_factory) -> Installed:
+    """aftercare[report]: html, md and json, without WeasyPrint."""
+    return install(tmp_path_factory.mktemp("installed-report"), "report", "--wheel", str(wheel))
+
+
+def test_pdf_without_its_extra_is_one_line_and_exit_2(report_host, small_prometheus):
+    (report_host.cwd / "aftercare.yml").write_text(CONFIG)
+    argv = ("aftercare-report", "--prometheus", small_prometheus.url, "--from", "2026-10-01",
+            "--to", "2026-10-07", "--quiet", "--out", str(report_host.cwd / "out"))
+    result = report_host.run(*argv, "--format", "html,pdf")
+    assert result.returncode == 2
+    assert result.stderr == ("aftercare-report: --format pdf needs the 'pdf' extra (weasyprint "
+                             "not installed): pip install 'aftercare[pdf]'\n")
+    assert not (report_host.cwd / "out").exists()
+    result = report_host.run(*argv, "--format", "html,md,json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.suffix for p in (report_host.cwd / "out").iterdir()) == [".html", ".json",
+                                                                             ".md"]
