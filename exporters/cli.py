@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["check-config"]:
         parser = argparse.ArgumentParser(prog="aftercare-exporter check-config")
-        parser.add_argument("file", help="the aftercare.yml to validate")
+        parser.add_argument("file", nargs="?", default="aftercare.yml",
+                            help="the aftercare.yml to validate (default: %(default)s)")
         return check_config(parser.parse_args(argv[1:]).file)
     from .serve import serve_main
     return serve_main(argv)

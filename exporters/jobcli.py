@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .version import version_line
+
 EXIT_USAGE = 2
+HELP_FLAGS = ("-h", "--help", "--version")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,14 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a data-exchange job and record its start, end, exit code and record "
                     "count for the exchange exporter. The job may print AFTERCARE_RECORDS=<n> on "
                     "stdout, or write <n> to --records-file.")
-    parser.add_argument("verb", choices=["run"])
+    parser.add_argument("verb", choices=["run"], help="run: run the command and record the run")
+    parser.add_argument("--version", action="version", version=version_line("aftercare-job"))
     parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
                         help="the aftercare.yml naming the job (default: %(default)s)")
-    parser.add_argument("--job", required=True, help="the exchange job's name in the config")
+    parser.add_argument("--job", required=True,
+                        help="the exchange job's name in the config (required)")
     parser.add_argument("--system", help="the system the job belongs to, when two systems "
-                                         "have a job of this name")
+                                         "have a job of this name (default: the only one)")
     parser.add_argument("--records-file", dest="records_file",
-                        help="a file the job writes its record count to")
+                        help="a file the job writes its record count to "
+                             "(default: none, AFTERCARE_RECORDS=<n> on stdout only)")
     return parser
 
 
@@ -57,6 +63,11 @@ def find_store(config_file: str, job: str, system: str | None):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    if "--" not in argv and any(flag in argv for flag in HELP_FLAGS):
+        try:
+            parser.parse_args(argv)
+        except SystemExit as stop:  # --help and --version exit 0 after printing
+            return EXIT_USAGE if stop.code else 0
     if "--" not in argv:
         parser.print_usage(sys.stderr)
         print("aftercare-job: error: the job's command goes after '--'", file=sys.stderr)

@@ -8,11 +8,13 @@ import sys
 import threading
 
 from .areas import exporter_areas
-from .config import ConfigError
+from .config import ConfigError, load_config
+from .extras import MissingExtra, require_area, require_for_config
 from .logsetup import LEVELS, setup_logging
 from .metrics import LOG_NAME, safe_error
 from .registry import DEFAULT_PORTS, EXPORTERS, areas_for
 from .server import Exporter, make_server
+from .version import version_line
 
 log = logging.getLogger(LOG_NAME)
 EXIT_CONFIG = 2
@@ -33,15 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
     served = "; ".join(f"{name}: {', '.join(exporter_areas(name))}" for name in EXPORTERS)
     parser.add_argument("area", choices=sorted(EXPORTERS) + ["all"],
                         help=f"the inspection area to serve ({served}; all: every area)")
+    parser.add_argument("--version", action="version", version=version_line("aftercare-exporter"))
     parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
                         help="the aftercare.yml to read (default: %(default)s)")
     parser.add_argument("--web.listen-address", dest="listen", type=parse_listen,
                         help="address to listen on (default: :PORT of the area, e.g. :9851 for database)")
     parser.add_argument("--web.config.file", dest="web_config", default=None,
-                        help="exporter-toolkit web config: TLS and basic auth")
-    parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics")
-    parser.add_argument("--log.level", dest="log_level", choices=list(LEVELS), default="info")
-    parser.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], default="logfmt")
+                        help="exporter-toolkit web config: TLS and basic auth "
+                             "(default: none, plain HTTP without auth)")
+    parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
+                        help="path of the metrics endpoint (default: %(default)s)")
+    parser.add_argument("--log.level", dest="log_level", choices=list(LEVELS), default="info",
+                        help="least severe level logged: %(choices)s (default: %(default)s)")
+    parser.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
+                        default="logfmt",
+                        help="log line format: %(choices)s (default: %(default)s)")
     return parser
 
 
@@ -49,14 +57,23 @@ def serve_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     from .webconfig import load_web_config
+    try:
+        require_area(args.area)
+    except MissingExtra as err:
+        print(f"aftercare-exporter: {err}", file=sys.stderr)
+        return EXIT_CONFIG
     areas = areas_for(args.area)
     listen = args.listen or ("0.0.0.0", DEFAULT_PORTS[args.area])
     exporter = Exporter(args.config_file, areas)
     try:
         webcfg = load_web_config(args.web_config)
+        require_for_config(args.area, load_config(args.config_file))
         exporter.load()
     except ConfigError as err:
         print(f"aftercare-exporter: invalid config: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MissingExtra as err:
+        print(f"aftercare-exporter: {err}", file=sys.stderr)
         return EXIT_CONFIG
     except Exception as err:  # a bug, reported in one line rather than a traceback
         print(f"aftercare-exporter: cannot start: {safe_error(err)}", file=sys.stderr)

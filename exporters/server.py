@@ -24,6 +24,7 @@ from .config import Config, ConfigError, Secret, load_config
 from .logsetup import redact
 from .metrics import LOG_NAME, safe_error
 from .runtime import Area, Scraper, WorkerPool
+from .version import BuildInfoCollector
 
 log = logging.getLogger(LOG_NAME)
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -58,6 +59,7 @@ class Exporter:
         self._registry = CollectorRegistry(auto_describe=False)
         ProcessCollector(registry=self._registry)
         PlatformCollector(registry=self._registry)
+        self._registry.register(BuildInfoCollector())
 
     def _install(self, config: Config) -> None:
         redact.set_secrets(config_secrets(config))

@@ -10,6 +10,8 @@ import time
 from collections import OrderedDict
 
 from exporters.config import ConfigError, load_config
+from exporters.extras import MissingExtra, require_pdf
+from exporters.version import version_line
 
 from .period import PeriodError, explicit_period, month_period, previous_month
 from .prom import DEFAULT_MAX_RANGE, PromClient, PromError
@@ -25,30 +27,48 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="aftercare-report", description=__doc__.splitlines()[0])
+    p = _Parser(prog="aftercare-report", description=__doc__.splitlines()[0],
+                epilog=__doc__.strip().splitlines()[-1])
+    p.add_argument("--version", action="version", version=version_line("aftercare-report"))
     p.add_argument("--prometheus", required=True, metavar="URL",
-                   help="base URL of a Prometheus-API-compatible server")
-    p.add_argument("--config.file", dest="config_file", required=True, metavar="FILE")
+                   help="base URL of a Prometheus-API-compatible server (required)")
+    p.add_argument("--config.file", dest="config_file", default="aftercare.yml", metavar="FILE",
+                   help="the aftercare.yml describing the systems (default: %(default)s)")
     p.add_argument("--period", metavar="YYYY-MM",
                    help="a calendar month in each system's time zone (default: the previous month)")
-    p.add_argument("--from", dest="start", metavar="DATE", help="first day (YYYY-MM-DD) or an RFC 3339 time")
-    p.add_argument("--to", dest="end", metavar="DATE", help="last day, inclusive (YYYY-MM-DD) or an RFC 3339 time")
-    p.add_argument("--format", default="html,json", help="comma list of html, md, json, pdf")
-    p.add_argument("--lang", default="zh", choices=("zh", "en"))
-    p.add_argument("--out", default=".", metavar="DIR")
-    p.add_argument("--system", action="append", metavar="NAME", help="limit to this system (repeatable)")
-    p.add_argument("--bearer-token-file", metavar="FILE")
-    p.add_argument("--basic-auth-file", metavar="FILE", help="a file holding user:password")
-    p.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify the server's certificate")
+    p.add_argument("--from", dest="start", metavar="DATE",
+                   help="first day (YYYY-MM-DD) or an RFC 3339 time (default: none, see --period)")
+    p.add_argument("--to", dest="end", metavar="DATE",
+                   help="last day, inclusive (YYYY-MM-DD) or an RFC 3339 time (default: none)")
+    p.add_argument("--format", default="html,json",
+                   help="comma list of html, md, json, pdf (default: %(default)s)")
+    p.add_argument("--lang", default="zh", choices=("zh", "en"),
+                   help="report language: %(choices)s (default: %(default)s)")
+    p.add_argument("--out", default=".", metavar="DIR",
+                   help="directory the report files are written to (default: %(default)s)")
+    p.add_argument("--system", action="append", metavar="NAME",
+                   help="limit to this system (repeatable; default: every system in the config)")
+    p.add_argument("--bearer-token-file", metavar="FILE",
+                   help="a file holding a bearer token for Prometheus (default: none)")
+    p.add_argument("--basic-auth-file", metavar="FILE",
+                   help="a file holding user:password (default: none)")
+    p.add_argument("--ca-file", metavar="FILE",
+                   help="CA bundle to verify the server's certificate (default: the system's)")
     p.add_argument("--max-query-range", type=float, default=DEFAULT_MAX_RANGE / 3600, metavar="HOURS",
-                   help="split queries longer than this (Mimir's default limit is 768 h)")
-    p.add_argument("--retries", type=int, default=3, help="retries per query, with backoff")
+                   help="split queries longer than this (Mimir's default limit is 768 h; "
+                        "default: %(default)g)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="retries per query, with backoff (default: %(default)s)")
     p.add_argument("--query-concurrency", type=int, default=4, metavar="N",
-                   help="areas analysed at once, so up to N queries in flight (1: one at a time)")
+                   help="areas analysed at once, so up to N queries in flight (1: one at a time; "
+                        "default: %(default)s)")
     p.add_argument("--runbook-base", default="", metavar="URL",
-                   help="prefix for runbook links (docs/runbooks/<AlertName>.md)")
-    p.add_argument("--no-previous", action="store_true", help="skip the month-over-month comparison")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+                   help="prefix for runbook links (docs/runbooks/<AlertName>.md; "
+                        "default: none, relative links)")
+    p.add_argument("--no-previous", action="store_true",
+                   help="skip the month-over-month comparison (default: compare)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (default: progress shown)")
     return p
 
 
@@ -104,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     if bad or not formats:
         print(f"aftercare-report: --format {args.format!r}: expected a comma list of "
               f"{', '.join(FORMATS)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if "pdf" in formats:
+            require_pdf()
+    except MissingExtra as err:
+        print(f"aftercare-report: {err}", file=sys.stderr)
         return EXIT_USAGE
     try:
         config = load_config(args.config_file)
