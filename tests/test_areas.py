@@ -192,7 +192,7 @@ def documented_metrics(page: str) -> set[str]:
     return {re.sub(r"_total$", "", n.replace("<prefix>", "aftercare_log")) for n in names}
 
 
-COMMON = re.compile(r"aftercare_(config|scrape)_")
+COMMON = re.compile(r"aftercare_(config|scrape)_|aftercare_build_info$")   # every exporter has them
 
 
 @pytest.fixture

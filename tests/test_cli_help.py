@@ -11,7 +11,7 @@ import pytest
 from exporters.jobcli import build_parser as job_parser
 from exporters.serve import build_parser as exporter_parser
 from reportgen.cli import parser as report_parser
-from tests.harness import REPO_ROOT
+from devstack import REPO_ROOT
 
 TOOLS = {"aftercare-exporter": "exporters.cli", "aftercare-job": "exporters.jobcli",
          "aftercare-report": "reportgen.entry"}

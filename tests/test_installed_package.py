@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.report_history import History, steps
-from tests.harness import REPO_ROOT
-from tests.harness.exporter import ExporterProcess
-from tests.harness.prometheus import Prometheus
+from devstack.history import History, steps
+from devstack import REPO_ROOT
+from devstack.exporter import ExporterProcess
+from devstack.prometheus import Prometheus
 
 pytestmark = pytest.mark.timeout(900)
 TOOLS = ("aftercare-exporter", "aftercare-job", "aftercare-report")
