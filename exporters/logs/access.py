@@ -1,9 +1,11 @@
-"""nginx / Apache access logs in the combined (or common) format.
+"""nginx / Apache access logs: requests by status class, response times.
 
-Optionally with the request time as the last field, in seconds with a
+``format: combined`` (or common) is read by one regex below, optionally with the request time as the last field, in seconds with a
 decimal point, as nginx's ``$request_time`` writes it (e.g. ``log_format
 timed '... "$http_user_agent" $request_time'``).  Lines that do not parse are
-counted as unparsed, never guessed at.
+counted as unparsed, never guessed at.  The formats a server declares
+(nginx ``log_format``, Apache ``LogFormat``, JSON lines) are read by a parser
+from :mod:`.logformat`, optionally with a ``route`` label from the path.
 """
 from __future__ import annotations
 
@@ -12,10 +14,15 @@ import re
 from collections import Counter
 
 from ..metrics import counter, histogram
+from .logformat import Parser
 
 REQUESTS = "aftercare_http_requests_total"
 DURATION = "aftercare_http_request_duration_seconds"
 UNPARSED = "aftercare_http_unparsed_lines_total"
+UPSTREAM = "aftercare_http_upstream_duration_seconds"
+ROUTE_REQUESTS = "aftercare_http_route_requests_total"
+ROUTE_DURATION = "aftercare_http_route_request_duration_seconds"
+OTHER_ROUTE = "__other__"
 
 # seconds; the SLA's response time (2 s by default) falls on a bucket edge
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 30.0)
@@ -35,7 +42,14 @@ METRICS = (
             "code_class"),
     histogram(DURATION, "Time the server took to answer, from the request time at the end of "
                         "each access log line, in seconds."),
-    counter(UNPARSED, "Access log lines that are not in the combined or common format.", ),
+    counter(UNPARSED, "Access log lines that do not fit the source's format (combined or common "
+                      "unless another is declared).", ),
+    histogram(UPSTREAM, "Time the upstream (proxied) server took to answer, from nginx's "
+                        "$upstream_response_time (the sum when several were tried), in seconds."),
+    counter(ROUTE_REQUESTS, "HTTP requests by route (the first of the source's routes whose regex "
+                            "matches the path, else __other__) and status class.",
+            "route", "code_class"),
+    histogram(ROUTE_DURATION, "Time the server took to answer, by route, in seconds.", "route"),
 )
 
 
@@ -58,13 +72,72 @@ class AccessCounter:
             if seconds:
                 durations[float(seconds)] += n
         for seconds, n in durations.items():
-            first = bisect.bisect_left(BUCKETS, seconds)
-            for bound in BUCKETS[first:]:
-                out[(DURATION, "bucket", _le(bound))] += n
-            out[(DURATION, "bucket", "+Inf")] += n
-            out[(DURATION, "sum", "")] += seconds * n
-            out[(DURATION, "count", "")] += n
+            observe(out, (DURATION,), seconds, n)
         return out
+
+
+def observe(out: Counter, series: tuple, seconds: float, n: int = 1) -> None:
+    """Add n observations of ``seconds`` to the histogram ``series`` (name, *labels)."""
+    first = bisect.bisect_left(BUCKETS, seconds)
+    for bound in BUCKETS[first:]:
+        out[series + ("bucket", _le(bound))] += n
+    out[series + ("bucket", "+Inf")] += n
+    out[series + ("sum", "")] += seconds * n
+    out[series + ("count", "")] += n
+
+
+def _histogram_keys(series: tuple):
+    for bound in BUCKETS:
+        yield series + ("bucket", _le(bound))
+    yield series + ("bucket", "+Inf")
+    yield series + ("sum", "")
+    yield series + ("count", "")
+
+
+class FormatAccessCounter:
+    """Counts access log lines read by a parser of the declared format, with routes:
+    an ordered list of (name, compiled path regex), the first that matches wins."""
+
+    def __init__(self, parser: Parser, routes: tuple[tuple[str, re.Pattern], ...] = ()):
+        self.parser, self.routes = parser, tuple(routes)
+
+    def route(self, path: str | None) -> str:
+        if path is not None:
+            for name, regex in self.routes:
+                if regex.search(path):
+                    return name
+        return OTHER_ROUTE
+
+    def __call__(self, chunk: bytes) -> Counter:
+        out = Counter()
+        lines = chunk.split(b"\n")
+        for line in lines[:-1]:                 # only lines that are complete
+            entry = self.parser(line.removesuffix(b"\r"))
+            if entry is None:
+                out[(UNPARSED,)] += 1
+                continue
+            cls = f"{entry.status_class}xx"
+            out[(REQUESTS, cls)] += 1
+            route = self.route(entry.path) if self.routes else None
+            if route is not None:
+                out[(ROUTE_REQUESTS, route, cls)] += 1
+            if entry.request_time is not None:
+                observe(out, (DURATION,), entry.request_time)
+                if route is not None:
+                    observe(out, (ROUTE_DURATION, route), entry.request_time)
+            if entry.upstream_time is not None:
+                observe(out, (UPSTREAM,), entry.upstream_time)
+        return out
+
+    def zero_samples(self):
+        """(key, 0) for every series that should exist before the first request."""
+        yield from zero_samples()
+        yield from _histogram_keys((UPSTREAM,))
+        if self.routes:
+            for name in dict.fromkeys([n for n, _ in self.routes] + [OTHER_ROUTE]):
+                for cls in CODE_CLASSES:
+                    yield (ROUTE_REQUESTS, name, cls)
+                yield from _histogram_keys((ROUTE_DURATION, name))
 
 
 def zero_samples():
@@ -72,8 +145,4 @@ def zero_samples():
     for cls in CODE_CLASSES:
         yield (REQUESTS, cls)
     yield (UNPARSED,)
-    for bound in BUCKETS:
-        yield (DURATION, "bucket", _le(bound))
-    yield (DURATION, "bucket", "+Inf")
-    yield (DURATION, "sum", "")
-    yield (DURATION, "count", "")
+    yield from _histogram_keys((DURATION,))
