@@ -1,8 +1,9 @@
 """nginx / Apache access logs: requests by status class, response times.
 
-``format: combined`` (or common) is read by one regex below, optionally with the request time as the last field, in seconds with a
-decimal point, as nginx's ``$request_time`` writes it (e.g. ``log_format
-timed '... "$http_user_agent" $request_time'``).  Lines that do not parse are
+``format: combined`` (or common) is read by one regex below, optionally with
+the request time as the last field, in seconds with a decimal point, as
+nginx's ``$request_time`` writes it (e.g. ``log_format timed '...
+"$http_user_agent" $request_time'``).  Lines that do not parse are
 counted as unparsed, never guessed at.  The formats a server declares
 (nginx ``log_format``, Apache ``LogFormat``, JSON lines) are read by a parser
 from :mod:`.logformat`, optionally with a ``route`` label from the path.

@@ -66,11 +66,6 @@ def path_of_uri(uri: bytes) -> str:
 
 # --- compiled regex parsers -----------------------------------------------------------------
 
-class _Field(NamedTuple):
-    role: str                   # status | request_time | upstream | request | uri | other
-    scale: float = 1.0          # request time unit -> seconds
-
-
 class _RegexParser:
     """A line regex with one group per role Aftercare reads."""
 
@@ -108,8 +103,9 @@ def _assemble(items: list, name: str, fmt: str) -> tuple[bytes, dict[str, float]
         role, pattern, what = item
         following = items[i + 1] if i + 1 < len(items) else b""
         if not isinstance(following, bytes):
-            raise LogFormatError(f"{what} and {following[2]} have no text between them, so where one "
-                                 f"ends cannot be told; put a space or another character between them")
+            raise LogFormatError(f"{what} and {following[2]} have no text between them, so where "
+                                 "one ends cannot be told; put a space or another character "
+                                 "between them")
         if role in roles or role == "other":
             pattern = pattern or _generic(following)
             out.append(b"(?:" + pattern + b")")
@@ -285,7 +281,7 @@ def _apache_item(conds: str, arg: str | None, letter: str) -> tuple[str, bytes |
         role = "uri"
     if any(c.isdigit() for c in conds):       # a status condition: "-" when it does not hold
         pattern = (pattern or None) and b"-|" + pattern
-        role = "other" if role != "request_time" else role
+        role = "other"                          # never read from a field that may be "-"
     return role, pattern, what
 
 
