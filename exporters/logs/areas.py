@@ -20,7 +20,7 @@ from typing import Callable, Iterable
 from ..config import Config
 from ..metrics import LOG_NAME, Metric, Sink, counter, gauge
 from ..runtime import Area, Target
-from . import access, serverlog
+from . import access, logformat, serverlog
 from .counting import LevelCounter
 from .tail import Follower, PollResult
 
@@ -142,6 +142,9 @@ class LogSourcesArea(Area):
             for src in system.logs:
                 if src.format == "combined":
                     count, zero = access.AccessCounter(), access.zero_samples()
+                elif src.format in logformat.DECLARED_FORMATS:
+                    count = access.FormatAccessCounter(src.parser, src.routes)
+                    zero = count.zero_samples()
                 else:
                     count = LevelCounter(src.levels, "aftercare_log_lines_total")
                     zero = [("aftercare_log_lines_total", level) for level in src.levels]

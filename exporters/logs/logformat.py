@@ -29,6 +29,7 @@ class Entry(NamedTuple):
 
 
 Parser = Callable[[bytes], "Entry | None"]
+DECLARED_FORMATS = ("nginx", "apache", "json")
 
 _SECONDS = rb"[0-9]+(?:\.[0-9]+)?"
 # nginx writes one time per upstream tried: "0.010, 0.020" (next upstream),
@@ -383,3 +384,13 @@ def json_parser(fields: dict[str, str], time_unit: str = "s") -> Parser:
             path = None
         return Entry(status[0], seconds * scale if seconds is not None else None, upstream, path)
     return parse
+
+
+def compile_format(fmt: str, log_format: str | None, fields: dict | None,
+                   time_unit: str = "s") -> Parser:
+    """The parser of a declared format; raises LogFormatError when it cannot be read."""
+    if fmt == "json":
+        return json_parser(fields or {}, time_unit)
+    if not log_format:
+        raise LogFormatError(f"format {fmt} needs log_format: the format string of the server")
+    return compile_nginx(log_format) if fmt == "nginx" else compile_apache(log_format)
