@@ -19,6 +19,8 @@ import yaml
 
 from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Enum, Field, ListOf,
                      MapOf, Number, Regex, Size, Str, Struct, Timezone, Url)
+from .logs.logformat import (DECLARED_FORMATS, JSON_FIELDS, TIME_UNITS, LogFormatError,
+                             compile_format)
 
 __all__ = ["ConfigError", "load_config", "Config", "System", "Secret"]
 
@@ -132,7 +134,12 @@ class LogSource:
     source: str
     path: str
     levels: dict          # level name -> compiled regex
-    format: str           # plain | combined (access log)
+    format: str           # plain | combined | nginx | apache | json (access logs)
+    log_format: str | None = None       # nginx log_format / Apache LogFormat string
+    fields: dict | None = None          # json: what is read -> the JSON key holding it
+    time_unit: str = "s"                # json: unit of the request time
+    routes: tuple = ()                  # (name, compiled path regex), first match wins
+    parser: object = None               # compiled once from the above (compile_format)
 
 
 @dataclass(frozen=True)
@@ -377,14 +384,51 @@ _PROCESS = Struct(ProcessCheck, {
 }, one_of=("pattern", "pidfile"))
 
 
+def _access_format(out: dict, path: tuple) -> None:
+    """Compile a declared access log format once; its mistakes name their key."""
+    fmt = out["format"]
+    if fmt not in DECLARED_FORMATS:
+        for key in ("log_format", "fields", "routes"):
+            if out[key]:
+                raise ConfigError(path + (key,), f"only for format nginx, apache or json, "
+                                                 f"not {fmt}")
+        return
+    key = "fields" if fmt == "json" else "log_format"
+    if out["log_format" if fmt == "json" else "fields"]:
+        raise ConfigError(path + ("log_format" if fmt == "json" else "fields",),
+                          f"not used by format {fmt}; it reads {key}")
+    if not out[key]:
+        raise ConfigError(path + (key,), f"required by format {fmt}")
+    try:
+        out["parser"] = compile_format(fmt, out["log_format"], out["fields"],
+                                              out["time_unit"])
+    except LogFormatError as err:
+        raise ConfigError(path + (key,), str(err)) from None
+    names = [r["name"] for r in out["routes"]]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(path + ("routes", i, "name"), f"duplicate route name {name!r}")
+    out["routes"] = tuple((r["name"], r["path"]) for r in out["routes"])
+
+
+_ROUTE = Struct(dict, {"name": Field(NAME, required=True),
+                       "path": Field(Regex(), required=True)})
+
+
 def _log_source(cls=LogSource, name_key="source"):
+    def post(out, path):
+        out["levels"] = out["levels"] or {k: re.compile(v) for k, v in DEFAULT_LEVELS.items()}
+        _access_format(out, path)
     return Struct(cls, {
         name_key: Field(NAME, required=True),
         "path": Field(Str(what="a file path or glob"), required=True),
         "levels": Field(MapOf(Regex(), NAME, min_items=1), default=None),
-        "format": Field(Enum("plain", "combined"), default="plain"),
-    }, post=lambda out, path: out.__setitem__(
-        "levels", out["levels"] or {k: re.compile(v) for k, v in DEFAULT_LEVELS.items()}))
+        "format": Field(Enum("plain", "combined", *DECLARED_FORMATS), default="plain"),
+        "log_format": Field(Str(what="the server's log format string")),
+        "fields": Field(MapOf(Str(what="a JSON key"), Enum(*JSON_FIELDS), min_items=1)),
+        "time_unit": Field(Enum(*TIME_UNITS), default="s"),
+        "routes": Field(ListOf(_ROUTE), default=()),
+    }, post=post)
 
 
 def _job_log():
