@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,8 +21,10 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from exporters.logs import access, logformat
+from tests.harness.exporter import ExporterProcess
 from tests.harness.ports import free_port
 from tests.harness.process import spawn, tail, terminate
 
@@ -323,3 +326,69 @@ def test_apache_format_checks_with_apache_itself(tmp_path):
             b'"GET /a?b=1 HTTP/1.1" 200 200 200 - - 5 5 1500 0 1 1500 0 - - - - h h 80 HTTP/1.1 '
             b'GET /a ?b=1 /srv/a 10 20 30 + 0 abc 99 - %')
     assert parser(line) == logformat.Entry("2", 0.0015, None, "/a")
+
+
+@pytest.mark.skipif(not Path(NGINX).exists(), reason="Debian's nginx is not installed")
+def test_services_exporter_serves_declared_formats_promtool_clean(tmp_path, backend):
+    state = tmp_path / "state"
+    with nginx(tmp_path, backend) as (port, root):
+        cfg = {"defaults": {"timeout": "3s", "state_dir": str(state)},
+               "systems": [{"name": "billing", "logs": [
+                   {"source": "main", "path": str(root / "main.log"), "format": "nginx",
+                    "log_format": MAIN_PASTED,
+                    "routes": [{"name": "api", "path": "^/api/"},
+                               {"name": "static", "path": "^/static/"}]},
+                   {"source": "json", "path": str(root / "json.log"), "format": "json",
+                    "fields": {"status": "status", "request_time": "request_time",
+                               "upstream_response_time": "upstream_response_time"}}]}]}
+        file = tmp_path / "aftercare.yml"
+        file.write_text(yaml.safe_dump(cfg))
+        with ExporterProcess("services", file) as exporter:
+            exporter.metrics_text()
+            sent = traffic(port, "/health")
+            total = sum(sent.values())
+            wait_lines(root / "main.log", total)
+            wait_lines(root / "json.log", total)
+            text = exporter.metrics_text()
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
+    for source in ("main", "json"):
+        labels = f'source="{source}",system="billing"'
+        assert f"aftercare_http_request_duration_seconds_count{{{labels}}} {total}.0" in text
+        assert f"aftercare_http_upstream_duration_seconds_count{{{labels}}} {sent['api']}.0" \
+            in text
+        assert f"aftercare_http_unparsed_lines_total{{{labels}}} 0.0" in text
+    for route, n in sent.items():
+        assert (f'aftercare_http_route_request_duration_seconds_count{{route="{route}",'
+                f'source="main",system="billing"}} {n}.0') in text
+    assert "aftercare_http_route_requests_total" not in "".join(
+        line for line in text.splitlines(keepends=True) if 'source="json"' in line)
+
+
+@pytest.mark.parametrize("source, key, message", [
+    ({"format": "nginx", "log_format": "$remote_addr $stauts"}, "log_format",
+     "unknown nginx variable $stauts"),
+    ({"format": "apache", "log_format": "%h %>s %J"}, "log_format",
+     "unknown LogFormat directive '%J'"),
+    ({"format": "nginx"}, "log_format", "required by format nginx"),
+    ({"format": "json", "fields": {"status": "s", "duration": "d"}}, "fields.duration",
+     "expected one of"),
+    ({"format": "combined", "routes": [{"name": "api", "path": "^/api/"}]}, "routes",
+     "only for format nginx, apache or json"),
+    ({"format": "nginx", "log_format": "$status", "routes": [{"name": "a", "path": "("}]},
+     "routes[0].path", "regular expression"),
+])
+def test_bad_access_format_is_one_line_with_its_key_and_exit_2(tmp_path, source, key, message):
+    cfg = {"systems": [{"name": "billing", "logs": [
+        {"source": "web", "path": str(tmp_path / "access.log"), **source}]}]}
+    file = tmp_path / "aftercare.yml"
+    file.write_text(yaml.safe_dump(cfg))
+    result = subprocess.run([sys.executable, "-m", "exporters.cli", "check-config", str(file)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"systems[0].logs[0].{key}: " in lines[0]
+    assert message in lines[0]
