@@ -110,24 +110,29 @@ class FormatAccessCounter:
         return OTHER_ROUTE
 
     def __call__(self, chunk: bytes) -> Counter:
-        out = Counter()
-        lines = chunk.split(b"\n")
-        for line in lines[:-1]:                 # only lines that are complete
+        out, seen, routes = Counter(), Counter(), {}
+        for line in chunk.split(b"\n")[:-1]:    # only lines that are complete
             entry = self.parser(line.removesuffix(b"\r"))
             if entry is None:
                 out[(UNPARSED,)] += 1
                 continue
-            cls = f"{entry.status_class}xx"
-            out[(REQUESTS, cls)] += 1
-            route = self.route(entry.path) if self.routes else None
+            route = None
+            if self.routes:
+                route = routes.get(entry.path)
+                if route is None:
+                    route = routes[entry.path] = self.route(entry.path)
+            seen[(entry.status_class, route, entry.request_time, entry.upstream_time)] += 1
+        for (status_class, route, seconds, upstream), n in seen.items():
+            cls = f"{status_class}xx"
+            out[(REQUESTS, cls)] += n
             if route is not None:
-                out[(ROUTE_REQUESTS, route, cls)] += 1
-            if entry.request_time is not None:
-                observe(out, (DURATION,), entry.request_time)
+                out[(ROUTE_REQUESTS, route, cls)] += n
+            if seconds is not None:
+                observe(out, (DURATION,), seconds, n)
                 if route is not None:
-                    observe(out, (ROUTE_DURATION, route), entry.request_time)
-            if entry.upstream_time is not None:
-                observe(out, (UPSTREAM,), entry.upstream_time)
+                    observe(out, (ROUTE_DURATION, route), seconds, n)
+            if upstream is not None:
+                observe(out, (UPSTREAM,), upstream, n)
         return out
 
     def zero_samples(self):

@@ -45,7 +45,7 @@ def _generic(next_literal: bytes) -> bytes:
         return rb".*"
     stop = next_literal[:1]
     if stop == b'"':            # inside quotes: escaped characters (\" \x22) never end it
-        return rb'(?:[^"\\]|\\.)*'
+        return rb'[^"\\]*(?:\\.[^"\\]*)*'
     return rb"[^" + re.escape(stop) + rb"]*"
 
 
