@@ -142,6 +142,7 @@ http {{
         root {root}/html;
         location /static/ {{ }}
         location = /health {{ return 204; }}
+        location = /ready {{ access_log off; return 204; }}
         location /api/ {{ proxy_pass http://127.0.0.1:{backend_port}; }}
     }}
 }}
@@ -149,9 +150,7 @@ http {{
     log = root / "nginx.out"
     proc = spawn([NGINX, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"], log)
     try:
-        wait_ready(proc, f"http://127.0.0.1:{port}/health", log, "nginx")
-        (root / "main.log").write_bytes(b"")       # the readiness probes are not counted
-        (root / "json.log").write_bytes(b"")
+        wait_ready(proc, f"http://127.0.0.1:{port}/ready", log, "nginx")    # not logged
         yield port, root
     finally:
         terminate(proc)
@@ -220,7 +219,8 @@ def apache(backend_port: int):
     (root / "htdocs" / "health").write_text("ok\n")
     port = free_port()
     modules = "".join(f"LoadModule {name}_module {APACHE_MODULES}/mod_{name}.so\n"
-                      for name in ("mpm_prefork", "authz_core", "proxy", "proxy_http"))
+                      for name in ("mpm_prefork", "authz_core", "proxy", "proxy_http",
+                                   "setenvif"))
     (root / "apache2.conf").write_text(f"""
 {modules}
 ServerRoot {root}
@@ -237,16 +237,14 @@ DocumentRoot {root}/htdocs
 ProxyPass /api/ http://127.0.0.1:{backend_port}/api/
 LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed
 LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{{User-agent}}i\\" %{{ms}}T" timed_ms
-CustomLog {root}/timed.log timed
-CustomLog {root}/timed_ms.log timed_ms
+SetEnvIf Request_URI "^/ready$" readiness_probe
+CustomLog {root}/timed.log timed env=!readiness_probe
+CustomLog {root}/timed_ms.log timed_ms env=!readiness_probe
 """)
     log = root / "apache2.out"
     proc = spawn([APACHE, "-X", "-d", str(root), "-f", str(root / "apache2.conf")], log)
     try:
-        wait_ready(proc, f"http://127.0.0.1:{port}/health", log, "apache2")
-        time.sleep(0.2)
-        (root / "timed.log").write_bytes(b"")
-        (root / "timed_ms.log").write_bytes(b"")
+        wait_ready(proc, f"http://127.0.0.1:{port}/ready", log, "apache2")  # not logged
         yield port, root
     finally:
         terminate(proc)
