@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Enum, ListOf, MapOf,
                      Number, Regex, Size, Spec, Str, Struct, Timezone, Url, f, relative_to,
                      resolve)
+from .logs.logformat import (DECLARED_FORMATS, JSON_FIELDS, TIME_UNITS, LogFormatError,
+                             compile_format)
 from .yamlstrict import read_yaml
 
 __all__ = ["ConfigError", "load_config", "Config", "System", "Secret"]
@@ -240,11 +242,49 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Route:
+    """A named group of request paths of an access log (first match wins)."""
+    name: str = f(NAME, required=True)
+    path: re.Pattern = f(Regex(), required=True)
+
+
+@dataclass(frozen=True)
 class LogSource:
     source: str = f(NAME, required=True)
     path: str = f(Str(what="a file path or glob"), required=True)
     levels: dict = f(LEVELS, default_from=_default_levels)     # level name -> compiled regex
-    format: str = f(Enum("plain", "combined"), default="plain")  # combined: an access log
+    # plain: lines by level; combined, nginx, apache, json: an access log
+    format: str = f(Enum("plain", "combined", *DECLARED_FORMATS), default="plain")
+    log_format: str | None = f(Str(what="the server's log format string"))   # nginx / Apache
+    fields: dict | None = f(MapOf(Str(what="a JSON key"), Enum(*JSON_FIELDS), min_items=1))
+    time_unit: str = f(Enum(*TIME_UNITS), default="s")          # json: the request time's unit
+    routes: tuple = f(ListOf(Struct(Route)), default=())       # (name, compiled path regex)
+    parser: object = f()                  # compiled once from the above (compile_format)
+
+
+def _access_format(out: dict, path: tuple) -> None:
+    """Compile a declared access log format once; its mistakes name their key."""
+    fmt = out["format"]
+    if fmt not in DECLARED_FORMATS:
+        for key in ("log_format", "fields", "routes"):
+            if out[key]:
+                raise ConfigError(path + (key,), f"only for format nginx, apache or json, "
+                                                 f"not {fmt}")
+        return
+    key, other = ("fields", "log_format") if fmt == "json" else ("log_format", "fields")
+    if out[other]:
+        raise ConfigError(path + (other,), f"not used by format {fmt}; it reads {key}")
+    if not out[key]:
+        raise ConfigError(path + (key,), f"required by format {fmt}")
+    try:
+        out["parser"] = compile_format(fmt, out["log_format"], out["fields"], out["time_unit"])
+    except LogFormatError as err:
+        raise ConfigError(path + (key,), str(err)) from None
+    names = [r.name for r in out["routes"]]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(path + ("routes", i, "name"), f"duplicate route name {name!r}")
+    out["routes"] = tuple((r.name, r.path) for r in out["routes"])
 
 
 @dataclass(frozen=True)
@@ -400,7 +440,8 @@ class System:
                                                unique="name"), default=())
     services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=("http", "tcp", "process")),
                                              unique="name"), default=())
-    logs: tuple[LogSource, ...] = f(ListOf(Struct(LogSource), unique="source"), default=())
+    logs: tuple[LogSource, ...] = f(ListOf(Struct(LogSource, post=_access_format),
+                                           unique="source"), default=())
     integrations: tuple[Integration, ...] = f(
         ListOf(Struct(Integration, one_of=Integration.PROTOCOLS), unique="name"), default=())
     exchange: tuple[Exchange, ...] = f(ListOf(Struct(Exchange, post=_check_exchange),

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Mapping
 from ..config import Config
 from ..metrics import LOG_NAME, Metric, Sink, counter, gauge, metrics_in
 from ..runtime import Area, Target
-from . import access, serverlog
+from . import access, logformat, serverlog
 from .counting import LevelCounter
 from .tail import Follower, PollResult
 
@@ -177,6 +177,9 @@ class LogSourcesArea(Area):
             for src in system.logs:
                 if src.format == "combined":
                     count, zero = access.AccessCounter(), access.zero_samples()
+                elif src.format in logformat.DECLARED_FORMATS:
+                    count = access.FormatAccessCounter(src.parser, src.routes)
+                    zero = count.zero_samples()
                 else:
                     count = LevelCounter(src.levels, SOURCE_LINES.name)
                     zero = [(SOURCE_LINES.name, level) for level in src.levels]
