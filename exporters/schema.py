@@ -229,7 +229,8 @@ def ListOf(item: Validator, unique: str | None = None, min_items: int = 0) -> Va
             raise ConfigError(path, f"expected a list, got {describe(value)}")
         if len(value) < min_items:
             raise ConfigError(path, f"expected at least {min_items} item(s)")
-        out, seen = [], {}
+        out: list = []
+        seen: dict[Any, int] = {}
         for i, element in enumerate(value):
             converted = item(element, path + (i,))
             if unique:
@@ -270,6 +271,7 @@ class Spec:
 
     def read(self, value: dict, key: str, path: tuple) -> Any:
         if value.get(key) is not None:
+            assert self.validator is not None           # a key always has one (see f())
             return self.validator(value[key], path + (key,))
         if self.required:
             raise ConfigError(path + (key,), "required key is missing")

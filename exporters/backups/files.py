@@ -35,7 +35,7 @@ VERIFY_DURATION_SECONDS = gauge("aftercare_backup_verify_duration_seconds",
 
 
 class FileBackupTarget(Target):
-    collectors = ("files",)
+    collectors: tuple[str, ...] = ("files",)
 
     def __init__(self, system: System, backup: Backup, state_dir: str, timeout: float):
         super().__init__(system.name, backup.name, timeout)
@@ -50,6 +50,7 @@ class FileBackupTarget(Target):
         started = time.monotonic()
         now = time.time()
         self.state.load()
+        assert self.backup.path is not None   # a files target has its path
         files = scan(self.backup.path)        # LocationError: down, with its reason
         with self.state.lock:
             done = complete(files, self.state.looks, now)
@@ -97,6 +98,7 @@ class FileBackupTarget(Target):
             return
         result = self.state.result(newest)
         if result is None:
+            assert self.verifier is not None    # _verify runs only when verify is configured
             future = self.verifier.submit(newest)
             if budget > 0:
                 try:

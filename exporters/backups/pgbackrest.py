@@ -117,9 +117,11 @@ class PgBackRestTarget(Target):
     def collect(self, sink: Sink, timeout: float) -> None:
         now = time.time()
         started = time.monotonic()
+        stanza = self.backup.pgbackrest
+        assert stanza is not None                   # a pgBackRest target has its stanza
         try:
-            info = parse_info(run_info(self.backup.pgbackrest.command, self.backup.pgbackrest.stanza,
-                                       max(0.1, timeout - 0.1)), self.backup.pgbackrest.stanza)
+            info = parse_info(run_info(stanza.command, stanza.stanza, max(0.1, timeout - 0.1)),
+                              stanza.stanza)
         except LocationError:
             sink.collectors["pgbackrest"] = CollectorRun(False, time.monotonic() - started)
             raise                              # the backup is down, with the error's reason

@@ -40,7 +40,9 @@ def run_tool(argv: list[str], timeout: float, cancel: threading.Event) -> tuple[
     except OSError as err:
         return False, f"cannot run {argv[0]}: {err.strerror}"
     until = time.monotonic() + timeout
-    reader = threading.Thread(target=lambda: setattr(proc, "errtext", proc.stderr.read()), daemon=True)
+    stderr = proc.stderr
+    assert stderr is not None                       # stderr=PIPE
+    reader = threading.Thread(target=lambda: setattr(proc, "errtext", stderr.read()), daemon=True)
     reader.start()
     while proc.poll() is None:
         if cancel.is_set() or time.monotonic() >= until:

@@ -50,7 +50,7 @@ def register(name: str, module: ModuleType) -> Collector:
     if not (isinstance(declared, tuple) and declared and set(declared) <= set(SIGNATURES)):
         raise TypeError(f"{where}: RUNS must be a non-empty tuple of {', '.join(SIGNATURES)}, "
                         f"got {declared!r}")
-    runs = {}
+    runs: dict[str, Callable] = {}
     for run, params in SIGNATURES.items():
         function = getattr(module, run, None)
         defined = inspect.isfunction(function) and function.__module__ == where
@@ -58,7 +58,7 @@ def register(name: str, module: ModuleType) -> Collector:
             raise TypeError(f"{where}: RUNS declares {run} but the module defines no {run}()")
         if defined and run not in declared:
             raise TypeError(f"{where}: defines {run}() but RUNS does not declare it")
-        if defined:
+        if defined and function is not None:
             got = tuple(inspect.signature(function).parameters)
             if len(got) != len(params):
                 raise TypeError(f"{where}: {run}() must take ({', '.join(params)}), "

@@ -93,5 +93,6 @@ def mysql(cur, target, sink) -> None:
                   and _yes(row, "Slave_SQL_Running", "Replica_SQL_Running") for row in rows)
     sink.add(REPLICATION_RUNNING, 1 if running else 0)
     lags = [row.get("Seconds_Behind_Master", row.get("Seconds_Behind_Source")) for row in rows]
-    if all(lag is not None for lag in lags):
-        sink.add(REPLICATION_LAG_SECONDS, max(float(lag) for lag in lags))
+    known = [float(lag) for lag in lags if lag is not None]
+    if len(known) == len(lags):
+        sink.add(REPLICATION_LAG_SECONDS, max(known))

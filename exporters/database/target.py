@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from abc import abstractmethod
-from typing import Callable
+from typing import Any, Callable
 
 from ..config import Database
 from ..metrics import LOG_NAME, Sink
@@ -107,7 +107,7 @@ class DatabaseTarget(Target):
             self.drop()
             self.conn = self.connect(timeout)
         try:
-            with self.conn.cursor() as cur:
+            with self._open().cursor() as cur:
                 self.ping(cur)
         except Exception:
             self.drop()
@@ -116,7 +116,7 @@ class DatabaseTarget(Target):
             with sink.collector(name, log, self.name):
                 run = collector.runs.get(self.engine)
                 if run is not None:
-                    with self.conn.cursor() as cur:
+                    with self._open().cursor() as cur:
                         run(cur, self, sink)
                 local = collector.runs.get("local")
                 if local is not None:
@@ -124,6 +124,12 @@ class DatabaseTarget(Target):
             if self.is_broken(self.conn):
                 self.drop()
                 raise ConnectionLost("the server closed the connection during collection")
+
+    def _open(self) -> Any:
+        """The open connection; ConnectionLost when a collector dropped it."""
+        if self.conn is None:
+            raise ConnectionLost("the connection was closed during collection")
+        return self.conn
 
     def close(self) -> None:
         """Release the connection for good (reload, exit): follow-up work stops reconnecting."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time as dtime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import Database
@@ -96,7 +97,7 @@ class SqlSource:
 
     def __init__(self, db: Database, sql: str, timezone: str):
         self.db, self.sql, self.timezone = db, sql, timezone
-        self.conn = None
+        self.conn: Any = None
 
     def _connect(self, timeout: float):
         dsn = self.db.dsn
@@ -104,7 +105,7 @@ class SqlSource:
         if self.db.type == "postgresql":
             import psycopg2
             ms = int(timeout * 1000)
-            kwargs = dict(dsn.params)
+            kwargs: dict[str, Any] = dict(dsn.params)
             kwargs.update(host=dsn.host, port=dsn.port or 5432, user=dsn.user,
                           dbname=dsn.database or "postgres", connect_timeout=max(2, math.ceil(timeout)),
                           application_name="aftercare-exporter",
@@ -128,8 +129,9 @@ class SqlSource:
         if self.conn is None or getattr(self.conn, "closed", False) or (
                 self.db.type == "mysql" and not self.conn.open):
             self.conn = self._connect(timeout)
+        conn = self.conn
         try:
-            with self.conn.cursor() as cur:
+            with conn.cursor() as cur:
                 cur.execute(self.sql)
                 columns = [d[0] for d in cur.description or ()]
                 row = cur.fetchone() if columns else None

@@ -75,6 +75,11 @@ class Run:
                    concurrent=bool(raw.get("concurrent")), interrupted=bool(raw.get("interrupted")))
 
 
+def _ended(run: Run) -> float:
+    """When ``run`` ended; a run still going sorts first."""
+    return run.end if run.end is not None else float("-inf")
+
+
 @dataclass
 class Summary:
     successes: int = 0
@@ -94,10 +99,10 @@ class Summary:
         self.concurrent += run.concurrent
         self.interrupted += run.interrupted
         self.records += run.records or 0
-        if run.end is not None and (self.last_run is None or run.end >= self.last_run.end):
+        if run.end is not None and (self.last_run is None or run.end >= _ended(self.last_run)):
             self.last_run = run
         if run.result == "success" and (self.last_success is None
-                                        or run.end >= self.last_success.end):
+                                        or _ended(run) >= _ended(self.last_success)):
             self.last_success = run
         self.history = (self.history + [run])[-HISTORY:]
 
@@ -123,7 +128,8 @@ class Summary:
         history = raw.get("history") or []
         if not isinstance(history, list):
             raise ValueError("history must be a list")
-        return cls(*counts,
+        successes, failures, concurrent, interrupted, records = counts
+        return cls(successes, failures, concurrent, interrupted, records,
                    last_run=Run.from_json(raw["last_run"]) if raw.get("last_run") else None,
                    last_success=Run.from_json(raw["last_success"]) if raw.get("last_success") else None,
                    history=[Run.from_json(r) for r in history])

@@ -73,12 +73,12 @@ class AccessCounter:
     """Counts one chunk of access log lines: requests by class, durations, unparsed lines."""
 
     def __call__(self, chunk: bytes) -> Counter:
-        out = Counter()
+        out: Counter[tuple] = Counter()
         matches = LINE.findall(chunk)
         unparsed = chunk.count(b"\n") - len(matches)
         if unparsed:
             out[(UNPARSED,)] = unparsed
-        durations = Counter()
+        durations: Counter[float] = Counter()
         for (cls, seconds), n in Counter(matches).items():
             out[(REQUESTS, f"{cls.decode()}xx")] += n
             if seconds:
@@ -94,7 +94,7 @@ def observe(out: Counter, series: tuple, seconds: float, n: int = 1) -> None:
     for bound in BUCKETS[first:]:
         out[series + ("bucket", _le(bound))] += n
     out[series + ("bucket", "+Inf")] += n
-    out[series + ("sum", "")] += seconds * n
+    out[series + ("sum", "")] += seconds * n  # type: ignore[assignment]  # a histogram's sum
     out[series + ("count", "")] += n
 
 
@@ -121,7 +121,9 @@ class FormatAccessCounter:
         return OTHER_ROUTE
 
     def __call__(self, chunk: bytes) -> Counter:
-        out, seen, routes = Counter(), Counter(), {}
+        out: Counter[tuple] = Counter()
+        seen: Counter[tuple] = Counter()
+        routes: dict[str | None, str] = {}
         for line in chunk.split(b"\n")[:-1]:    # only lines that are complete
             entry = self.parser(line.removesuffix(b"\r"))
             if entry is None:

@@ -111,7 +111,7 @@ class SlowStatementCounter:
         self.scale = 0.001 if _MILLISECONDS[fmt] else 1.0
 
     def __call__(self, chunk: bytes) -> Counter:
-        out: Counter = Counter()
+        out: Counter[tuple] = Counter()
         found = self.regex.findall(chunk)
         if not found:
             return out
@@ -121,7 +121,7 @@ class SlowStatementCounter:
             for bound in SLOW_BUCKETS[bisect.bisect_left(SLOW_BUCKETS, seconds):]:
                 out[(SLOW_SECONDS.name, "bucket", _le(bound))] += n
             out[(SLOW_SECONDS.name, "bucket", "+Inf")] += n
-            out[(SLOW_SECONDS.name, "sum", "")] += seconds * n
+            out[(SLOW_SECONDS.name, "sum", "")] += seconds * n  # type: ignore[assignment]  # a sum
             out[(SLOW_SECONDS.name, "count", "")] += n
         return out
 

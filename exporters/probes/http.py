@@ -67,20 +67,23 @@ def _exchange(url: str, method: str, check, ctx: ProbeContext, timings: dict):
     parts = urlsplit(url)
     https = parts.scheme == "https"
     host, port = parts.hostname, parts.port or (443 if https else 80)
+    if not host:
+        raise ProbeFailed("content", "the URL has no host")
 
     mark = time.monotonic()
     family, sockaddr = resolve(host, port, ctx)
     mark = _lap(timings, "resolve", mark)
     sock = connect(family, sockaddr, ctx)
     mark = _lap(timings, "connect", mark)
+    tls = None
     if https:
-        sock = handshake(sock, host, ctx, check.tls_verify, check.ca_file)
+        tls = sock = handshake(sock, host, ctx, check.tls_verify, check.ca_file)
         mark = _lap(timings, "tls", mark)
     conn = http.client.HTTPConnection(host, port)
     conn.sock = sock                # our socket: already connected (and TLS-wrapped)
     try:
-        if https:
-            emit_expiry(sock, ctx)
+        if tls is not None:
+            emit_expiry(tls, ctx)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"User-Agent": "aftercare-exporter", "Connection": "close", **check.headers}
         if parts.port:

@@ -11,11 +11,12 @@ def probe_tcp(check, ctx: ProbeContext) -> None:
     host, port = split_address(check.address)
     sock = open_tcp(host, port, ctx)
     if check.tls:
-        sock = handshake(sock, host, ctx, getattr(check, "tls_verify", True),
-                         getattr(check, "ca_file", None))
+        tls = handshake(sock, host, ctx, getattr(check, "tls_verify", True),
+                        getattr(check, "ca_file", None))
+        sock = tls
     try:
         if check.tls:
-            emit_expiry(sock, ctx)
+            emit_expiry(tls, ctx)
         if check.send:
             send_all(sock, check.send.encode(), ctx)
         if check.expect is not None:

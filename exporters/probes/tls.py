@@ -65,7 +65,7 @@ def _not_after(cert) -> float:
 
 def cert_expiries(tls: ssl.SSLSocket) -> tuple[float, float] | None:
     """(leaf notAfter, earliest notAfter of the verified chain) as Unix times."""
-    sslobj = tls._sslobj            # Python 3.10-3.12 keep the chain accessors private
+    sslobj = tls._sslobj  # type: ignore[attr-defined]  # 3.10-3.12 keep the chain accessors private
     chain = (getattr(sslobj, "get_verified_chain", lambda: None)() or []) \
         if tls.context.verify_mode != ssl.CERT_NONE else []
     presented = getattr(sslobj, "get_unverified_chain", lambda: None)() or []
