@@ -143,8 +143,9 @@ class Exporter:
             def collect(self):
                 yield from exporter._registry.collect()
                 ok = GaugeMetricFamily("aftercare_config_last_reload_successful",
-                                       "1 if the last config (re)load succeeded, 0 if the last "
-                                       "attempt failed and the previous config is still in use.")
+                                       "1 if the last (re)load of the config file and the web "
+                                       "config succeeded, 0 if the last attempt failed and the "
+                                       "previous one is still in use.")
                 ok.add_metric([], 1.0 if exporter.reload_ok else 0.0)
                 yield ok
                 when = GaugeMetricFamily("aftercare_config_last_reload_success_timestamp_seconds",
@@ -167,7 +168,7 @@ class _Server(ThreadingHTTPServer):
     # simultaneous scrapes, and the kernel retries them only a second later
     request_queue_size = 128
 
-    def __init__(self, sock: socket.socket, handler, web: "LiveWebConfig"):
+    def __init__(self, sock: socket.socket, handler, web: LiveWebConfig):
         self.address_family = sock.family
         self.web = web
         super().__init__(sock.getsockname(), handler, bind_and_activate=False)
@@ -203,7 +204,7 @@ class _Server(ThreadingHTTPServer):
         super().finish_request(request, client_address)
 
 
-def make_handler(exporter: Exporter, web: "LiveWebConfig", telemetry_path: str = "/metrics",
+def make_handler(exporter: Exporter, web: LiveWebConfig, telemetry_path: str = "/metrics",
                  title: str = "Aftercare exporter") -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aftercare-exporter"
@@ -300,7 +301,8 @@ def make_handler(exporter: Exporter, web: "LiveWebConfig", telemetry_path: str =
                     f"<h1>{html.escape(title)}</h1><p>Areas: {html.escape(areas)}</p><ul>"
                     f"<li><a href='{telemetry_path}'>Metrics</a></li>"
                     "<li><a href='/-/healthy'>Health</a></li><li><a href='/-/ready'>Readiness</a></li>"
-                    "</ul><p>POST /-/reload re-reads the config file.</p></body></html>")
+                    "</ul><p>POST /-/reload re-reads the config file and the web config.</p>"
+                    "</body></html>")
             self._send(200, body.encode(), "text/html; charset=utf-8")
 
     return Handler

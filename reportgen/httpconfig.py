@@ -186,7 +186,8 @@ def _schema(base_dir: str):
         password = v["password"]
         if v["password_file"]:
             password = Secret(_read_text(v["password_file"], path + ("password_file",),
-                                         "the password file"), f"password_file {v['password_file']}")
+                                         "the password file"),
+                              f"password_file {v['password_file']}")
         return BasicAuth(username, password)
 
     def authorization(raw, path):

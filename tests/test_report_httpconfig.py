@@ -109,7 +109,8 @@ class TLSPrometheus:
         self.log = d / "prometheus.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [PROMETHEUS_BIN, "--config.file", str(config), "--storage.tsdb.path", str(d / "data"),
+                [PROMETHEUS_BIN, "--config.file", str(config),
+                 "--storage.tsdb.path", str(d / "data"),
                  "--web.listen-address", f"127.0.0.1:{self.port}", "--web.config.file", str(web)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.session = requests.Session()
