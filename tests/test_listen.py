@@ -147,3 +147,45 @@ def test_a_taken_address_is_one_line_and_nothing_is_served(config_file):
     assert errors == [f"aftercare-exporter: cannot listen on 127.0.0.1:{port}: "
                       "Address already in use"]
     assert "Traceback" not in result.stderr
+
+
+IPV6_OFF_SCRIPT = """
+import re, subprocess, sys, time, urllib.request
+for name in ("all", "default", "lo"):
+    with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as fh:
+        fh.write("1")
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+line = proc.stdout.readline()
+while "msg=listening" not in line:
+    assert line, "the exporter exited"
+    line = proc.stdout.readline()
+port = re.search(r"address=\\S+:(\\d+)", line).group(1)
+body = urllib.request.urlopen(f"http://127.0.0.1:{port}/-/healthy", timeout=10).read().decode()
+print(line.strip())
+print("answer:", body.strip())
+proc.terminate()
+proc.wait(10)
+"""
+
+
+def test_empty_host_serves_ipv4_where_ipv6_is_disabled(config_file, tmp_path):
+    """A container with IPv6 switched off (disable_ipv6=1): ':port' still serves IPv4.
+
+    Runs in a network namespace of its own (unshare -rn), where it may switch IPv6 off.
+    """
+    try:
+        probe = subprocess.run(["unshare", "-rn", "ip", "link", "set", "lo", "up"],
+                               capture_output=True, timeout=30)
+    except FileNotFoundError:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("unshare -rn (user and network namespaces) or ip is not available here")
+    script = tmp_path / "ipv6_off.py"
+    script.write_text(IPV6_OFF_SCRIPT)
+    result = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", sys.executable,
+         str(script), *exporter_command(config_file, ":0")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "answer: Healthy." in result.stdout
+    assert "address=[::]:" in result.stdout      # one dual-stack socket, IPv4 through it
