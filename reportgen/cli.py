@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 from exporters.config import ConfigError, load_config
 
-from .httpconfig import load_http_config
+from .httpconfig import check_ca_file, load_http_config
 from .period import PeriodError, explicit_period, month_period, previous_month
 from .prom import DEFAULT_MAX_RANGE, PromClient, PromError
 
@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"{', '.join(shorthands)}: give it in --http.config.file "
                                  f"{args.http_config_file} instead, not both")
             http_config = load_http_config(args.http_config_file)
+        elif args.ca_file:
+            check_ca_file(args.ca_file)
         if not args.prometheus.startswith(("http://", "https://")):
             raise ValueError(f"--prometheus {args.prometheus!r}: expected an http:// or https:// URL")
         if args.max_query_range <= 0:

@@ -21,6 +21,7 @@ password, token or key never appears in a message or a ``repr()``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import ssl
 import tempfile
@@ -35,7 +36,8 @@ from requests.adapters import HTTPAdapter
 from exporters.config import Secret
 from exporters.schema import Bool, ConfigError, Field, Str, Struct, Url, describe
 
-__all__ = ["HTTPClientConfig", "TLSConfig", "load_http_config", "build_session", "ConfigError"]
+__all__ = ["HTTPClientConfig", "TLSConfig", "load_http_config", "build_session", "check_ca_file",
+           "ConfigError"]
 
 TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
                 "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
@@ -315,7 +317,7 @@ def load_http_config(path: str) -> HTTPClientConfig:
             raise ConfigError((), f"{where}{problem} (expected valid YAML)")
         config = _schema(os.path.dirname(os.path.abspath(path)))({} if raw is None else raw, ())
         if config.tls_config:
-            ssl_context(config.tls_config)       # a bad certificate or key fails here, not later
+            _shared_context(config.tls_config)   # a bad certificate or key fails here, not later
         return dataclasses.replace(config, file=path)
     except ConfigError as err:
         err.file = path
@@ -356,6 +358,8 @@ def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
     except (ssl.SSLError, ValueError):
         key = "ca_file" if tls.ca_file else "ca"
         raise ConfigError(path + (key,), "expected PEM CA certificate(s)") from None
+    except OSError as err:
+        raise ConfigError(path + ("ca_file",), f"cannot read the CA file: {err.strerror}") from None
     if tls.cert_file or tls.cert:
         with tempfile.TemporaryDirectory(prefix="aftercare-tls-") as tmp:
             cert = tls.cert_file or _write_private(tmp, "cert.pem", tls.cert)
@@ -366,17 +370,34 @@ def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
                 raise ConfigError(path + ("key_file" if tls.key_file else "key",),
                                   "expected a PEM client certificate and the private key that "
                                   f"matches it ({err.reason or 'not PEM'})") from None
+            except OSError as err:
+                raise ConfigError(path + ("cert_file",), "cannot read the client certificate "
+                                                         f"or key: {err.strerror}") from None
     if tls.insecure_skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
+@functools.lru_cache(maxsize=16)
+def _shared_context(tls: TLSConfig) -> ssl.SSLContext:
+    """One context per TLS config, shared by the sessions of every thread (files read once)."""
+    return ssl_context(tls)
+
+
+def check_ca_file(ca_file: str) -> None:
+    """``--ca-file``: ValueError (naming the flag) unless it holds PEM CA certificates."""
+    try:
+        _shared_context(TLSConfig(ca_file=ca_file))
+    except ConfigError as err:
+        raise ValueError(f"--ca-file {ca_file}: {err.message}") from None
+
+
 class _TLSAdapter(HTTPAdapter):
     """Every HTTPS connection uses one prepared SSL context (and server_name, if set)."""
 
     def __init__(self, tls: TLSConfig, **kw: Any):
-        self._ctx = ssl_context(tls)
+        self._ctx = _shared_context(tls)
         self._server_name = tls.server_name
         self._cert_reqs = "CERT_NONE" if tls.insecure_skip_verify else "CERT_REQUIRED"
         super().__init__(**kw)

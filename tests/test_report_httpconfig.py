@@ -4,6 +4,7 @@ prometheus/common HTTP client format, as promtool reads it."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import re
 import subprocess
@@ -21,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from exporters.schema import ConfigError
 from reportgen import cli
+from reportgen.prom import PromClient, PromError
 from reportgen.httpconfig import HTTPClientConfig, build_session, load_http_config
 from tests.harness import REPO_ROOT
 from tests.harness.ports import free_port
@@ -77,6 +79,11 @@ class PKI:
         self.server_cert, self.server_key = _write(d, "server", _cert(
             server_key, SERVER_NAME, ca_key, ca.subject, sans=[x509.DNSName(SERVER_NAME)],
             usage=ExtendedKeyUsageOID.SERVER_AUTH), server_key)
+        ip_key = ec.generate_private_key(ec.SECP256R1())
+        self.ip_server_cert, self.ip_server_key = _write(d, "server-ip", _cert(
+            ip_key, "127.0.0.1", ca_key, ca.subject,
+            sans=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+            usage=ExtendedKeyUsageOID.SERVER_AUTH), ip_key)
         client_key = ec.generate_private_key(ec.SECP256R1())
         self.client_cert, self.client_key = _write(d, "client", _cert(
             client_key, "aftercare-report", ca_key, ca.subject,
@@ -88,29 +95,36 @@ class PKI:
 
 
 class TLSPrometheus:
-    """Prometheus requiring a verified client certificate and basic auth, scraping an exporter."""
+    """Prometheus requiring basic auth over TLS, scraping an exporter.
 
-    def __init__(self, d: Path, pki: PKI, exporter_address: str):
+    With ``client_certs`` it also requires a client certificate from the test CA, and
+    its certificate names prometheus.internal only; without, it names 127.0.0.1.
+    """
+
+    def __init__(self, d: Path, pki: PKI, exporter_address: str, client_certs: bool = True):
         self.dir, self.pki = d, pki
         self.port = free_port()
-        web = d / "prom-web.yml"
+        web = d / f"prom-web-{client_certs}.yml"
+        cert, key = (pki.server_cert, pki.server_key) if client_certs \
+            else (pki.ip_server_cert, pki.ip_server_key)
         web.write_text(
             "tls_server_config:\n"
-            f"  cert_file: {pki.server_cert}\n  key_file: {pki.server_key}\n"
-            f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki.ca}\n"
-            "basic_auth_users:\n"
+            f"  cert_file: {cert}\n  key_file: {key}\n"
+            + (f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {pki.ca}\n"
+               if client_certs else "")
+            + "basic_auth_users:\n"
             f"  reporter: {bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()}\n")
-        config = d / "prometheus.yml"
+        config = d / f"prometheus-{client_certs}.yml"
         config.write_text(
             "global: {scrape_interval: 1s}\n"
             "scrape_configs:\n"
             "  - job_name: aftercare-services\n"
             f"    static_configs: [{{targets: ['{exporter_address}']}}]\n")
-        self.log = d / "prometheus.log"
+        self.log = d / f"prometheus-{client_certs}.log"
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [PROMETHEUS_BIN, "--config.file", str(config),
-                 "--storage.tsdb.path", str(d / "data"),
+                 "--storage.tsdb.path", str(d / f"data-{client_certs}"),
                  "--web.listen-address", f"127.0.0.1:{self.port}", "--web.config.file", str(web)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.session = requests.Session()
@@ -157,7 +171,7 @@ def stack(tmp_path_factory):
             [sys.executable, "-m", "exporters.cli", "services", "--config.file",
              str(d / "aftercare.yml"), "--web.listen-address", "127.0.0.1:0"],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    prom = None
+    prom = plain = None
     try:
         deadline = time.monotonic() + 20
         while not (found := re.search(r"msg=listening .*address=(\S+)", exporter_log.read_text())):
@@ -169,10 +183,14 @@ def stack(tmp_path_factory):
             result = prom.get("/api/v1/query", query="aftercare_service_up[1m]").json()
             return sum(len(s["values"]) for s in result["data"]["result"])
         prom.wait(lambda: scrapes() >= 3, "three scrapes stored")
+        plain = TLSPrometheus(d, pki, found.group(1), client_certs=False)
+        plain.wait(lambda: plain.get("/-/ready").status_code == 200, "Prometheus ready")
+        prom.plain = plain
         yield d, pki, prom
     finally:
-        if prom:
-            prom.close()
+        for server in (prom, plain):
+            if server:
+                server.close()
         exporter.terminate()
         exporter.wait(10)
 
@@ -375,3 +393,28 @@ def test_shorthands_build_the_same_config():
     assert config.authorization.credentials.reveal() == "T0KEN-x1"
     assert config.tls_config.ca_file == "/etc/ca.pem" and config.proxy_from_environment
     assert "PASS-y2" not in repr(config) and "T0KEN-x1" not in repr(config)
+
+
+def test_shorthands_reach_a_tls_prometheus_with_basic_auth(stack, tmp_path, capsys):
+    """--ca-file and --basic-auth-file still work, through the same transport."""
+    d, pki, prom = stack
+    client = PromClient(prom.plain.url, basic_auth=("reporter", PASSWORD), ca_file=str(pki.ca),
+                        retries=0)
+    (sample,) = client.instant("vector(42)", time.time())
+    assert sample["value"][1] == 42.0
+    with pytest.raises(PromError, match="cannot reach"):
+        PromClient(prom.plain.url, basic_auth=("reporter", PASSWORD), ca_file=str(pki.other_ca),
+                   retries=0).instant("vector(1)", time.time())
+    with pytest.raises(PromError, match="HTTP 401"):
+        PromClient(prom.plain.url, ca_file=str(pki.ca), retries=0).instant("vector(1)", time.time())
+
+    (tmp_path / "aftercare.yml").write_text(CONFIG)
+    (tmp_path / "not-a-ca.pem").write_text("hello\n")
+    for ca_file, expected in [
+            (tmp_path / "missing.pem", "cannot read the CA file: No such file or directory"),
+            (tmp_path / "not-a-ca.pem", "expected PEM CA certificate(s)")]:
+        code = cli.main(["--prometheus", prom.plain.url, "--config.file",
+                         str(tmp_path / "aftercare.yml"), "--ca-file", str(ca_file)])
+        assert code == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"aftercare-report: --ca-file {ca_file}: {expected}"]
