@@ -244,7 +244,9 @@ def _schema(base_dir: str):
         if isinstance(raw, dict):
             _only_one(raw, path, "bearer_token", "bearer_token_file")
             _only_one(raw, path, "basic_auth", "authorization", "bearer_token", "bearer_token_file")
-            _only_one(raw, path, "proxy_url", "proxy_from_environment")
+            if raw.get("proxy_url") is not None and raw.get("proxy_from_environment") is True:
+                raise ConfigError(path + ("proxy_from_environment",),
+                                  "proxy_url and proxy_from_environment cannot both be set")
         v = Struct(dict, {
             "basic_auth": Field(basic_auth),
             "authorization": Field(authorization),

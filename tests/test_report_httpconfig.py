@@ -307,6 +307,9 @@ def test_client_certificate_without_basic_auth_is_refused_by_prometheus(stack):
                                                      "true or false"),
     ("basic_auth: [u, p]\n", "basic_auth: expected a mapping"),
     ("no_proxy: localhost\n", "no_proxy: needs proxy_url"),
+    ("proxy_url: http://127.0.0.1:3128\nproxy_from_environment: true\n",
+     "proxy_from_environment: proxy_url and proxy_from_environment cannot both be set"),
+    ("proxy_url: ftp://127.0.0.1\n", "proxy_url: expected a URL (http://"),
     ("a: 1\na: 2\n", "appears twice"),
     ("tls_config: {ca_file: [x\n", "expected valid YAML"),
 ])
