@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="address to listen on, repeatable; :PORT is every IPv4 and IPv6 "
                              "address (default: :PORT of the area, e.g. :9851 for database)")
     parser.add_argument("--web.config.file", dest="web_config", default=None,
-                        help="exporter-toolkit web config: TLS and basic auth")
+                        help="exporter-toolkit web config: TLS and basic auth "
+                             "(re-read on SIGHUP and POST /-/reload)")
     parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics")
     parser.add_argument("--log.level", dest="log_level", choices=list(LEVELS), default="info")
     parser.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"], default="logfmt")
