@@ -10,21 +10,22 @@ import threading
 from .areas import exporter_areas
 from .config import ConfigError, load_config
 from .extras import MissingExtra, require_area, require_for_config
+from .listen import ListenAddress, parse_listen_address
 from .logsetup import LEVELS, setup_logging
 from .metrics import LOG_NAME, safe_error
 from .registry import DEFAULT_PORTS, EXPORTERS, areas_for
-from .server import Exporter, make_server
+from .server import Exporter, ListenError, LiveWebConfig, make_servers, serve
 from .version import version_line
 
 log = logging.getLogger(LOG_NAME)
 EXIT_CONFIG = 2
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"expected host:port like 127.0.0.1:9851, got {value!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+def parse_listen(value: str) -> ListenAddress:
+    try:
+        return parse_listen_address(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
                         help="the aftercare.yml to read (default: %(default)s)")
     parser.add_argument("--web.listen-address", dest="listen", type=parse_listen,
-                        help="address to listen on (default: :PORT of the area, e.g. :9851 for database)")
+                        action="append", metavar="ADDRESS",
+                        help="address to listen on, repeatable; :PORT is every IPv4 and IPv6 "
+                             "address (default: :PORT of the area, e.g. :9851 for database)")
     parser.add_argument("--web.config.file", dest="web_config", default=None,
                         help="exporter-toolkit web config: TLS and basic auth "
-                             "(default: none, plain HTTP without auth)")
+                             "(re-read on SIGHUP and POST /-/reload; default: none, plain HTTP "
+                             "without auth)")
     parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
                         help="path of the metrics endpoint (default: %(default)s)")
     parser.add_argument("--log.level", dest="log_level", choices=list(LEVELS), default="info",
@@ -56,18 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
 def serve_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
-    from .webconfig import load_web_config
     try:
         require_area(args.area)
     except MissingExtra as err:
         print(f"aftercare-exporter: {err}", file=sys.stderr)
         return EXIT_CONFIG
     areas = areas_for(args.area)
-    listen = args.listen or ("0.0.0.0", DEFAULT_PORTS[args.area])
-    exporter = Exporter(args.config_file, areas)
+    addresses = args.listen or [ListenAddress("", DEFAULT_PORTS[args.area])]
     try:
-        webcfg = load_web_config(args.web_config)
         require_for_config(args.area, load_config(args.config_file))
+        web = LiveWebConfig(args.web_config)
+        exporter = Exporter(args.config_file, areas, web)
         exporter.load()
     except ConfigError as err:
         print(f"aftercare-exporter: invalid config: {err}", file=sys.stderr)
@@ -79,31 +82,32 @@ def serve_main(argv: list[str]) -> int:
         print(f"aftercare-exporter: cannot start: {safe_error(err)}", file=sys.stderr)
         return 1
     try:
-        server = make_server(exporter, listen, webcfg, telemetry_path=args.telemetry_path,
-                             title=f"Aftercare {args.area} exporter")
-    except OSError as err:
-        print(f"aftercare-exporter: cannot listen on {listen[0]}:{listen[1]}: {err.strerror}",
-              file=sys.stderr)
+        servers = make_servers(exporter, addresses, web, telemetry_path=args.telemetry_path,
+                               title=f"Aftercare {args.area} exporter")
+    except ListenError as err:
+        print(f"aftercare-exporter: {err}", file=sys.stderr)
+        exporter.close()
         return 1
+    stop = threading.Event()
 
     def on_hup(signum, frame):
         threading.Thread(target=exporter.reload, name="reload", daemon=True).start()
 
     def on_term(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        stop.set()
 
     signal.signal(signal.SIGHUP, on_hup)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    log.info("listening", extra={"area": args.area, "address": f"{listen[0]}:{listen[1]}",
-                                 "web": webcfg.describe()})
+    for server in servers:
+        log.info("listening", extra={"area": args.area, "address": server.address,
+                                     "web": web.current.describe()})
     try:
-        server.serve_forever(poll_interval=0.2)
+        serve(servers, stop)
     except Exception as err:  # pragma: no cover - last resort, keeps the message clean
         log.error("server stopped", extra={"err": safe_error(err)})
         return 1
     finally:
-        server.server_close()
         exporter.close()
     log.info("stopped")
     return 0

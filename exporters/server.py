@@ -21,10 +21,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 from .config import Config, ConfigError, Secret, load_config
+from .listen import ListenAddress, bind
 from .logsetup import redact
 from .metrics import LOG_NAME, safe_error
 from .runtime import Area, Scraper, WorkerPool
 from .version import BuildInfoCollector
+from .webconfig import WebConfig, load_web_config
 
 log = logging.getLogger(LOG_NAME)
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -44,13 +46,43 @@ def config_secrets(value) -> list[str]:
     return []
 
 
-class Exporter:
-    """Serves a set of areas from one config file; reloads it on demand."""
+class LiveWebConfig:
+    """The web config in force: re-read on reload and swapped only when the new one is valid.
 
-    def __init__(self, config_file: str, area_classes: list[type[Area]]):
+    Requests and new connections read ``current`` once each, so a renewed
+    certificate or a changed basic-auth user applies from the next connection
+    or request; a bad new file keeps the previous config in force.
+    """
+
+    def __init__(self, file: str | None):
+        self.file = file
+        self.current: WebConfig = load_web_config(file)   # ConfigError at start: exit 2
+
+    def reload(self) -> tuple[bool, str]:
+        if self.file is None:
+            return True, "no web config"
+        try:
+            new = load_web_config(self.file)
+        except Exception as err:  # ConfigError, or an unexpected failure reading it
+            message = str(err) if isinstance(err, ConfigError) else safe_error(err)
+            log.error("web config reload failed; keeping the previous one",
+                      extra={"file": self.file, "err": message})
+            return False, message
+        self.current = new
+        log.info("web config loaded", extra={"file": self.file, "web": new.describe()})
+        return True, "web config reloaded"
+
+
+class Exporter:
+    """Serves a set of areas from one config file; reloads it (and the web config) on demand."""
+
+    def __init__(self, config_file: str, area_classes: list[type[Area]],
+                 web: LiveWebConfig | None = None):
         self.config_file = config_file
         self.area_classes = area_classes
+        self.web = web
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()    # SIGHUP and POST /-/reload one at a time
         self.scraper: Scraper | None = None
         self.config: Config | None = None
         self.reload_ok = True
@@ -77,6 +109,19 @@ class Exporter:
         self._install(load_config(self.config_file))
 
     def reload(self) -> tuple[bool, str]:
+        """Re-read the config file and the web config; each one kept as it was when invalid."""
+        with self._reload_lock:
+            results = [self._reload_config()]
+            if self.web is not None and self.web.file is not None:
+                results.append(self.web.reload())
+            ok = all(good for good, _ in results)
+            with self._lock:
+                self.reload_ok = ok
+                if ok:
+                    self.reload_ok_time = time.time()
+            return ok, "; ".join(m for good, m in results if good == ok)
+
+    def _reload_config(self) -> tuple[bool, str]:
         try:
             self._install(load_config(self.config_file))
         except Exception as err:  # ConfigError, or a target that cannot be built
@@ -100,8 +145,9 @@ class Exporter:
             def collect(self):
                 yield from exporter._registry.collect()
                 ok = GaugeMetricFamily("aftercare_config_last_reload_successful",
-                                       "1 if the last config (re)load succeeded, 0 if the last "
-                                       "attempt failed and the previous config is still in use.")
+                                       "1 if the last (re)load of the config file and the web "
+                                       "config succeeded, 0 if the last attempt failed and the "
+                                       "previous one is still in use.")
                 ok.add_metric([], 1.0 if exporter.reload_ok else 0.0)
                 yield ok
                 when = GaugeMetricFamily("aftercare_config_last_reload_success_timestamp_seconds",
@@ -117,25 +163,41 @@ class Exporter:
 
 
 class _Server(ThreadingHTTPServer):
+    """Serves on an already bound socket; TLS per connection from the web config in force."""
+
     daemon_threads = True
-    allow_reuse_address = True
     # listen backlog: socketserver's default of 5 drops the SYNs of a burst of
     # simultaneous scrapes, and the kernel retries them only a second later
     request_queue_size = 128
 
-    def __init__(self, address, handler, ssl_context=None):
-        host, _, _ = address[0].partition("%")
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.ssl_context = ssl_context
-        super().__init__((host, address[1]), handler)
+    def __init__(self, sock: socket.socket, handler, web: LiveWebConfig):
+        self.address_family = sock.family
+        self.web = web
+        super().__init__(sock.getsockname(), handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_name, self.server_port = sock.getsockname()[:2]
+        try:
+            self.server_activate()
+        except OSError:
+            self.server_close()
+            raise
+
+    @property
+    def address(self) -> str:
+        """host:port it listens on, [v6]:port for IPv6."""
+        host, port = self.socket.getsockname()[:2]
+        return f"[{host}]:{port}" if self.address_family == socket.AF_INET6 else f"{host}:{port}"
 
     def finish_request(self, request, client_address):
         # the TLS handshake runs in the request's own thread, so a slow or
-        # silent client never blocks accepting the next connection
-        if self.ssl_context is not None:
+        # silent client never blocks accepting the next connection; the context
+        # is taken per connection, so a reloaded certificate serves the next one
+        ssl_context = self.web.current.ssl_context()
+        if ssl_context is not None:
             request.settimeout(10)
             try:
-                request = self.ssl_context.wrap_socket(request, server_side=True)
+                request = ssl_context.wrap_socket(request, server_side=True)
             except (OSError, ValueError) as err:
                 log.debug("TLS handshake failed", extra={"client": client_address[0],
                                                          "err": safe_error(err)})
@@ -144,7 +206,7 @@ class _Server(ThreadingHTTPServer):
         super().finish_request(request, client_address)
 
 
-def make_handler(exporter: Exporter, webcfg, telemetry_path: str = "/metrics",
+def make_handler(exporter: Exporter, web: LiveWebConfig, telemetry_path: str = "/metrics",
                  title: str = "Aftercare exporter") -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aftercare-exporter"
@@ -159,7 +221,7 @@ def make_handler(exporter: Exporter, webcfg, telemetry_path: str = "/metrics",
                   headers: dict | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            for k, v in {**webcfg.extra_headers, **(headers or {})}.items():
+            for k, v in {**self.webcfg.extra_headers, **(headers or {})}.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -167,6 +229,7 @@ def make_handler(exporter: Exporter, webcfg, telemetry_path: str = "/metrics",
                 self.wfile.write(body)
 
         def _authorized(self) -> bool:
+            webcfg = self.webcfg
             if webcfg.auth_required and not webcfg.check_basic_auth(self.headers.get("Authorization")):
                 self._send(401, b"Unauthorized\n",
                            headers={"WWW-Authenticate": 'Basic realm="aftercare"'})
@@ -185,6 +248,7 @@ def make_handler(exporter: Exporter, webcfg, telemetry_path: str = "/metrics",
             return lambda: self._send(404, b"Not Found\n")
 
         def _handle(self, method: str) -> None:
+            self.webcfg = web.current        # one web config for the whole request
             if self._authorized():
                 self._route(method)()
 
@@ -239,11 +303,56 @@ def make_handler(exporter: Exporter, webcfg, telemetry_path: str = "/metrics",
                     f"<h1>{html.escape(title)}</h1><p>Areas: {html.escape(areas)}</p><ul>"
                     f"<li><a href='{telemetry_path}'>Metrics</a></li>"
                     "<li><a href='/-/healthy'>Health</a></li><li><a href='/-/ready'>Readiness</a></li>"
-                    "</ul><p>POST /-/reload re-reads the config file.</p></body></html>")
+                    "</ul><p>POST /-/reload re-reads the config file and the web config.</p>"
+                    "</body></html>")
             self._send(200, body.encode(), "text/html; charset=utf-8")
 
     return Handler
 
 
-def make_server(exporter: Exporter, listen: tuple[str, int], webcfg, **kw) -> _Server:
-    return _Server(listen, make_handler(exporter, webcfg, **kw), webcfg.ssl_context())
+def make_servers(exporter: Exporter, addresses: list[ListenAddress], web: LiveWebConfig,
+                 **kw) -> list[_Server]:
+    """One server per listen address, all sharing the exporter and the web config.
+
+    OSError (naming the address) when one cannot be bound; none is left open then.
+    """
+    handler = make_handler(exporter, web, **kw)
+    servers: list[_Server] = []
+    try:
+        for address in addresses:
+            try:
+                servers.append(_Server(bind(address), handler, web))
+            except OSError as err:
+                raise ListenError(address, err) from None
+    except ListenError:
+        for server in servers:
+            server.server_close()
+        raise
+    return servers
+
+
+class ListenError(OSError):
+    """A listen address that cannot be bound."""
+
+    def __init__(self, address: ListenAddress, err: OSError):
+        super().__init__(err.errno, err.strerror or str(err))
+        self.address = address
+
+    def __str__(self) -> str:
+        return f"cannot listen on {self.address}: {self.strerror}"
+
+
+def serve(servers: list[_Server], stop: threading.Event, poll_interval: float = 0.2) -> None:
+    """Serve on every server, each in its own thread, until ``stop`` is set."""
+    threads = [threading.Thread(target=s.serve_forever, args=(poll_interval,),
+                                name=f"listen {s.address}", daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    try:
+        while not stop.wait(0.5):
+            if not all(t.is_alive() for t in threads):     # pragma: no cover - a crashed loop
+                raise RuntimeError("a listener stopped unexpectedly")
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()

@@ -13,6 +13,7 @@ from exporters.config import ConfigError, load_config
 from exporters.extras import MissingExtra, require_pdf
 from exporters.version import version_line
 
+from .httpconfig import check_ca_file, load_http_config
 from .period import PeriodError, explicit_period, month_period, previous_month
 from .prom import DEFAULT_MAX_RANGE, PromClient, PromError
 
@@ -48,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
                    help="directory the report files are written to (default: %(default)s)")
     p.add_argument("--system", action="append", metavar="NAME",
                    help="limit to this system (repeatable; default: every system in the config)")
+    p.add_argument("--http.config.file", dest="http_config_file", metavar="FILE",
+                   help="how to reach Prometheus: auth and TLS in the prometheus/common format "
+                        "(as promtool's --http.config.file; default: none)")
     p.add_argument("--bearer-token-file", metavar="FILE",
                    help="a file holding a bearer token for Prometheus (default: none)")
     p.add_argument("--basic-auth-file", metavar="FILE",
@@ -142,6 +146,17 @@ def main(argv: list[str] | None = None) -> int:
             if not sep:
                 raise ValueError(f"--basic-auth-file {args.basic_auth_file}: expected user:password")
             basic = (user, password)
+        http_config = None
+        if args.http_config_file:
+            shorthands = [f for f, v in (("--bearer-token-file", args.bearer_token_file),
+                                         ("--basic-auth-file", args.basic_auth_file),
+                                         ("--ca-file", args.ca_file)) if v]
+            if shorthands:
+                raise ValueError(f"{', '.join(shorthands)}: give it in --http.config.file "
+                                 f"{args.http_config_file} instead, not both")
+            http_config = load_http_config(args.http_config_file)
+        elif args.ca_file:
+            check_ca_file(args.ca_file)
         if not args.prometheus.startswith(("http://", "https://")):
             raise ValueError(f"--prometheus {args.prometheus!r}: expected an http:// or https:// URL")
         if args.max_query_range <= 0:
@@ -156,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     client = PromClient(args.prometheus, bearer_token=token, basic_auth=basic, ca_file=args.ca_file,
-                        retries=args.retries, max_range=args.max_query_range * 3600)
+                        retries=args.retries, max_range=args.max_query_range * 3600,
+                        http_config=http_config)
     from .analysis import build_report
     try:
         report = build_report(client, config, groups, progress, with_previous=not args.no_previous,

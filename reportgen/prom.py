@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import requests
 from urllib.parse import urlsplit, urlunsplit
 
+from .httpconfig import HTTPClientConfig, build_session
+
 MAX_POINTS = 11000            # Prometheus rejects range queries above this per series
 DEFAULT_MAX_RANGE = 768 * 3600  # Mimir's default max_query_length
 
@@ -99,12 +101,15 @@ class PromClient:
     def __init__(self, url: str, *, bearer_token: str | None = None,
                  basic_auth: tuple[str, str] | None = None, ca_file: str | None = None,
                  timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
-                 max_range: float = DEFAULT_MAX_RANGE):
+                 max_range: float = DEFAULT_MAX_RANGE, http_config: HTTPClientConfig | None = None):
+        """``http_config`` (an ``--http.config.file``) or the shorthands bearer_token,
+        basic_auth and ca_file say how to reach the server."""
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
         self.shown = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
             if parts.password or parts.username else self.url   # never echo credentials
-        self._auth = (bearer_token, basic_auth, ca_file)
+        self._http = http_config or HTTPClientConfig.from_shorthands(bearer_token, basic_auth,
+                                                                     ca_file)
         self._local = threading.local()
         self.timeout = timeout
         self.retries = retries
@@ -119,14 +124,7 @@ class PromClient:
         """One HTTP session per thread: areas are analysed concurrently."""
         session = getattr(self._local, "session", None)
         if session is None:
-            bearer_token, basic_auth, ca_file = self._auth
-            session = self._local.session = requests.Session()
-            if bearer_token:
-                session.headers["Authorization"] = f"Bearer {bearer_token}"
-            if basic_auth:
-                session.auth = basic_auth
-            if ca_file:
-                session.verify = ca_file
+            session = self._local.session = build_session(self._http, self.url)
         return session
 
     def _get(self, path: str, params: dict, expr: str, kind: str) -> dict:
