@@ -295,7 +295,10 @@ def f(validator: Validator | None = None, default: Any = None, *, required: bool
 
 
 def specs(cls: type) -> dict[str, Spec]:
-    """The YAML keys of a dataclass declared with :func:`f`, in field order."""
+    """The YAML keys of a dataclass declared with :func:`f`, in field order; a plain
+    mapping type (``dict``) has none of its own, only those given to :func:`Struct`."""
+    if not dataclasses.is_dataclass(cls):
+        return {}
     return {fl.name: fl.metadata[_SPEC] for fl in dataclasses.fields(cls) if _SPEC in fl.metadata}
 
 

@@ -30,11 +30,11 @@ from typing import Any
 
 import requests
 import urllib3
-import yaml
 from requests.adapters import HTTPAdapter
 
 from exporters.config import Secret
-from exporters.schema import Bool, ConfigError, Field, Str, Struct, Url, describe
+from exporters.schema import Bool, ConfigError, Spec, Str, Struct, Url, describe
+from exporters.yamlstrict import read_yaml
 
 __all__ = ["HTTPClientConfig", "TLSConfig", "load_http_config", "build_session", "check_ca_file",
            "ConfigError"]
@@ -173,12 +173,12 @@ def _schema(base_dir: str):
             _only_one(raw, path, "username", "username_file")
             _only_one(raw, path, "password", "password_file")
         v = Struct(dict, {
-            "username": Field(Str(what="a user name")),
-            "username_file": Field(_file(base_dir, "the user name file")),
-            "username_ref": Field(_REF),
-            "password": Field(_secret("a password")),
-            "password_file": Field(_file(base_dir, "the password file")),
-            "password_ref": Field(_REF),
+            "username": Spec(Str(what="a user name")),
+            "username_file": Spec(_file(base_dir, "the user name file")),
+            "username_ref": Spec(_REF),
+            "password": Spec(_secret("a password")),
+            "password_file": Spec(_file(base_dir, "the password file")),
+            "password_ref": Spec(_REF),
         })(raw, path)
         username = v["username"] or (_read_text(v["username_file"], path + ("username_file",),
                                                 "the user name file")
@@ -196,10 +196,10 @@ def _schema(base_dir: str):
         if isinstance(raw, dict):
             _only_one(raw, path, "credentials", "credentials_file")
         v = Struct(dict, {
-            "type": Field(Str(r"\S+", "an authorization scheme like Bearer"), default="Bearer"),
-            "credentials": Field(_secret("the credentials")),
-            "credentials_file": Field(_file(base_dir, "the credentials file")),
-            "credentials_ref": Field(_REF),
+            "type": Spec(Str(r"\S+", "an authorization scheme like Bearer"), default="Bearer"),
+            "credentials": Spec(_secret("the credentials")),
+            "credentials_file": Spec(_file(base_dir, "the credentials file")),
+            "credentials_ref": Spec(_REF),
         })(raw, path)
         if v["type"].lower() == "basic":
             raise ConfigError(path + ("type",), 'the type cannot be "Basic"; use basic_auth')
@@ -215,19 +215,19 @@ def _schema(base_dir: str):
             for a, b in (("ca", "ca_file"), ("cert", "cert_file"), ("key", "key_file")):
                 _only_one(raw, path, a, b)
         v = Struct(dict, {
-            "ca_file": Field(_file(base_dir, "the CA file")),
-            "ca": Field(_pem("the CA certificate(s)")),
-            "ca_ref": Field(_REF),
-            "cert_file": Field(_file(base_dir, "the client certificate")),
-            "cert": Field(_pem("the client certificate")),
-            "cert_ref": Field(_REF),
-            "key_file": Field(_file(base_dir, "the client key")),
-            "key": Field(_secret("the client key as PEM text")),
-            "key_ref": Field(_REF),
-            "server_name": Field(Str(what="a server name")),
-            "insecure_skip_verify": Field(Bool(), default=False),
-            "min_version": Field(_version, default="TLS12"),
-            "max_version": Field(_version),
+            "ca_file": Spec(_file(base_dir, "the CA file")),
+            "ca": Spec(_pem("the CA certificate(s)")),
+            "ca_ref": Spec(_REF),
+            "cert_file": Spec(_file(base_dir, "the client certificate")),
+            "cert": Spec(_pem("the client certificate")),
+            "cert_ref": Spec(_REF),
+            "key_file": Spec(_file(base_dir, "the client key")),
+            "key": Spec(_secret("the client key as PEM text")),
+            "key_ref": Spec(_REF),
+            "server_name": Spec(Str(what="a server name")),
+            "insecure_skip_verify": Spec(Bool(), default=False),
+            "min_version": Spec(_version, default="TLS12"),
+            "max_version": Spec(_version),
         })(raw, path)
         v = {k: x for k, x in v.items() if not k.endswith("_ref")}
         has_cert, has_key = bool(v["cert"] or v["cert_file"]), bool(v["key"] or v["key_file"])
@@ -248,19 +248,19 @@ def _schema(base_dir: str):
                 raise ConfigError(path + ("proxy_from_environment",),
                                   "proxy_url and proxy_from_environment cannot both be set")
         v = Struct(dict, {
-            "basic_auth": Field(basic_auth),
-            "authorization": Field(authorization),
-            "bearer_token": Field(_secret("a bearer token")),
-            "bearer_token_file": Field(_file(base_dir, "the bearer token file")),
-            "tls_config": Field(tls_config),
-            "proxy_url": Field(Url("http", "https", "socks5", "socks5h")),
-            "no_proxy": Field(Str(what="a comma list of hosts, domains or networks")),
-            "proxy_from_environment": Field(Bool(), default=False),
-            "follow_redirects": Field(Bool(), default=True),
-            "enable_http2": Field(Bool(), default=True),
-            "oauth2": Field(_unsupported("OAuth 2.0; use authorization or basic_auth")),
-            "http_headers": Field(_unsupported("custom headers")),
-            "proxy_connect_header": Field(_unsupported("proxy CONNECT headers")),
+            "basic_auth": Spec(basic_auth),
+            "authorization": Spec(authorization),
+            "bearer_token": Spec(_secret("a bearer token")),
+            "bearer_token_file": Spec(_file(base_dir, "the bearer token file")),
+            "tls_config": Spec(tls_config),
+            "proxy_url": Spec(Url("http", "https", "socks5", "socks5h")),
+            "no_proxy": Spec(Str(what="a comma list of hosts, domains or networks")),
+            "proxy_from_environment": Spec(Bool(), default=False),
+            "follow_redirects": Spec(Bool(), default=True),
+            "enable_http2": Spec(Bool(), default=True),
+            "oauth2": Spec(_unsupported("OAuth 2.0; use authorization or basic_auth")),
+            "http_headers": Spec(_unsupported("custom headers")),
+            "proxy_connect_header": Spec(_unsupported("proxy CONNECT headers")),
         })(raw, path)
         if v["no_proxy"] and not v["proxy_url"]:
             raise ConfigError(path + ("no_proxy",), "needs proxy_url")
@@ -280,43 +280,10 @@ def _schema(base_dir: str):
 
 # --- loading -----------------------------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (the second would silently win)."""
-
-
-def _mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if not isinstance(key, (str, int, float, bool)) and key is not None:
-            raise ConfigError((), f"line {key_node.start_mark.line + 1}: a key must be a string")
-        if key in seen:
-            raise ConfigError((), f"line {key_node.start_mark.line + 1}: key {describe(key)} "
-                                  "appears twice in one mapping")
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 def load_http_config(path: str) -> HTTPClientConfig:
     """Read and validate an HTTP client config file; ConfigError naming the file and key."""
+    raw = read_yaml(path, "HTTP client config file")     # the strict reader of aftercare.yml
     try:
-        try:
-            with open(path, "rb") as fh:
-                text = fh.read().decode("utf-8")
-        except OSError as err:
-            raise ConfigError((), f"cannot read the HTTP client config file: {err.strerror}")
-        except UnicodeDecodeError:
-            raise ConfigError((), "the HTTP client config file is not UTF-8 text")
-        try:
-            raw = yaml.load(text, Loader=_Loader)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            problem = getattr(err, "problem", None) or "not valid YAML"
-            raise ConfigError((), f"{where}{problem} (expected valid YAML)")
         config = _schema(os.path.dirname(os.path.abspath(path)))({} if raw is None else raw, ())
         if config.tls_config:
             _shared_context(config.tls_config)   # a bad certificate or key fails here, not later
