@@ -44,6 +44,8 @@ def follower_metrics(prefix: str, what: str) -> tuple[Metric, ...]:
                                          "amount, the rest comes at the next scrapes."),
         gauge(f"{prefix}_last_line_timestamp_seconds", f"When the {what} last had a new line (the file's "
                                                        "modification time when it was read), Unix seconds."),
+        counter(f"{prefix}_decode_errors_total", f"Invalid byte sequences in the {what} for its "
+                "declared encoding, read as U+FFFD (kept across restarts; a utf-8 log is not checked)."),
         gauge(f"{prefix}_offsets_saved", "1 if the read offsets were saved at this scrape; 0 means they "
                                          "could not be, and a restart may count lines again."),
     )
@@ -53,12 +55,14 @@ class LogTarget(Target):
     """One followed path, its chunk counter and the series to expose (0 until seen)."""
 
     def __init__(self, system: str, name: str, timeout: float, *, path: str, state_file: str,
-                 prefix: str, collector: str, count: Callable, zero_keys: Iterable[tuple]):
+                 prefix: str, collector: str, count: Callable, zero_keys: Iterable[tuple],
+                 encoding: str = "utf-8"):
         super().__init__(system, name, timeout)
         self.collectors = (collector,)
         self.path, self.prefix, self.count = path, prefix, count
         self.zero_keys = tuple(zero_keys)
-        self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE)
+        self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE,
+                                 encoding=encoding)
         self.last_problem: str | None = None
         try:
             self.follower.anchor()          # positions fixed now, not at the first scrape
@@ -89,6 +93,7 @@ class LogTarget(Target):
         sink.add(f"{p}_read_bytes_total", state["bytes"])
         sink.add(f"{p}_read_lines_total", state["lines"])
         sink.add(f"{p}_backlog_bytes", result.backlog_bytes)
+        sink.add(f"{p}_decode_errors_total", state.get("decode_errors", 0))
         sink.add(f"{p}_offsets_saved", 1 if result.state_saved else 0)
         if state.get("last_line_time"):
             sink.add(f"{p}_last_line_timestamp_seconds", state["last_line_time"])
