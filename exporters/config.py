@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import yaml
 
-from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Enum, Field, ListOf,
-                     MapOf, Number, Regex, Size, Str, Struct, Timezone, Url)
+from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Encoding, Enum, Field,
+                     ListOf, MapOf, Number, Regex, Size, Str, Struct, Timezone, Url)
 
 __all__ = ["ConfigError", "load_config", "Config", "System", "Secret"]
 
@@ -71,6 +71,7 @@ class Dsn:
 class LogFile:
     path: str
     format: str
+    encoding: str = "utf-8"
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class LogSource:
     path: str
     levels: dict          # level name -> compiled regex
     format: str           # plain | combined (access log)
+    encoding: str = "utf-8"
 
 
 @dataclass(frozen=True)
@@ -383,6 +385,7 @@ def _log_source(cls=LogSource, name_key="source"):
         "path": Field(Str(what="a file path or glob"), required=True),
         "levels": Field(MapOf(Regex(), NAME, min_items=1), default=None),
         "format": Field(Enum("plain", "combined"), default="plain"),
+        "encoding": Field(Encoding(), default="utf-8"),
     }, post=lambda out, path: out.__setitem__(
         "levels", out["levels"] or {k: re.compile(v) for k, v in DEFAULT_LEVELS.items()}))
 
@@ -396,9 +399,11 @@ def _job_log():
             "path": Field(Str(what="a file path or glob"), required=True),
             "levels": Field(MapOf(Regex(), NAME, min_items=1)),
             "format": Field(Enum("plain"), default="plain"),
+            "encoding": Field(Encoding(), default="utf-8"),
         })(raw, path)
         levels = inner["levels"] or {k: re.compile(v) for k, v in DEFAULT_LEVELS.items()}
-        return LogSource(source="", path=inner["path"], levels=levels, format=inner["format"])
+        return LogSource(source="", path=inner["path"], levels=levels, format=inner["format"],
+                         encoding=inner["encoding"])
     return check
 
 
@@ -415,6 +420,7 @@ def _database(defaults: Defaults):
         "log": Field(Struct(LogFile, {
             "path": Field(Str(what="a file path"), required=True),
             "format": Field(Enum("auto", "stderr", "csvlog", "jsonlog", "mysql"), default="auto"),
+            "encoding": Field(Encoding(), default="utf-8"),
         })),
         "data_path": Field(Str(what="a directory path")),
         "top_tables": Field(Number(int, 0, 500), default=20),
