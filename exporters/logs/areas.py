@@ -152,7 +152,8 @@ class LogSourcesArea(Area):
                     zero = [("aftercare_log_lines_total", level) for level in src.levels]
                 yield SourceTarget(system.name, src.source, config.defaults.timeout, path=src.path,
                                    state_file=_state_file(config, "source", system.name, src.source),
-                                   prefix="aftercare_log", collector="log", count=count, zero_keys=zero)
+                                   prefix="aftercare_log", collector="log", count=count, zero_keys=zero,
+                                   encoding=src.encoding)
 
 
 class SourceTarget(LogTarget):
@@ -187,7 +188,8 @@ class DatabaseLogArea(Area):
                                 state_file=_state_file(config, "database", system.name, db.name),
                                 prefix="aftercare_database_log", collector="database_log",
                                 count=serverlog.counter_for(fmt),
-                                zero_keys=[(serverlog.METRIC, s) for s in serverlog.severities(fmt)])
+                                zero_keys=[(serverlog.METRIC, s) for s in serverlog.severities(fmt)],
+                                encoding=db.log.encoding)
 
 
 class ExchangeLogArea(Area):
@@ -211,4 +213,5 @@ class ExchangeLogArea(Area):
                                 state_file=_state_file(config, "exchange", system.name, job.name),
                                 prefix="aftercare_exchange_log", collector="exchange_log",
                                 count=LevelCounter(job.log.levels, metric),
-                                zero_keys=[(metric, level) for level in job.log.levels])
+                                zero_keys=[(metric, level) for level in job.log.levels],
+                                encoding=job.log.encoding)
