@@ -45,7 +45,7 @@ def follower_metrics(prefix: str, what: str) -> tuple[Metric, ...]:
         gauge(f"{prefix}_last_line_timestamp_seconds", f"When the {what} last had a new line (the file's "
                                                        "modification time when it was read), Unix seconds."),
         counter(f"{prefix}_decode_errors_total", f"Invalid byte sequences in the {what} for its "
-                "declared encoding, read as U+FFFD (kept across restarts; a utf-8 log is not checked)."),
+                "declared encoding, read as U+FFFD (kept across restarts; utf-8 is not checked)."),
         gauge(f"{prefix}_offsets_saved", "1 if the read offsets were saved at this scrape; 0 means they "
                                          "could not be, and a restart may count lines again."),
     )
@@ -152,8 +152,8 @@ class LogSourcesArea(Area):
                     zero = [("aftercare_log_lines_total", level) for level in src.levels]
                 yield SourceTarget(system.name, src.source, config.defaults.timeout, path=src.path,
                                    state_file=_state_file(config, "source", system.name, src.source),
-                                   prefix="aftercare_log", collector="log", count=count, zero_keys=zero,
-                                   encoding=src.encoding)
+                                   prefix="aftercare_log", collector="log", count=count,
+                                   zero_keys=zero, encoding=src.encoding)
 
 
 class SourceTarget(LogTarget):
@@ -188,7 +188,8 @@ class DatabaseLogArea(Area):
                                 state_file=_state_file(config, "database", system.name, db.name),
                                 prefix="aftercare_database_log", collector="database_log",
                                 count=serverlog.counter_for(fmt),
-                                zero_keys=[(serverlog.METRIC, s) for s in serverlog.severities(fmt)],
+                                zero_keys=[(serverlog.METRIC, s)
+                                           for s in serverlog.severities(fmt)],
                                 encoding=db.log.encoding)
 
 
