@@ -172,3 +172,16 @@ def line_codec(name: str) -> LineCodec:
         raise UnsupportedEncoding(f"{name!r} does not write ASCII (and newlines) as ASCII; "
                                   "supported: ASCII-compatible encodings, utf-16, utf-32")
     return TranscodingCodec(canon)
+
+
+class Transcoded:
+    """A chunk counter for complete lines in an ASCII-compatible ``encoding`` (whole-file
+    counting, benchmarks): each chunk is transcoded, then counted by ``counter``."""
+
+    def __init__(self, counter, encoding: str):
+        self.counter, self.codec = counter, line_codec(encoding)
+        if self.codec.unit != 1:
+            raise UnsupportedEncoding(f"{encoding!r}: whole-file counting splits at b'\\n'")
+
+    def __call__(self, chunk: bytes):
+        return self.counter(self.codec.transcode(chunk, False)[0])
