@@ -311,3 +311,36 @@ def test_utf8_stays_the_zero_copy_path(tmp_path):
     follower.poll(lambda chunk: seen.append(chunk) or Counter())
     assert seen == [TEXT.encode("utf-8")]
     assert Path(follower.state_file).exists()
+
+
+@pytest.mark.parametrize("name", ["gbk", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr",
+                                  "cp949", "johab", "cp1252", "koi8_r"])
+def test_decoding_mostly_ascii_text_by_stretches_equals_decoding_it_whole(name):
+    """Random bytes: the same text, the same errors, and every newline kept a line end."""
+    import random
+
+    from exporters.logs import encoding
+    codec = line_codec(name)
+    rnd = random.Random(name)
+    words = "错误警告信息调试用户登录失败數據連線日本語テスト한국어，。（）Привет"
+    for _ in range(200):
+        pieces = []
+        for _ in range(rnd.randint(1, 30)):
+            kind = rnd.random()
+            if kind < 0.4:
+                text = "".join(rnd.choice(words) for _ in range(rnd.randint(1, 4)))
+                pieces.append(text.encode(name, "ignore"))
+            elif kind < 0.7:
+                pieces.append(rnd.choice([b" ", b"\n", b"\t", b"abc", b"0", b"]", b"ERROR ",
+                                          b"\x7f", b"\r\n", b"@"]))
+            else:
+                pieces.append(bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 3))))
+        data = b"".join(pieces) + b"\n"
+        encoding._tls.errors = 0
+        whole = data.decode(codec.decode_as, codec.errors).encode("utf-8")
+        errors = encoding._tls.errors
+        assert whole.count(b"\n") == data.count(b"\n")
+        if codec.decode_as in encoding._RUN_SAFE:
+            encoding._tls.errors = 0
+            assert codec._transcode_stretches(data) == whole
+            assert encoding._tls.errors == errors
