@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import codecs
 import os
-import re
 import threading
-from itertools import accumulate
 
 ERROR_HANDLER = "aftercare-count-replace"
 BYTE_ERROR_HANDLER = "aftercare-count-replace-byte"
@@ -46,14 +44,6 @@ _STATEFUL = ("iso2022", "hz", "utf-7", "unicode-escape", "raw-unicode-escape", "
              "idna", "mbcs", "oem", "undefined")
 _WIDE = {"utf-16": 2, "utf-32": 4}
 _ASCII = bytes(range(128))
-
-# Multibyte encodings whose characters never contain a byte 0x00-0x20 or 0x7F: a line
-# can be cut at those bytes, and only the stretches holding bytes >= 0x80 decoded.
-_RUN_SAFE = {"gbk", "gb2312", "gb18030", "big5", "big5hkscs", "cp950", "cp932", "cp949",
-             "shift-jis", "euc-jp", "euc-kr", "euc-jis-2004", "euc-jisx0213", "johab"}
-_HIGH_AS_80 = _ASCII + b"\x80" * 128
-_RUN = re.compile(rb"(\x80[\x21-\x7e\x80]*)")     # a stretch from a byte >= 0x80 to a blank
-_SPARSE = 16        # decode stretches only when at most 1 byte in this many is >= 0x80
 
 
 class UnsupportedEncoding(ValueError):
@@ -126,28 +116,10 @@ class TranscodingCodec(LineCodec):
         if self.unit == 1 and lines.isascii():
             return lines, 0
         _tls.errors = 0
-        if (self.decode_as in _RUN_SAFE and not at_start
-                and len(lines.translate(None, _ASCII)) * _SPARSE <= len(lines)):
-            return self._transcode_stretches(lines), _tls.errors
         text = lines.decode(self.decode_as, self.errors)
         if at_start and text.startswith("\ufeff"):
             text = text[1:]
         return text.encode("utf-8"), _tls.errors
-
-    def _transcode_stretches(self, lines: bytes) -> bytes:
-        """Mostly-ASCII text: only the stretches with bytes >= 0x80 go through the (slow)
-        decoder, all at once, joined by newlines; the ASCII between them is kept as is.
-        The same text and errors as decoding ``lines`` whole: a stretch starts on a
-        character and ends before a blank, which no character of these encodings holds."""
-        parts = _RUN.split(lines.translate(_HIGH_AS_80))      # ascii, stretch, ascii, ...
-        if len(parts) == 1:
-            return lines
-        ends = list(accumulate(map(len, parts)))
-        stretches = map(lines.__getitem__, map(slice, ends[0:-1:2], ends[1::2]))
-        joined = b"\n".join(stretches) + b"\n"      # each ends at a blank, the last one too
-        decoded = joined.decode(self.decode_as, self.errors).encode("utf-8").split(b"\n")
-        parts[1::2] = decoded[:-1]
-        return b"".join(parts)
 
 
 class WideCodec(TranscodingCodec):
