@@ -336,7 +336,27 @@ def test_random_bytes_never_lose_a_line_end(name):
             else:
                 pieces.append(bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 3))))
         data = b"".join(pieces) + b"\n"
-        text, errors = codec.transcode(data, False)
-        assert text.count(b"\n") == data.count(b"\n")
+        seen = []
+        _, lines, errors = codec.count(data, False, lambda chunk: seen.append(chunk) or Counter())
+        text = b"".join(seen)
+        assert lines == text.count(b"\n") == data.count(b"\n")
         if name != "gb18030":       # the only one here that can write a real U+FFFD
             assert errors == text.decode("utf-8").count("\ufffd")
+
+
+def test_a_chunk_of_many_pieces_and_a_line_longer_than_a_piece(tmp_path):
+    """Chunks are decoded and counted a piece (256 KiB) at a time: nothing is lost or
+    counted twice at piece ends, and a line longer than a piece stays one line."""
+    from exporters.logs.encoding import PIECE_BYTES
+    log = tmp_path / "app.log"
+    log.write_bytes(b"")
+    follower = Follower(str(log), str(tmp_path / "state.json"), encoding="gbk")
+    follower.anchor()
+    long_line = "信息 " + "数据" * (PIECE_BYTES // 3) + " 错误\n"        # > one piece in GBK
+    text = TEXT * 3000 + long_line + TEXT * 3000
+    data = text.encode("gbk")
+    assert len(data) > 4 * PIECE_BYTES
+    log.write_bytes(data)
+    assert counts(follower, level_counter()) == {"error": 3 * 6000 + 1, "warning": 2 * 6000}
+    assert follower.state["lines"] == 6 * 6000 + 1
+    assert follower.state["bytes"] == len(data)

@@ -1,8 +1,9 @@
 """How the lines of a log written in a given encoding are found and decoded.
 
 Counters work on UTF-8 bytes.  A UTF-8 log is handed to them as read (no copy,
-no check); any other encoding is transcoded to UTF-8 chunk by chunk, each chunk
-made of complete lines, so a level pattern matches the decoded text exactly.
+no check); any other encoding is transcoded to UTF-8 and counted piece by piece
+(complete lines, a few hundred KiB, so that the decoded text is counted while it
+is in the CPU cache), so a level pattern matches the decoded text exactly.
 Invalid bytes become U+FFFD and are counted (a real U+FFFD in the text is not).
 
 - ASCII-compatible, stateless encodings (gbk, gb18030, big5, shift_jis, euc-*,
@@ -19,6 +20,10 @@ from __future__ import annotations
 import codecs
 import os
 import threading
+from collections import Counter
+from typing import Callable
+
+ChunkCounter = Callable[[bytes], Counter]
 
 ERROR_HANDLER = "aftercare-count-replace"
 BYTE_ERROR_HANDLER = "aftercare-count-replace-byte"
@@ -44,6 +49,7 @@ _STATEFUL = ("iso2022", "hz", "utf-7", "unicode-escape", "raw-unicode-escape", "
              "idna", "mbcs", "oem", "undefined")
 _WIDE = {"utf-16": 2, "utf-32": 4}
 _ASCII = bytes(range(128))
+PIECE_BYTES = 256 << 10     # decoded and counted a piece at a time, in the CPU cache
 
 
 class UnsupportedEncoding(ValueError):
@@ -88,12 +94,13 @@ class LineCodec:
         """The head of an over-long line, ending on a character boundary."""
         return head
 
-    def transcode(self, lines: bytes, at_start: bool) -> tuple[bytes, int]:
-        """(UTF-8 text, invalid sequences replaced) of complete lines; ``at_start``
-        when they are the first bytes of the file (a byte order mark is dropped)."""
+    def count(self, lines: bytes, at_start: bool,
+              counter: ChunkCounter) -> tuple[Counter, int, int]:
+        """(``counter``'s counts, lines, invalid sequences replaced) of complete lines;
+        ``at_start`` when they are the first bytes of the file (a byte order mark is dropped)."""
         if at_start and lines.startswith(codecs.BOM_UTF8):
             lines = lines[3:]
-        return lines, 0
+        return counter(lines), lines.count(b"\n"), 0
 
 
 class TranscodingCodec(LineCodec):
@@ -112,14 +119,35 @@ class TranscodingCodec(LineCodec):
         pending = len(decoder.getstate()[0])
         return head[:len(head) - pending]
 
-    def transcode(self, lines: bytes, at_start: bool) -> tuple[bytes, int]:
+    def count(self, lines: bytes, at_start: bool,
+              counter: ChunkCounter) -> tuple[Counter, int, int]:
         if self.unit == 1 and lines.isascii():
-            return lines, 0
+            return counter(lines), lines.count(b"\n"), 0
         _tls.errors = 0
-        text = lines.decode(self.decode_as, self.errors)
-        if at_start and text.startswith("\ufeff"):
-            text = text[1:]
-        return text.encode("utf-8"), _tls.errors
+        counts, n = Counter(), 0
+        for piece in self._pieces(lines):
+            text = piece.decode(self.decode_as, self.errors)
+            if at_start:
+                text = text[1:] if text.startswith("\ufeff") else text
+                at_start = False
+            utf8 = text.encode("utf-8")
+            counts.update(counter(utf8))
+            n += utf8.count(b"\n")
+        return counts, n, _tls.errors
+
+    def _pieces(self, lines: bytes):
+        """``lines`` in pieces of about PIECE_BYTES, each of complete lines."""
+        pos, size = 0, len(lines)
+        while pos < size:
+            if size - pos <= PIECE_BYTES:
+                end = size
+            else:
+                nl = lines.rfind(b"\n", pos, pos + PIECE_BYTES)
+                if nl < 0:                      # a line longer than a piece
+                    nl = lines.find(b"\n", pos + PIECE_BYTES)
+                end = size if nl < 0 else nl + 1
+            yield lines[pos:end] if pos or end < size else lines
+            pos = end
 
 
 class WideCodec(TranscodingCodec):
@@ -148,6 +176,9 @@ class WideCodec(TranscodingCodec):
 
     def cut(self, head: bytes) -> bytes:
         return super().cut(head[:len(head) - len(head) % self.unit])
+
+    def _pieces(self, lines: bytes):
+        yield lines                     # its decoder is fast; a b"\n" byte is no line end
 
 
 class SniffingCodec(WideCodec):
@@ -195,5 +226,5 @@ class Transcoded:
         if self.codec.unit != 1:
             raise UnsupportedEncoding(f"{encoding!r}: whole-file counting splits at b'\\n'")
 
-    def __call__(self, chunk: bytes):
-        return self.counter(self.codec.transcode(chunk, False)[0])
+    def __call__(self, chunk: bytes) -> Counter:
+        return self.codec.count(chunk, False, self.counter)[0]

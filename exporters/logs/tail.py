@@ -333,10 +333,9 @@ class Follower:
                 entry["skip"] = True
             at_start = entry["offset"] == 0
             self._advance(entry, end or len(chunk) - len(chunk) % unit, budget, result)
-            text, errors = codec.transcode(lines, at_start)
-            n = text.count(b"\n")
+            counts, n, errors = codec.count(lines, at_start, counter)
             result.lines_read += n
-            self._add(counter(text), n, errors)
+            self._add(counts, n, errors)
             read_any = True
         if read_any:
             self.state["last_line_time"] = max(self.state.get("last_line_time") or 0.0,
