@@ -73,7 +73,6 @@ class LineCodec:
 
     unit = 1
     newline = b"\n"
-    transcodes = False
 
     def __init__(self, name: str = "utf-8"):
         self.name = name
@@ -106,7 +105,6 @@ class LineCodec:
 class TranscodingCodec(LineCodec):
     """An ASCII-compatible encoding other than UTF-8: decoded, then re-encoded."""
 
-    transcodes = True
     errors = BYTE_ERROR_HANDLER
 
     def __init__(self, name: str, decode_as: str | None = None):
