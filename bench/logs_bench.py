@@ -1,6 +1,6 @@
 """Log counting benchmark: lines by level over a generated 1 GiB log, ours vs mtail.
 
-    python bench/logs_bench.py [--size-mib 1024] [--keep] [--workers 2]
+    python bench/logs_bench.py [--size-mib 1024] [--keep] [--workers 2] [--encoding gbk]
 
 Generates the log in a temporary directory (about 7.5 M lines of ~143 bytes,
 four levels), counts it with exporters.logs.counting's LevelCounter (one
@@ -9,6 +9,12 @@ a naive per-line loop of compiled regexes, and with Debian's mtail
 (``--one_shot``, an equivalent program), then prints wall times, lines per
 second and whether every count agrees.  The file is deleted
 at the end unless --keep.
+
+``--encoding gbk`` (or another ASCII-compatible encoding) writes the same lines
+with Chinese level words (错误, 警告, 信息, 调试) twice, in that encoding and in
+UTF-8, and times the exporter's own path on both: a ``Follower`` reading the
+whole file (decoding it, for the non-UTF-8 one) and ``count_file`` in one
+process; counts are checked against a naive per-line decode-and-search loop.
 """
 from __future__ import annotations
 
@@ -30,8 +36,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exporters.logs.counting import LevelCounter  # noqa: E402
+from exporters.logs.encoding import Transcoded  # noqa: E402
+from exporters.logs.tail import Follower  # noqa: E402
 
 LEVELS = {"error": "ERROR", "warning": "WARN", "info": "INFO", "debug": "DEBUG"}
+CHINESE = {"error": "错误", "warning": "警告", "info": "信息", "debug": "调试"}
 MTAIL_PROGRAM = "counter log_lines_total by level\n" + "".join(
     f'/{pattern}/ {{\n  log_lines_total["{level}"]++\n}}\n' for level, pattern in LEVELS.items())
 
@@ -87,10 +96,12 @@ def count_file(path: str, counter, workers: int = 1) -> Counter:
     return total
 
 
-def generate(path: Path, size: int, seed: int = 4) -> int:
+def generate(path: Path, size: int, seed: int = 4, words: dict = LEVELS,
+             encoding: str = "utf-8") -> int:
     """Write ~``size`` bytes of app-server-like lines; returns the number of lines."""
     rnd = random.Random(seed)
-    levels = ["INFO"] * 70 + ["DEBUG"] * 20 + ["WARN"] * 7 + ["ERROR"] * 3
+    levels = ([words["info"]] * 70 + [words["debug"]] * 20 + [words["warning"]] * 7
+              + [words["error"]] * 3)
     messages = [
         "request handled GET /api/v1/orders/{n} status=200 took={m}ms user=u{n}",
         "cache miss key=session:{n} ttl={m}s backend=redis shard={m}",
@@ -103,7 +114,7 @@ def generate(path: Path, size: int, seed: int = 4) -> int:
         msg = rnd.choice(messages).format(n=rnd.randint(1, 10**7), m=rnd.randint(0, 999))
         block.append(f"2026-11-26T08:{i // 3600 % 60:02d}:{i // 60 % 60:02d}.{i % 1000:03d}Z "
                      f"[{rnd.choice(levels)}] [worker-{i % 32:03d}] com.example.billing.Service - {msg}\n")
-    data = "".join(block).encode()
+    data = "".join(block).encode(encoding)
     lines = 0
     with open(path, "wb") as fh:
         written = 0
@@ -123,15 +134,86 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def naive(path: Path) -> dict:
-    regexes = {k: re.compile(v.encode()) for k, v in LEVELS.items()}
-    counts = dict.fromkeys(LEVELS, 0)
+def timed_cpu(fn):
+    start = time.process_time()
+    out = fn()
+    return time.process_time() - start, out
+
+
+def naive(path: Path, words: dict = LEVELS, encoding: str | None = None) -> dict:
+    """Per-line search; with ``encoding``, of each line decoded (a reference for the counts)."""
+    if encoding:
+        regexes = {k: re.compile(v) for k, v in words.items()}
+    else:
+        regexes = {k: re.compile(v.encode()) for k, v in words.items()}
+    counts = dict.fromkeys(words, 0)
     with open(path, "rb") as fh:
         for line in fh:
+            if encoding:
+                line = line.decode(encoding)
             for name, rx in regexes.items():
                 if rx.search(line):
                     counts[name] += 1
     return counts
+
+
+def follow(path: Path, encoding: str, workdir: Path) -> dict:
+    """The exporter's path: a Follower reading the whole file once (it appears after the
+    first poll, so it is read from its start), counting with a LevelCounter."""
+    state = workdir / f"state-{encoding}.json"
+    state.unlink(missing_ok=True)
+    follower = Follower(str(workdir / "followed.log"), str(state), max_bytes=1 << 40,
+                        encoding=encoding)
+    counter = LevelCounter(CHINESE, "log_lines_total")
+    follower.poll(counter)
+    path.rename(workdir / "followed.log")
+    try:
+        follower.poll(counter)
+    finally:
+        (workdir / "followed.log").rename(path)
+        follower.close()
+    return {k[1]: v for k, v in follower.totals.items()}
+
+
+def compare_encoding(args, workdir: Path) -> int:
+    """The same log in ``args.encoding`` and in UTF-8, counted the exporter's way."""
+    paths = {enc: workdir / f"app.{enc}.log" for enc in (args.encoding, "utf-8")}
+    gen, lines = timed(lambda: generate(paths[args.encoding], args.size_mib << 20,
+                                        words=CHINESE, encoding=args.encoding))
+    with open(paths[args.encoding], encoding=args.encoding, newline="") as src, \
+            open(paths["utf-8"], "w", encoding="utf-8", newline="") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)         # the same lines, in UTF-8
+    for enc, path in paths.items():
+        print(f"{enc}: {path.stat().st_size / 2**20:.0f} MiB, {lines:,} lines")
+    results = {}
+
+    def keep_best(name, path, cpu, counts):
+        if name not in results or cpu < results[name][1][0]:
+            results[name] = (path, (cpu, counts))
+    for enc, path in paths.items():
+        subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
+    for _ in range(args.repeat):        # interleaved, so that both see the same load
+        for enc, path in paths.items():
+            keep_best(f"Follower.poll, {enc}", path, *timed_cpu(lambda: follow(path, enc, workdir)))
+            counter = LevelCounter(CHINESE, "log_lines_total")
+            if enc != "utf-8":
+                counter = Transcoded(counter, enc)
+            cpu, counts = timed_cpu(lambda: count_file(str(path), counter))
+            keep_best(f"count_file, 1 process, {enc}", path, cpu,
+                      {k[1]: v for k, v in counts.items()})
+    print(f"CPU time of this process (less disturbed by other load than wall time), "
+          f"best of {args.repeat} runs each")
+    reference = None if args.skip_naive else naive(paths[args.encoding], CHINESE, args.encoding)
+    print(f"{'counter':40s} {'cpu s':>7s} {'MiB/s':>8s}  counts")
+    bad = False
+    for name, (path, (wall, counts)) in results.items():
+        same = "" if reference is None else ("= naive" if counts == reference else "DIFFERENT")
+        bad |= same == "DIFFERENT"
+        print(f"{name:40s} {wall:7.2f} {path.stat().st_size / 2**20 / wall:8.1f}  {counts} {same}")
+    for what in ("Follower.poll", "count_file, 1 process"):
+        ratio = results[f"{what}, {args.encoding}"][1][0] / results[f"{what}, utf-8"][1][0]
+        print(f"{what}: {args.encoding} takes {ratio:.2f}x the CPU time of utf-8")
+    return 1 if bad else 0
 
 
 def mtail(path: Path, workdir: Path) -> tuple[dict, float, int]:
@@ -159,11 +241,17 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="with --encoding: runs of each counter, the fastest is shown")
+    parser.add_argument("--encoding", default="utf-8",
+                        help="also count the log written in this encoding (e.g. gbk)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="aftercare-logs-bench-"))
     path = workdir / "app.log"
     try:
+        if args.encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
+            return compare_encoding(args, workdir)
         gen, lines = timed(lambda: generate(path, args.size_mib << 20))
         size = path.stat().st_size
         print(f"generated {size / 2**30:.2f} GiB, {lines:,} lines in {gen:.1f} s: {path}")

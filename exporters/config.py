@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Enum, ListOf, MapOf,
+from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Encoding, Enum, ListOf,
+                     MapOf,
                      Number, Regex, Size, Spec, Str, Struct, Timezone, Url, f, relative_to,
                      resolve)
 from .logs.logformat import (DECLARED_FORMATS, JSON_FIELDS, TIME_UNITS, LogFormatError,
@@ -166,12 +167,14 @@ LEVELS = MapOf(Regex(), NAME, min_items=1)
 class LogFile:
     path: str = f(FILE_PATH, required=True)
     format: str = f(Enum("auto", "stderr", "csvlog", "jsonlog", "mysql"), default="auto")
+    encoding: str = f(Encoding(), default="utf-8")
 
 
 @dataclass(frozen=True)
 class SlowLog:
     """The MySQL/MariaDB slow query log (``slow_query_log_file``)."""
     path: str = f(FILE_PATH, required=True)
+    encoding: str = f(Encoding(), default="utf-8")
 
 
 def _check_database(out: dict, path: tuple) -> None:
@@ -258,6 +261,7 @@ class LogSource:
     log_format: str | None = f(Str(what="the server's log format string"))   # nginx / Apache
     fields: dict | None = f(MapOf(Str(what="a JSON key"), Enum(*JSON_FIELDS), min_items=1))
     time_unit: str = f(Enum(*TIME_UNITS), default="s")          # json: the request time's unit
+    encoding: str = f(Encoding(), default="utf-8")
     routes: tuple = f(ListOf(Struct(Route)), default=())       # (name, compiled path regex)
     parser: object = f()                  # compiled once from the above (compile_format)
 
@@ -359,13 +363,15 @@ class JobLog:
     path: str = f(Str(what="a file path or glob"), required=True)
     levels: dict = f(LEVELS, default_from=_default_levels)
     format: str = f(Enum("plain"), default="plain")
+    encoding: str = f(Encoding(), default="utf-8")
 
 
 def _job_log(raw, path) -> LogSource:
     if isinstance(raw, dict) and "source" in raw:
         raise ConfigError(path + ("source",), "unknown key; the job's name is its source name")
     log = Struct(JobLog)(raw, path)
-    return LogSource(source="", path=log.path, levels=log.levels, format=log.format)
+    return LogSource(source="", path=log.path, levels=log.levels, format=log.format,
+                     encoding=log.encoding)
 
 
 @dataclass(frozen=True)

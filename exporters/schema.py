@@ -166,6 +166,18 @@ def Regex() -> Validator:
     return check
 
 
+def Encoding() -> Validator:
+    """The name of a log's text encoding, as Python's codecs know it."""
+    def check(value, path):
+        from .logs.encoding import UnsupportedEncoding, line_codec
+        Str(what="an encoding name")(value, path)
+        try:
+            return line_codec(value).name
+        except UnsupportedEncoding as err:
+            raise ConfigError(path, str(err)) from None
+    return check
+
+
 def Cron() -> Validator:
     def check(value, path):
         from croniter import croniter

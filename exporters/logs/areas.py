@@ -40,6 +40,7 @@ class FollowerMetrics:
     read_lines: Metric
     backlog_bytes: Metric
     last_line: Metric
+    decode_errors: Metric
     offsets_saved: Metric
 
     def __iter__(self):
@@ -60,6 +61,8 @@ def follower_metrics(prefix: str, what: str) -> FollowerMetrics:
                                          "amount, the rest comes at the next scrapes."),
         gauge(f"{prefix}_last_line_timestamp_seconds", f"When the {what} last had a new line (the file's "
                                                        "modification time when it was read), Unix seconds."),
+        counter(f"{prefix}_decode_errors_total", f"Invalid byte sequences in the {what} for its "
+                "declared encoding, read as U+FFFD (kept across restarts; utf-8 is not checked)."),
         gauge(f"{prefix}_offsets_saved", "1 if the read offsets were saved at this scrape; 0 means they "
                                          "could not be, and a restart may count lines again."),
     )
@@ -70,13 +73,15 @@ class LogTarget(Target):
 
     def __init__(self, system: str, name: str, timeout: float, *, path: str, state_file: str,
                  metrics: FollowerMetrics, counted: Mapping[str, Metric], collector: str,
-                 count: Callable, zero_keys: Iterable[tuple]):
-        """``count`` keys its counts (name, label values...) by the names in ``counted``."""
+                 count: Callable, zero_keys: Iterable[tuple], encoding: str = "utf-8"):
+        """``count`` keys its counts (name, label values...) by the names in ``counted``;
+        ``encoding`` is the log's, its lines counted as UTF-8 text."""
         super().__init__(system, name, timeout)
         self.collectors = (collector,)
         self.path, self.metrics, self.counted, self.count = path, metrics, counted, count
         self.zero_keys = tuple(zero_keys)
-        self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE)
+        self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE,
+                                 encoding=encoding)
         self.last_problem: str | None = None
         try:
             self.follower.anchor()          # positions fixed now, not at the first scrape
@@ -111,6 +116,7 @@ class LogTarget(Target):
         sink.add(m.read_bytes, state["bytes"])
         sink.add(m.read_lines, state["lines"])
         sink.add(m.backlog_bytes, result.backlog_bytes)
+        sink.add(m.decode_errors, state.get("decode_errors", 0))
         sink.add(m.offsets_saved, 1 if result.state_saved else 0)
         if state.get("last_line_time"):
             sink.add(m.last_line, state["last_line_time"])
@@ -186,7 +192,7 @@ class LogSourcesArea(Area):
                 yield SourceTarget(system.name, src.source, config.defaults.timeout, path=src.path,
                                    state_file=_state_file(config, "source", system.name, src.source),
                                    metrics=SOURCE_LOG, counted=counted, collector="log",
-                                   count=count, zero_keys=zero)
+                                   count=count, zero_keys=zero, encoding=src.encoding)
 
 
 class SourceTarget(LogTarget):
@@ -223,7 +229,7 @@ class DatabaseLogArea(Area):
                 yield LogTarget(system.name, db.name, db.timeout, path=db.log.path,
                                 state_file=_state_file(config, "database", system.name, db.name),
                                 metrics=DATABASE_LOG, counted=counted, collector="database_log",
-                                count=count, zero_keys=zero)
+                                count=count, zero_keys=zero, encoding=db.log.encoding)
         for system in config.systems:
             for db in system.databases:
                 if db.slow_log is None:
@@ -232,7 +238,8 @@ class DatabaseLogArea(Area):
                                 state_file=_state_file(config, "database-slow", system.name, db.name),
                                 metrics=SLOW_LOG, counted=counted, collector="database_slow_log",
                                 count=serverlog.SlowStatementCounter("mysql-slow"),
-                                zero_keys=serverlog.slow_zero_keys())
+                                zero_keys=serverlog.slow_zero_keys(),
+                                encoding=db.slow_log.encoding)
 
 
 class ExchangeLogArea(Area):
@@ -253,4 +260,5 @@ class ExchangeLogArea(Area):
                                 state_file=_state_file(config, "exchange", system.name, job.name),
                                 metrics=EXCHANGE_LOG, counted=counted, collector="exchange_log",
                                 count=LevelCounter(job.log.levels, metric),
-                                zero_keys=[(metric, level) for level in job.log.levels])
+                                zero_keys=[(metric, level) for level in job.log.levels],
+                                encoding=job.log.encoding)

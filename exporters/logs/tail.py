@@ -18,7 +18,9 @@ where it stopped and never counts a line twice.
 - a partial last line is left for the next poll; a line longer than
   ``max_line`` is counted once, by its first ``max_line`` bytes;
 - each poll reads at most ``max_bytes`` and stops at a deadline; the rest is
-  read at the next poll (see ``backlog_bytes``).
+  read at the next poll (see ``backlog_bytes``);
+- a log not in UTF-8 (``encoding``) is cut into lines and decoded by its
+  :mod:`.encoding` codec; offsets stay byte offsets, invalid bytes are counted.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
+
+from .encoding import line_codec
 
 ChunkCounter = Callable[[bytes], Counter]
 
@@ -72,8 +76,10 @@ class Follower:
     """Follows one glob; ``poll(counter)`` counts what was appended since the last poll."""
 
     def __init__(self, pattern: str, state_file: str, *, max_bytes: int = 256 << 20,
-                 chunk_bytes: int = CHUNK_BYTES, max_line: int = MAX_LINE_BYTES):
+                 chunk_bytes: int = CHUNK_BYTES, max_line: int = MAX_LINE_BYTES,
+                 encoding: str = "utf-8"):
         self.pattern = pattern
+        self.codec = line_codec(encoding)
         self.state_file = state_file
         self.max_bytes = max_bytes
         self.chunk_bytes = chunk_bytes
@@ -95,7 +101,7 @@ class Follower:
         except (OSError, ValueError):
             pass      # unreadable or corrupt: start as new (from the end), never replay
         return {"version": STATE_VERSION, "initialized": False, "files": {}, "totals": {},
-                "lines": 0, "bytes": 0, "last_line_time": None}
+                "lines": 0, "bytes": 0, "decode_errors": 0, "last_line_time": None}
 
     def _disk_signature(self):
         try:
@@ -288,12 +294,13 @@ class Follower:
 
     def _last_line_end(self, fd: int, size: int) -> int:
         """Offset just after the last newline before ``size`` (0 if none)."""
-        end = size
+        codec = self.codec.for_file(fd)
+        end = size - size % codec.unit
         while end > 0:
             start = max(0, end - 65536)
-            i = os.pread(fd, end - start, start).rfind(b"\n")
-            if i >= 0:
-                return start + i + 1
+            i = codec.last_line_end(os.pread(fd, end - start, start))
+            if i > 0:
+                return start + i
             end = start
         return 0
 
@@ -301,30 +308,34 @@ class Follower:
               deadline: float, budget: list[int], result: PollResult) -> None:
         """Count the complete lines of ``handle`` from its offset up to ``size``."""
         read_any = False
+        codec = self.codec.for_file(handle.fd)
+        unit = codec.unit
         while entry["offset"] < size and budget[0] > 0 and time.monotonic() < deadline:
             want = min(size - entry["offset"], max(min(self.chunk_bytes, budget[0]), self.max_line))
             chunk = os.pread(handle.fd, want, entry["offset"])
             if not chunk:
                 break
             if entry.get("skip"):               # the rest of an over-long line counted before
-                nl = chunk.find(b"\n")
-                consumed = len(chunk) if nl < 0 else nl + 1
-                entry["skip"] = nl < 0
+                end = codec.first_line_end(chunk)
+                consumed = end or len(chunk) - len(chunk) % unit
+                if not consumed:
+                    break                       # half a code unit: wait for the rest
+                entry["skip"] = end == 0
                 self._advance(entry, consumed, budget, result)
                 continue
-            nl = chunk.rfind(b"\n")
-            if nl >= 0:
-                lines = chunk[:nl + 1] if nl + 1 < len(chunk) else chunk
+            end = codec.last_line_end(chunk)
+            if end:
+                lines = chunk[:end] if end < len(chunk) else chunk
             elif len(chunk) < self.max_line:
                 break                           # a partial last line: wait for the rest
             else:                               # an over-long line: count it once, by its head
-                lines = chunk[:self.max_line] + b"\n"
+                lines = codec.cut(chunk[:self.max_line]) + codec.newline
                 entry["skip"] = True
-            consumed = len(chunk) if nl < 0 else nl + 1
-            self._advance(entry, consumed, budget, result)
-            n = lines.count(b"\n")
+            at_start = entry["offset"] == 0
+            self._advance(entry, end or len(chunk) - len(chunk) % unit, budget, result)
+            counts, n, errors = codec.count(lines, at_start, counter)
             result.lines_read += n
-            self._add(counter(lines), n)
+            self._add(counts, n, errors)
             read_any = True
         if read_any:
             self.state["last_line_time"] = max(self.state.get("last_line_time") or 0.0,
@@ -336,12 +347,14 @@ class Follower:
         result.bytes_read += consumed
         self.state["bytes"] += consumed
 
-    def _add(self, counts: Counter, lines: int) -> None:
+    def _add(self, counts: Counter, lines: int, decode_errors: int = 0) -> None:
         totals = self.state["totals"]
         for key, value in counts.items():
             name = "\t".join(key)
             totals[name] = totals.get(name, 0) + value
         self.state["lines"] += lines
+        if decode_errors:
+            self.state["decode_errors"] = self.state.get("decode_errors", 0) + decode_errors
 
     def close(self) -> None:
         for handle in self.handles.values():
