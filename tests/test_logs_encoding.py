@@ -13,7 +13,7 @@ from exporters.logs.areas import DatabaseLogArea, ExchangeLogArea, LogSourcesAre
 from exporters.logs.counting import LevelCounter
 from exporters.logs.encoding import UnsupportedEncoding, line_codec
 from exporters.logs.tail import Follower
-from tests.harness.exporter import ExporterProcess
+from devstack.exporter import ExporterProcess
 from tests.test_logs_areas import config, scrape, value
 
 LEVELS = {"error": "错误|錯誤|ERROR", "warning": "警告|WARN"}
