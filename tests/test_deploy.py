@@ -120,7 +120,7 @@ def test_alertmanager_pair_is_clustered_and_uses_the_projects_config():
     assert services["pager-1"]["network_mode"] == "service:alertmanager-1"
     assert services["pager-2"]["network_mode"] == "service:alertmanager-2"
     assert "127.0.0.1:9099" in services["pager-1"]["command"]
-    assert "127.0.0.1:9099/oncall" in (REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text()
+    assert "127.0.0.1:9099/notify/oncall" in (REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text()
 
 
 def test_the_mounted_prometheus_configs_pass_promtool():

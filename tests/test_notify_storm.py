@@ -11,14 +11,14 @@ import time
 
 import yaml
 
-from tests.harness.alertmanager import PLACEHOLDER_ADDRESS, ClusteredAlertmanager
+from tests.harness.alertmanager import ClusteredAlertmanager
 from tests.harness.notify import NotifyProcess
 from tests.harness.ports import free_port
 from tests.harness.waiting import wait_until
 from tests.vendor_receivers import VendorRobot
 
 GROUPS, PER_GROUP = 40, 5
-AM_CONFIG = f"""
+AM_CONFIG = """
 route:
   receiver: ding
   group_by: [alertname, group]
@@ -28,7 +28,7 @@ route:
 receivers:
   - name: ding
     webhook_configs:
-      - url: http://{PLACEHOLDER_ADDRESS}/notify/ding
+      - url: http://{address}/notify/ding
         send_resolved: true
 """
 SHOWN = re.compile(r"\*\*\[告警\] storm alert (\d{3})\*\*")
@@ -64,9 +64,9 @@ def test_storm_with_the_robot_down_and_a_kill_midway(tmp_path):
     try:
         notify.start()
         for i in range(2):
-            ams.append(ClusteredAlertmanager(AM_CONFIG, cluster[i], [cluster[1 - i]],
-                                             peer_timeout="2s", webhook_address=notify.address,
-                                             timings={}).start())
+            config_text = AM_CONFIG.format(address=notify.address)
+            ams.append(ClusteredAlertmanager(config_text, cluster[i], [cluster[1 - i]],
+                                             peer_timeout="2s", timings={}).start())
 
         def post(groups: range) -> None:
             alerts = storm_alerts(groups)
