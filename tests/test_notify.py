@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import time
@@ -261,3 +262,17 @@ def test_config_mistakes_are_one_line_and_exit_2(tmp_path, robots, change, messa
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_more_notifications_than_the_rate_limit_are_merged_not_dropped(notify, robots):
+    robot = robots["wx"]                 # WeCom: 20 messages a minute, 4096 bytes each
+    for n in range(30):
+        body = payload([alert(n)], group=f"sys{n:02d}")
+        assert notify.post("wx", body).status_code == 200
+    def shown():
+        return sorted(m for text in robot.texts() for m in re.findall(r"pg-(\d{3}) 不可用", text))
+    wait_until(lambda: len(shown()) == 30, 20, what="all 30 alerts at the robot")
+    assert shown() == [f"{n:03d}" for n in range(30)]          # each once
+    assert len(robot.messages) <= 20 and robot.rejected == []
+    assert notify.metric("aftercare_notify_messages_total", channel="wx", result="merged") > 0
+    assert any("合并" in m.body["markdown"]["content"] for m in robot.messages)
