@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -28,8 +29,16 @@ def load_notify(file: str) -> Notify:
         err = ConfigError(("notify",), "aftercare-notify needs a notify section with channels")
         err.file = file
         raise err
-    redact.set_secrets(config_secrets(config))
+    tokens = [part for c in config.notify.channels if c.url for part in url_tokens(c.url.reveal())]
+    redact.set_secrets(config_secrets(config) + tokens)
     return config.notify
+
+
+def url_tokens(url: str) -> list[str]:
+    """The parts of a robot URL that may be its token: query values and long path segments."""
+    parts = urlsplit(url)
+    values = [v for _, v in parse_qsl(parts.query)] + parts.path.split("/")
+    return [v for v in values if len(v) >= 8]
 
 
 class Notifier:
