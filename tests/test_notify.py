@@ -102,7 +102,8 @@ def test_duplicate_key_ignores_order_and_sees_status():
 
 @pytest.fixture
 def robots():
-    robots = {"ding": VendorRobot("dingtalk", "dingtoken0123456789abcdef", "SECding0123456789secret"),
+    robots = {"ding": VendorRobot("dingtalk", "dingtoken0123456789abcdef",
+                                  "SECding0123456789secret"),
               "lark": VendorRobot("feishu", "feishu-hook-0123456789abcdef", "larksecret0123456789"),
               "wx": VendorRobot("wecom", "wecomkey-0123-4567-89ab-cdef01234567")}
     for robot in robots.values():

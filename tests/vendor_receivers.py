@@ -25,7 +25,6 @@ start listening on the same port.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import threading

@@ -27,6 +27,7 @@ log = logging.getLogger(LOG_NAME)
 WINDOW = 60.0          # the vendors' rate limits are per minute
 MARGIN = 1.0           # counted into the window: the time a message takes on the wire
 MIN_GAP = {"feishu": 0.2}   # Feishu also documents 5 a second
+IDLE = 5.0             # seconds between looks at an empty spool (a new notification wakes it)
 GATHER = 2.0           # with half the minute's allowance used, let a burst gather this long
 
 
@@ -58,6 +59,7 @@ class Worker:
         self.count = count               # count(channel, result, n=1)
         self.wake = threading.Condition()
         self.stopping = False
+        self.pending = False             # a notification arrived since the last step began
         self.failures = 0
         self.next_attempt = 0.0
         self.thread = threading.Thread(target=self._run, name=f"deliver-{channel.name}",
@@ -69,6 +71,7 @@ class Worker:
 
     def notify(self) -> None:
         with self.wake:
+            self.pending = True
             self.wake.notify()
 
     def stop(self) -> None:
@@ -76,13 +79,15 @@ class Worker:
             self.stopping = True
             self.wake.notify()
 
-    def _sleep(self, seconds: float) -> None:
+    def _sleep(self, seconds: float, idle: bool) -> None:
         with self.wake:
-            if not self.stopping:
+            if not self.stopping and not (idle and self.pending):
                 self.wake.wait(max(0.01, seconds))
 
     def _run(self) -> None:
         while not self.stopping:
+            with self.wake:
+                self.pending = False
             try:
                 delay = self.step()
             except Exception as err:  # a bug or a full disk: log it, keep the spool, go on
@@ -90,7 +95,7 @@ class Worker:
                                                          "err": type(err).__name__})
                 delay = 1.0
             if delay:
-                self._sleep(delay)
+                self._sleep(delay, idle=delay == IDLE)
 
     def _batch(self, queued: list[Queued], allowance: int) -> tuple[list[Queued], Message]:
         channel, limit = self.channel, TEXT_LIMITS[self.channel.type]
@@ -117,7 +122,7 @@ class Worker:
     def _step(self) -> float:
         queued = self.state.queued()
         if not queued:
-            return 5.0
+            return IDLE
         now = time.time()
         if now < self.next_attempt:
             return self.next_attempt - now

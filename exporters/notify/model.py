@@ -57,7 +57,8 @@ def _read_channel(out: dict, path: tuple) -> None:
         del out[key]
     if kind == "console":
         if url or secret:
-            raise ConfigError(path + ("type",), "a console channel prints: it takes no url or secret")
+            raise ConfigError(path + ("type",),
+                              "a console channel prints: it takes no url or secret")
     elif url is None:
         raise ConfigError(path, f"a {kind} channel needs its webhook URL: set url_file or url_env")
     else:

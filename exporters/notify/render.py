@@ -84,7 +84,8 @@ def _heading(payload: dict, lang: str) -> str:
     w = WORDS[lang]
     group = payload.get("groupLabels") or {}
     status = payload.get("status", "firing")
-    name = group.get("alertname") or (payload.get("commonLabels") or {}).get("alertname") or "alerts"
+    common = payload.get("commonLabels") or {}
+    name = group.get("alertname") or common.get("alertname") or "alerts"
     system = f" · {group['system']}" if group.get("system") else ""
     return f"【{w.get(status, status)}】{name}{system} ×{len(payload.get('alerts') or [])}"
 
