@@ -44,6 +44,8 @@ def rewrite_config(text: str, webhook_address: str | None = None,
     if not isinstance(config, dict):
         raise ValueError("alertmanager config must be a mapping")
     if webhook_address:
+        # the sink stands in for aftercare-notify: /notify/<channel> arrives as /<channel>
+        config = _replace_strings(config, f"{PLACEHOLDER_ADDRESS}/notify/", webhook_address + "/")
         config = _replace_strings(config, PLACEHOLDER_ADDRESS, webhook_address)
     if timings:
         unknown = set(timings) - TIMING_KEYS

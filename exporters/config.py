@@ -469,6 +469,7 @@ class Config:
     file: str
     defaults: Defaults
     systems: tuple[System, ...]
+    notify: Any = None        # exporters.notify.model.Notify, read by aftercare-notify
 
     def system(self, name: str) -> System:
         return next(s for s in self.systems if s.name == name)
@@ -485,8 +486,8 @@ def validate(raw: Any, file: str = "<config>") -> Config:
     if not isinstance(raw, dict):
         raise ConfigError((), "expected a mapping with 'systems' (and optionally 'defaults')")
     for key in raw:
-        if key not in ("defaults", "systems"):
-            raise ConfigError((str(key),), "unknown key; expected defaults or systems")
+        if key not in ("defaults", "systems", "notify"):
+            raise ConfigError((str(key),), "unknown key; expected defaults, systems or notify")
     raw_defaults = raw.get("defaults")
     defaults = _DEFAULTS({} if raw_defaults is None else raw_defaults, ("defaults",))
     token = _IN_FORCE.set(defaults)
@@ -494,7 +495,14 @@ def validate(raw: Any, file: str = "<config>") -> Config:
         systems = _SYSTEMS(raw.get("systems"), ("systems",))
     finally:
         _IN_FORCE.reset(token)
-    return Config(file=file, defaults=defaults, systems=systems)
+    notify = None
+    if raw.get("notify") is not None:
+        from .notify.model import NOTIFY
+        notify = NOTIFY(raw["notify"], ("notify",))
+        if notify.state_dir is None:
+            notify = dataclasses.replace(notify,
+                                         state_dir=os.path.join(defaults.state_dir, "notify"))
+    return Config(file=file, defaults=defaults, systems=systems, notify=notify)
 
 
 def load_config(file: str) -> Config:

@@ -4,7 +4,7 @@ Starts the demo system (a throwaway PostgreSQL cluster with tables and
 traffic, the demo web app with a slow endpoint, a data-exchange job run
 through aftercare-job, a pg_dump backup), the five exporters, Prometheus with
 the project's rules, an Alertmanager HA pair with the project's routing, and
-a webhook pager that prints every page.  After ``--fault-after`` seconds it
+aftercare-notify printing every page on its console channels.  After ``--fault-after`` seconds it
 stops the demo database so a page is seen, then starts it again for the
 resolved notification.  At the end (Ctrl-C, or --exit-after-resolve) it
 writes the health report for the time it ran into ./demo-out/ (HTML, PDF,
@@ -28,6 +28,7 @@ import yaml
 from exporters.registry import EXPORTERS
 from devstack.alertmanager import ClusteredAlertmanager
 from devstack.exporter import ExporterProcess
+from devstack.notify import NotifyProcess
 from devstack.ports import free_port
 from devstack.postgres import PG_BIN, ThrowawayPostgres
 from devstack.process import spawn, terminate, wait_http_ready
@@ -189,6 +190,19 @@ def alertmanager_pair(pager: WebhookSink, timings: dict[str, str], peer_timeout:
                                   config_dir=REPO / "alertmanager") for i in range(2)]
 
 
+def notify_config(config: Path, pager: WebhookSink) -> Path:
+    """The demo's aftercare.yml plus the channels alertmanager.yml names: pages are printed
+    (console), the Watchdog heartbeat goes on to the pager sink the demo watches."""
+    doc = yaml.safe_load(config.read_text())
+    (config.parent / "watchdog.url").write_text(pager.url_for("/watchdog"))
+    doc["notify"] = {"channels": [
+        {"name": "oncall", "type": "console"}, {"name": "ticket", "type": "console"},
+        {"name": "watchdog", "type": "webhook", "url_file": "watchdog.url", "dedup_window": "5s"}]}
+    path = config.parent / "aftercare-notify.yml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    return path
+
+
 def write_report(prometheus_url: str, config: Path, start: float, end: float, out: Path,
                  formats: str = "html,pdf,json", lang: str = "en") -> subprocess.CompletedProcess:
     """aftercare-report for [start, end] (RFC 3339 times) into out."""
@@ -231,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
             f"demo data-exchange job via aftercare-job: exit {run_job(config, workdir)}")
         exporters = [stack.enter_context(ExporterProcess(area, config)) for area in AREAS]
         pager = stack.enter_context(WebhookSink())
-        pair = alertmanager_pair(pager, {"group_wait": "5s", "group_interval": "10s"}, peer_timeout="5s")
+        notify = stack.enter_context(NotifyProcess(notify_config(config, pager)))
+        pair = alertmanager_pair(notify, {"group_wait": "5s", "group_interval": "10s"},
+                                 peer_timeout="5s", paths=("/notify", "/notify"))
         for am in pair:
             stack.callback(am.close)
             am.start()
@@ -245,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         print("".join(f"    exporter {area:<13}{e.url}/metrics\n" for area, e in zip(AREAS, exporters))
               + f"    Prometheus    {prometheus.url}/alerts\n"
               f"    Alertmanager  {pair[0].url} and {pair[1].url} (an HA pair)\n"
-              f"    pager (webhook sink printing pages) {pager.url_for('/oncall')}\n"
+              f"    aftercare-notify {notify.url}/metrics (pages printed below)\n"
               f"    demo web app  {app.url}/health  {app.url}/slow  {app.url}/orders\n"
               f"    demo database {pg.dsn()}\n"
               f"    config        {config}\n"
@@ -254,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
 
         printed, fault_at, restarted = 0, time.monotonic() + args.fault_after, False
         heartbeat, next_job = False, time.monotonic() + args.job_every
+        paged = 0                               # how much of aftercare-notify's output is shown
         say(f"in {args.fault_after:.0f}s the demo database will be stopped to show a page")
         try:
             while not stop["now"]:
@@ -274,6 +291,16 @@ def main(argv: list[str] | None = None) -> int:
                     elif down and down[0].get("status") == "resolved" and args.exit_after_resolve:
                         stop["now"] = True
                 printed = len(received)
+                pages = notify.stdout_text()
+                if len(pages) > paged:
+                    print(pages[paged:], end="", flush=True)
+                    if "【告警】AftercareDatabaseDown" in pages[paged:] and not restarted:
+                        say("page received; starting the demo database again")
+                        pg.start()
+                        restarted = True
+                    elif "【已恢复】AftercareDatabaseDown" in pages[paged:] and args.exit_after_resolve:
+                        stop["now"] = True
+                    paged = len(pages)
                 if fault_at and time.monotonic() >= fault_at:
                     say("FAULT: stopping the demo database")
                     pg.stop()

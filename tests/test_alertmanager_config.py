@@ -102,6 +102,9 @@ ROUTES = [
     ("ticket", ["severity=warning", "alertname=AftercareBackupMissing", "area=backups", "system=billing"]),
     ("oncall", ["severity=critical", "alertname=AftercareDatabaseWalArchivingFailing", "area=database"]),
     ("oncall", ["severity=critical", "alertname=AftercarePrometheusRuleEvaluationFailures", "area=meta"]),
+    # aftercare-notify stuck: by e-mail, not through the chat path it reports on.
+    ("email-oncall", ["severity=critical", "alertname=AftercareNotifyQueueStuck", "area=meta",
+                      "channel=oncall"]),
     # No known severity: a bug in a rule, still reaches people as a ticket.
     ("ticket", ["alertname=NoSeverity", "system=billing"]),
 ]
@@ -143,17 +146,18 @@ def test_warnings_only_in_business_hours():
 def test_webhooks_use_the_bridge_placeholder():
     urls = {r["name"]: [w["url"] for w in r.get("webhook_configs", [])] for r in load_config()["receivers"]}
     assert urls == {
-        "oncall": [BRIDGE + "oncall"],
-        "watchdog": [BRIDGE + "watchdog"],
-        "ticket": [BRIDGE + "ticket"],
+        "oncall": [BRIDGE + "notify/oncall"],
+        "watchdog": [BRIDGE + "notify/watchdog"],
+        "ticket": [BRIDGE + "notify/ticket"],
         "null": [],
+        "email-oncall": [],
     }
 
 
 def test_commented_examples_are_valid(tmp_path):
     text = uncomment_examples(CONFIG.read_text(encoding="utf-8"))
     result = amtool("check-config", str(write_config(tmp_path, text)), check=True)
-    assert "6 receivers" in result.stdout, result.stdout
+    assert "7 receivers" in result.stdout, result.stdout
     names = [r["name"] for r in yaml.safe_load(text)["receivers"]]
     assert {"wechat-oncall", "email-ticket"} <= set(names)
 
@@ -353,11 +357,12 @@ def test_live_inhibition_and_delivery(live):
         raise AssertionError(f"inhibition differs: expected {INHIBITED}, got {got}")
 
     # Watchdog: group_wait 0s, to /watchdog only.
-    (beat, *_) = wait_for("a Watchdog heartbeat", lambda: bridge.received("/watchdog"), timeout=15)
+    (beat, *_) = wait_for("a Watchdog heartbeat", lambda: bridge.received("/notify/watchdog"), timeout=15)
     assert [a["labels"]["alertname"] for a in beat["alerts"]] == ["Watchdog"]
 
     # Critical: group_wait 10s, one group per alertname+system, to /oncall.
-    pages = wait_for("five pages", lambda: len(bridge.received("/oncall")) >= 5 and bridge.received("/oncall"))
+    pages = wait_for("five pages", lambda: len(bridge.received("/notify/oncall")) >= 5
+                     and bridge.received("/notify/oncall"))
     paged = sorted(a["labels"]["alertname"] for page in pages for a in page["alerts"])
     assert paged == ["AftercareDatabaseDown", "AftercareExporterDown", "AftercareIntegrationDown",
                      "AftercareServiceSlow", "AftercareSystemDown"]

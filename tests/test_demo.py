@@ -20,10 +20,12 @@ def test_demo_pages_the_fault_writes_the_report_and_cleans_up(tmp_path):
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    assert "PAGE to /oncall [FIRING] AftercareDatabaseDown severity=critical system=demo database=demo-pg" in out
-    assert "PAGE to /oncall [RESOLVED] AftercareDatabaseDown" in out
-    assert "runbook: https://" in out
-    assert out.index("FAULT: stopping") < out.index("[FIRING] AftercareDatabaseDown")
+    # the pages went through aftercare-notify, printed by its console channel
+    assert "NOTIFY oncall 【告警】AftercareDatabaseDown · demo" in out
+    assert "级别: 严重 · 系统: demo · 对象: demo-pg" in out
+    assert "NOTIFY oncall 【已恢复】AftercareDatabaseDown · demo" in out
+    assert "[处置手册](https://" in out
+    assert out.index("FAULT: stopping") < out.index("【告警】AftercareDatabaseDown")
     assert "demo backup (pg_dump): demo-" in out and "aftercare-job: exit 0" in out
     assert re.search(r"Alertmanager  http://127\.0\.0\.1:\d+ and http://127\.0\.0\.1:\d+ \(an HA pair\)", out)
     assert len(re.findall(r"exporter \w+ +http://127\.0\.0\.1:\d+/metrics", out)) == 5

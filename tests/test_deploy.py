@@ -86,7 +86,7 @@ def test_grafana_is_provisioned_from_dashboards():
 def test_the_stack_has_every_part_and_profiles():
     services = compose()["services"]
     base = {n for n, s in services.items() if "profiles" not in s}
-    assert base == {"prometheus", "alertmanager-1", "alertmanager-2", "pager-1", "pager-2", "grafana",
+    assert base == {"prometheus", "alertmanager-1", "alertmanager-2", "notify-1", "notify-2", "grafana",
                     *(f"exporter-{area}" for area in EXPORTER_PORTS)}
     assert {n for n, s in services.items() if s.get("profiles") == ["demo"]} == \
         {"demo-db", "demo-app", "demo-job", "demo-backup"}
@@ -115,12 +115,12 @@ def test_alertmanager_pair_is_clustered_and_uses_the_projects_config():
         assert f"--cluster.peer={peer}:9094" in command
         assert "--cluster.listen-address=0.0.0.0:9094" in command
         assert "./alertmanager:/etc/alertmanager:ro" in services[me]["volumes"]
-    # the pager bridges sit in the Alertmanagers' network namespaces, where the
-    # config's placeholder address 127.0.0.1:9099 points
-    assert services["pager-1"]["network_mode"] == "service:alertmanager-1"
-    assert services["pager-2"]["network_mode"] == "service:alertmanager-2"
-    assert "127.0.0.1:9099" in services["pager-1"]["command"]
-    assert "127.0.0.1:9099/oncall" in (REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text()
+    # aftercare-notify sits in each Alertmanager's network namespace, where the
+    # config's address 127.0.0.1:9099 points
+    assert services["notify-1"]["network_mode"] == "service:alertmanager-1"
+    assert services["notify-2"]["network_mode"] == "service:alertmanager-2"
+    assert "--web.listen-address=127.0.0.1:9099" in services["notify-1"]["command"]
+    assert "127.0.0.1:9099/notify/oncall" in (REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text()
 
 
 def test_the_mounted_prometheus_configs_pass_promtool():

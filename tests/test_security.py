@@ -22,6 +22,7 @@ import requests
 import yaml
 
 from devstack import REPO_ROOT
+from devstack.notify import NotifyProcess
 from devstack.ports import free_port
 from devstack.postgres import ThrowawayPostgres
 from devstack.waiting import wait_until
@@ -114,7 +115,7 @@ def secret() -> str:
 def test_planted_secrets_never_appear_in_any_output(tmp_path, exporter_factory, prometheus_factory,
                                                     blackhole):
     secrets = {k: secret() for k in ("pg_file", "pg_wrong", "my_env", "dsn_inline", "amqp",
-                                     "report_basic", "bad_config")}
+                                     "report_basic", "bad_config", "robot_token", "robot_sign")}
     pg = ThrowawayPostgres(initdb_args=["--auth-host=scram-sha-256"])
     # the superuser's password set via a pwfile at initdb (scram for TCP connections)
     pwfile = pg.dir / "pw"
@@ -154,6 +155,13 @@ def test_planted_secrets_never_appear_in_any_output(tmp_path, exporter_factory, 
                 "backups": [{"name": "nightly", "path": str(tmp_path / "b" / "*.dump"),
                              "schedule": "30 1 * * *"}],
             }]}
+        # aftercare-notify: a DingTalk robot that cannot be reached, its token and secret planted
+        (tmp_path / "robot.url").write_text(
+            f"http://{closed}/robot/send?access_token={secrets['robot_token']}\n")
+        (tmp_path / "robot.secret").write_text(secrets["robot_sign"] + "\n")
+        config["notify"] = {"retry_initial": "100ms", "retry_max": "500ms", "channels": [
+            {"name": "oncall", "type": "dingtalk", "url_file": str(tmp_path / "robot.url"),
+             "secret_file": str(tmp_path / "robot.secret")}]}
         cfg = tmp_path / "aftercare.yml"
         cfg.write_text(yaml.safe_dump(config, sort_keys=False))
         outputs: dict[str, str] = {}
@@ -232,6 +240,27 @@ def test_planted_secrets_never_appear_in_any_output(tmp_path, exporter_factory, 
         for area, exporter in exporters.items():
             outputs[f"{area} log"] = exporter.stderr_text() + exporter.stdout_text()
         assert "level=debug" in outputs["all log"]
+
+        # aftercare-notify: failing deliveries, bad requests, a bad reload, the test command
+        with NotifyProcess(cfg, extra=("--log.level", "debug"), env=env) as notify:
+            page = {"status": "firing", "groupKey": "k", "alerts": [
+                {"status": "firing", "labels": {"alertname": "X", "severity": "critical"}}]}
+            outputs["notify 200"] = notify.post("oncall", page).text
+            outputs["notify 404"] = notify.post("nosuch", page).text
+            outputs["notify 400"] = notify.post("oncall", b"{broken").text
+            wait_until(lambda: notify.metric("aftercare_notify_messages_total", channel="oncall",
+                                             result="failed") >= 2, 20, what="failed deliveries")
+            outputs["notify /metrics"] = notify.metrics_text()
+            cfg.write_text(yaml.safe_dump(bad))
+            outputs["notify bad reload"] = requests.post(notify.url + "/-/reload", timeout=10).text
+            cfg.write_text(good)
+            outputs["notify log"] = notify.stderr_text() + notify.stdout_text()
+        assert "delivery failed; will retry" in outputs["notify log"]
+        test = subprocess.run([sys.executable, "-m", "exporters.notify.cli", "test", "--config.file",
+                               str(cfg), "--channel", "oncall"], cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=60, env={**os.environ, **env})
+        assert test.returncode == 1
+        outputs["notify test"] = test.stdout + test.stderr
 
     hits = [(where, name) for where, text in outputs.items() for name, value in secrets.items()
             if value in text]

@@ -1,0 +1,1 @@
+"""aftercare-notify: an Alertmanager webhook receiver forwarding pages to group robots."""
