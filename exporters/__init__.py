@@ -1,3 +1,4 @@
-"""Aftercare exporters: one Prometheus exporter per inspection area, one config file."""
+"""Aftercare exporters: one Prometheus exporter per inspection area, one config file.
 
-__version__ = "0.1.0"
+The version is the package's (pyproject.toml), read at run time: exporters.version.
+"""

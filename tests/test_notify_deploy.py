@@ -3,9 +3,12 @@ conventions (flags, /-/healthy, /-/ready, SIGHUP reload, web config, promtool-cl
 metrics) and the demo-style console channel."""
 from __future__ import annotations
 
+from importlib.metadata import version as package_version
+
 import re
 import shlex
 import signal
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -93,7 +96,9 @@ def test_endpoints_reload_and_clean_metrics(tmp_path):
             check.stdout + check.stderr
         version = subprocess.run([sys.executable, "-m", "exporters.notify.cli", "--version"],
                                  capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
-        assert version.stdout.strip() == "aftercare-notify 0.1.0"
+        # the Prometheus tools' form, like aftercare-exporter's
+        assert version.stdout.strip() == \
+            f"aftercare-notify, version {package_version('aftercare')} (python {platform.python_version()})"
 
 
 def test_web_config_basic_auth_guards_every_endpoint(tmp_path):

@@ -8,16 +8,18 @@ import signal
 import sys
 import threading
 
-from .. import __version__
 from ..config import ConfigError
 from ..logsetup import LEVELS, setup_logging
 from ..metrics import LOG_NAME, safe_error
+from ..listen import ListenAddress, bind
 from ..serve import parse_listen
-from ..server import _Server
+from ..server import ListenError, LiveWebConfig, _Server, serve
+from ..version import version_line
 
 log = logging.getLogger(LOG_NAME)
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 PROG = "aftercare-notify"
+DEFAULT_PORT = 9099
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,13 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
                         help="the aftercare.yml with the notify section (default: %(default)s)")
     parser.add_argument("--web.listen-address", dest="listen", type=parse_listen,
-                        default=("0.0.0.0", 9099), help="address to listen on (default :9099)")
+                        action="append", metavar="ADDRESS",
+                        help="address to listen on, repeatable; :PORT is every IPv4 and IPv6 "
+                             "address (default: :9099)")
     parser.add_argument("--web.config.file", dest="web_config", default=None,
-                        help="exporter-toolkit web config: TLS and basic auth")
+                        help="exporter-toolkit web config: TLS and basic auth (re-read on SIGHUP "
+                             "and POST /-/reload; default: none, plain HTTP without auth)")
     parser.add_argument("--log.level", dest="log_level", choices=list(LEVELS), default="info")
     parser.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
                         default="logfmt")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action="version", version=version_line(PROG))
     return parser
 
 
@@ -80,12 +85,12 @@ def test_main(argv: list[str]) -> int:
 def serve_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
-    from ..webconfig import load_web_config
-    from .http import make_handler
+    from .http import make_handler, reload_all
     from .service import Notifier
     notifier = Notifier(args.config_file)
+    addresses = args.listen or [ListenAddress("", DEFAULT_PORT)]
     try:
-        webcfg = load_web_config(args.web_config)
+        web = LiveWebConfig(args.web_config)
         notifier.load()
     except ConfigError as err:
         print(f"{PROG}: invalid config: {err}", file=sys.stderr)
@@ -97,28 +102,34 @@ def serve_main(argv: list[str]) -> int:
     except Exception as err:
         print(f"{PROG}: cannot start: {safe_error(err)}", file=sys.stderr)
         return EXIT_FAILURE
-    try:
-        server = _Server(args.listen, make_handler(notifier, webcfg), webcfg.ssl_context())
-    except OSError as err:
-        print(f"{PROG}: cannot listen on {args.listen[0]}:{args.listen[1]}: {err.strerror}",
-              file=sys.stderr)
-        return EXIT_FAILURE
+    handler = make_handler(notifier, web)
+    servers: list[_Server] = []
+    for address in addresses:
+        try:
+            servers.append(_Server(bind(address), handler, web))
+        except OSError as err:
+            for server in servers:
+                server.server_close()
+            notifier.close()
+            print(f"{PROG}: {ListenError(address, err)}", file=sys.stderr)
+            return EXIT_FAILURE
+    stop = threading.Event()
 
     def on_hup(signum, frame):
-        threading.Thread(target=notifier.reload, name="reload", daemon=True).start()
+        threading.Thread(target=reload_all, args=(notifier, web), name="reload",
+                         daemon=True).start()
 
     def on_term(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        stop.set()
 
     signal.signal(signal.SIGHUP, on_hup)
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    log.info("listening", extra={"address": f"{args.listen[0]}:{args.listen[1]}",
-                                 "web": webcfg.describe()})
+    for server in servers:
+        log.info("listening", extra={"address": server.address, "web": web.current.describe()})
     try:
-        server.serve_forever(poll_interval=0.2)
+        serve(servers, stop)
     finally:
-        server.server_close()
         notifier.close()
     log.info("stopped")
     return EXIT_OK

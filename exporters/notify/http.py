@@ -39,7 +39,18 @@ def malformed(payload) -> str | None:
     return None
 
 
-def make_handler(notifier: Notifier, webcfg) -> type[BaseHTTPRequestHandler]:
+def reload_all(notifier: Notifier, web) -> tuple[bool, str]:
+    """Re-read aftercare.yml's notify section and the web config; each keeps its old
+    version when its new one is bad."""
+    ok, message = notifier.reload()
+    web_ok, web_message = web.reload()
+    if not web_ok:
+        notifier.reload_failed()
+    return ok and web_ok, message if not ok else web_message if not web_ok else message
+
+
+def make_handler(notifier: Notifier, web) -> type[BaseHTTPRequestHandler]:
+    """``web``: the web config in force (server.LiveWebConfig), read once per request."""
     class Handler(BaseHTTPRequestHandler):
         server_version = "aftercare-notify"
         timeout = 30
@@ -53,7 +64,7 @@ def make_handler(notifier: Notifier, webcfg) -> type[BaseHTTPRequestHandler]:
                   headers: dict | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            for k, v in {**webcfg.extra_headers, **(headers or {})}.items():
+            for k, v in {**web.current.extra_headers, **(headers or {})}.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -61,6 +72,7 @@ def make_handler(notifier: Notifier, webcfg) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def _authorized(self) -> bool:
+            webcfg = web.current
             if webcfg.auth_required and not webcfg.check_basic_auth(
                     self.headers.get("Authorization")):
                 self._send(401, b"Unauthorized\n",
@@ -104,7 +116,7 @@ def make_handler(notifier: Notifier, webcfg) -> type[BaseHTTPRequestHandler]:
                 return
             path = self.path.split("?", 1)[0]
             if path == "/-/reload":
-                ok, message = notifier.reload()
+                ok, message = reload_all(notifier, web)
                 self._send(200 if ok else 500, (redact(message) + "\n").encode())
                 return
             prefix, _, name = path.partition("/notify/")

@@ -96,6 +96,11 @@ class Notifier:
             return False, message
         return True, "config reloaded"
 
+    def reload_failed(self) -> None:
+        """Another part of the reload (the web config) failed: the reload did not succeed."""
+        with self._lock:
+            self.reload_ok = False
+
     def accept(self, channel: str, payload: dict) -> bool:
         """Spool one notification for ``channel``; False when it is an HA duplicate."""
         state, worker = self.states[channel], self.workers[channel]
