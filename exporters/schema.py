@@ -162,7 +162,7 @@ def Regex() -> Validator:
         try:
             return re.compile(value)
         except (re.error, OverflowError, RecursionError) as err:
-            raise ConfigError(path, f"expected a valid regular expression, got {describe(value)} ({err})")
+            raise ConfigError(path, f"expected a valid regular expression, got {describe(value)} ({err})") from None
     return check
 
 
@@ -183,7 +183,7 @@ def Timezone() -> Validator:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(path, f"expected an IANA time zone like Asia/Shanghai or UTC, "
-                                    f"got {describe(value)}")
+                                    f"got {describe(value)}") from None
         return value
     return check
 
@@ -198,7 +198,7 @@ def Url(*schemes: str, host_param: str | None = None) -> Validator:
             parts = urlsplit(value)
             parts.port  # raises ValueError on a bad port
         except ValueError:
-            raise ConfigError(path, f"expected {what}, got a malformed URL")
+            raise ConfigError(path, f"expected {what}, got a malformed URL") from None
         has_host = bool(parts.hostname) or bool(
             host_param and f"{host_param}=" in parts.query)
         if parts.scheme not in schemes or not has_host:
