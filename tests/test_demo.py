@@ -20,7 +20,8 @@ def test_demo_pages_the_fault_writes_the_report_and_cleans_up(tmp_path):
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    assert "PAGE to /oncall [FIRING] AftercareDatabaseDown severity=critical system=demo database=demo-pg" in out
+    assert ("PAGE to /oncall [FIRING] AftercareDatabaseDown severity=critical system=demo "
+            "database=demo-pg") in out
     assert "PAGE to /oncall [RESOLVED] AftercareDatabaseDown" in out
     assert "runbook: https://" in out
     assert out.index("FAULT: stopping") < out.index("[FIRING] AftercareDatabaseDown")
@@ -37,7 +38,8 @@ def test_demo_pages_the_fault_writes_the_report_and_cleans_up(tmp_path):
     assert system["name"] == "demo"
     assert [s["name"] for s in system["services"]] == ["demo-web", "demo-slow"]
     assert [d["name"] for d in system["databases"]] == ["demo-pg"]
-    assert [b["name"] for b in system["backups"]] == ["demo-dump"] and system["backups"][0]["successes"] >= 1
+    assert [b["name"] for b in system["backups"]] == ["demo-dump"]
+    assert system["backups"][0]["successes"] >= 1
     assert [e["name"] for e in system["exchange"]] == ["demo-upload"]
     assert any(a["alertname"] == "AftercareDatabaseDown" for a in system["alerts"])
     assert system["databases"][0]["availability_ratio"] < 1.0          # the fault is in the report
