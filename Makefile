@@ -24,7 +24,7 @@ help:
 	@echo "make test   - create .venv, install what the tests need, run the whole suite"
 	@echo "make demo   - run the native stack against a throwaway demo system (Ctrl-C stops it)"
 	@echo "make demo-month - backfill a realistic month for the demo system and write its report (zh, en)"
-	@echo "make check  - offline checks: promtool, amtool, config example, dashboards drift"
+	@echo "make check  - offline checks: ruff (lint, format), mypy, promtool, amtool, config example, dashboards drift"
 	@echo "make dashboards - regenerate dashboards/generated/*.json from the grafanalib sources"
 	@echo "make rules-sla CONFIG=aftercare.yml - regenerate rules/services.sla.rules.yml from the systems' SLAs"
 	@echo "make constraints - re-pin constraints.txt from a fresh install of .[test]"
@@ -62,6 +62,9 @@ demo-month: venv system-deps
 	$(PY) -m scripts.demo_month
 
 check: venv system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	promtool check rules rules/*.yml
 	promtool test rules rules/tests/*.yml
 	amtool check-config alertmanager/alertmanager.yml

@@ -61,10 +61,10 @@ def main() -> int:
         "test_log_follower_survives_anything_and_never_double_counts": "logs: follower operations",
         "test_access_parser_counts_every_line_once": "access log: chunks",
         "test_run_store_reads_garbage_as_a_clear_error": "exchange: run store files",
-        "test_prometheus_client_error_pages_and_cut_answers_are_prom_errors":
-            "report: Prometheus error pages, cut answers",
-        "test_prometheus_client_success_answers_of_the_wrong_shape_are_prom_errors":
-            "report: Prometheus answers of the wrong shape",
+        "test_prometheus_client_error_pages_and_cut_answers_are_prom_errors": (
+            "report: Prometheus error pages, cut answers"),
+        "test_prometheus_client_success_answers_of_the_wrong_shape_are_prom_errors": (
+            "report: Prometheus answers of the wrong shape"),
     }
     for test, label in by_test.items():
         if test in plugin.outcomes:

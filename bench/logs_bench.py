@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -84,7 +85,7 @@ def count_file(path: str, counter, workers: int = 1) -> Counter:
     size = os.path.getsize(path)
     parts = 1 if workers <= 1 else workers * 4
     bounds = _line_starts(path, size, parts)
-    tasks = [(path, a, b, counter) for a, b in zip(bounds, bounds[1:]) if b > a]
+    tasks = [(path, a, b, counter) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
     total = Counter()
     if workers <= 1:
         for task in tasks:
@@ -255,11 +256,12 @@ def main() -> int:
         gen, lines = timed(lambda: generate(path, args.size_mib << 20))
         size = path.stat().st_size
         print(f"generated {size / 2**30:.2f} GiB, {lines:,} lines in {gen:.1f} s: {path}")
-        subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)   # warm the page cache
+        # warm the page cache
+        subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
         counter = LevelCounter(LEVELS, "log_lines_total")
         results = {}
         for workers in sorted({1, args.workers}):
-            wall, counts = timed(lambda: count_file(str(path), counter, workers=workers))
+            wall, counts = timed(partial(count_file, str(path), counter, workers=workers))
             results[f"aftercare counting.py, {workers} process(es)"] = (
                 wall, {k[1]: v for k, v in counts.items()})
         if not args.skip_naive:

@@ -1,4 +1,5 @@
-"""Benchmark: 1,000 checks in one scrape, aftercare services exporter vs prometheus-blackbox-exporter.
+"""Benchmark: 1,000 checks in one scrape, aftercare services exporter vs
+prometheus-blackbox-exporter.
 
 800 HTTP checks of a local server, 150 TCP connects, 50 HTTP checks of a
 black hole (accepts, never answers), 2 s timeout.  The aftercare exporter
@@ -186,7 +187,7 @@ def run_blackbox(binary: str, work: Path, checks, rounds: int) -> list[dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--blackbox", default="prometheus-blackbox-exporter")
     parser.add_argument("--serve", nargs=2, type=int, help=argparse.SUPPRESS)
@@ -214,9 +215,10 @@ def main() -> int:
     print(f"{len(checks)} checks ({HTTP_CHECKS} HTTP, {TCP_CHECKS} TCP, {BLACK_HOLES} black holes), "
           f"timeout {TIMEOUT:g} s; blackbox {BLACKBOX_CONCURRENCY} at a time; expected up: {expected}")
     print(f"{'round':>5} {'who':>9} {'wall s':>7} {'cpu s':>6} {'rss MB':>7} {'peak MB':>8} {'up':>5}")
-    for i, (a, b) in enumerate(zip(ours, theirs), 1):
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
         for who, r in (("aftercare", a), ("blackbox", b)):
-            print(f"{i:>5} {who:>9} {r['wall']:7.2f} {r['cpu']:6.2f} {r['rss']:7.1f} {r['hwm']:8.1f} {r['ok']:>5}")
+            print(f"{i:>5} {who:>9} {r['wall']:7.2f} {r['cpu']:6.2f} {r['rss']:7.1f} "
+                  f"{r['hwm']:8.1f} {r['ok']:>5}")
     best = lambda rs, k: min(r[k] for r in rs)                  # noqa: E731
     print(f"best wall: aftercare {best(ours, 'wall'):.2f} s, blackbox {best(theirs, 'wall'):.2f} s, "
           f"ratio {best(ours, 'wall') / best(theirs, 'wall'):.2f} (goal <= 1.0; "

@@ -184,7 +184,8 @@ def main() -> None:
                 wall = time.monotonic() - started
                 report = json.loads(next(out.glob("*.json")).read_text())
                 q = report["method"]["query_server_seconds"]
-                print(f"run {run // 2 + 1}, query concurrency {concurrency}: wall {wall:.2f} s (process start to files written), "
+                print(f"run {run // 2 + 1}, query concurrency {concurrency}: wall {wall:.2f} s "
+                      "(process start to files written), "
                       f"Prometheus query time {q:.2f} s, ratio {wall / q:.2f}, "
                       f"{report['method']['query_count']} queries, "
                       f"{len(report['systems'])} systems")

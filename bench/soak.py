@@ -448,7 +448,8 @@ def main() -> int:
     elapsed = time.monotonic() - began
 
     print(f"\nsoak: {min(s.done for s in soaked)} scrapes per exporter every {args.interval:g}s "
-          f"in {elapsed:.0f}s; PostgreSQL flapped {faults.pg_flaps}x, MariaDB proxy {faults.my_flaps}x, "
+          f"in {elapsed:.0f}s; PostgreSQL flapped {faults.pg_flaps}x, "
+          f"MariaDB proxy {faults.my_flaps}x, "
           f"log rotated {faults.rotations}x; target timeout {TARGET_TIMEOUT}, scrape timeout "
           f"{SCRAPE_TIMEOUT:g}s; RSS windows of {window} scrapes")
     print(f"{'exporter':13} {'crashes':>7} {'RSS first MiB':>13} {'RSS last MiB':>12} {'growth':>7} "
@@ -463,7 +464,8 @@ def main() -> int:
         durations = sorted(s.durations)
         print(f"{s.area:13} {s.crashes:7d} {first:13.1f} {last:12.1f} {last - first:+7.1f} "
               f"{start_st.get('fds', 0):6d}/{end_st.get('fds', 0):<6d} "
-              f"{start_st.get('Threads', 0):8d}/{end_st.get('Threads', 0):<8d} {s.slow:9d} {s.errors:7d} "
+              f"{start_st.get('Threads', 0):8d}/{end_st.get('Threads', 0):<8d} "
+              f"{s.slow:9d} {s.errors:7d} "
               f"{durations[len(durations) // 2] * 1000:7.0f} {durations[-1] * 1000:7.0f}")
         goals += [s.crashes == 0, last - first <= 10, s.slow == 0, s.errors == 0,
                   abs(end_st.get("fds", 0) - start_st.get("fds", 0)) <= 5,

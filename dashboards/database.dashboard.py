@@ -23,20 +23,23 @@ FREE_RATIO = (f'{db("aftercare_database_filesystem_free_bytes")}'
               f' / {db("aftercare_database_filesystem_size_bytes")}')
 CONNECTIONS_USED = (f'{per_db(db("aftercare_database_connections"))}'
                     f' / max by (system, database) ({db("aftercare_database_max_connections")})')
-HIT_RATIO = (f'{per_db(rate("aftercare_database_blocks_hit_total"))} / ({per_db(rate("aftercare_database_blocks_hit_total"))}'
+HIT_RATIO = (f'{per_db(rate("aftercare_database_blocks_hit_total"))}'
+             f' / ({per_db(rate("aftercare_database_blocks_hit_total"))}'
              f' + {per_db(rate("aftercare_database_blocks_read_total"))})')
 
 layout = Layout()
 layout.row("Availability")
 layout.add(stat("Database up", [(db("aftercare_database_up"), "{{database}}")], mappings=UP_MAPPINGS,
                 thresholds=steps("red", (1, "green")), text_mode="value_and_name",
-                description="1 when Aftercare can connect and query (AftercareDatabaseDown fires after 1m at 0)."),
+                description=("1 when Aftercare can connect and query "
+                              "(AftercareDatabaseDown fires after 1m at 0).")),
            w=8, h=5)
 layout.add(table("Engine and version", [(db("aftercare_database_version_info"), "")],
                  hide=("Value",)), w=8, h=5)
 layout.add(stat("Uptime", [(f'time() - {db("aftercare_database_start_timestamp_seconds")}', "{{database}}")],
                 unit="dtdurations", thresholds=steps("orange", (3600, "green")), text_mode="value_and_name",
-                description="Since the database server last started; amber in the first hour after a restart."),
+                description=("Since the database server last started; "
+                              "amber in the first hour after a restart.")),
            w=8, h=5)
 
 layout.row("Space")
@@ -65,7 +68,8 @@ layout.add(timeseries("Transactions", [
     (per_db(rate("aftercare_database_commits_total")), "commits {{database}}"),
     (per_db(rate("aftercare_database_rollbacks_total")), "rollbacks {{database}}")], "ops"), w=8)
 layout.add(timeseries("Rollback ratio", [
-    (f'{per_db(rate("aftercare_database_rollbacks_total"))} / ({per_db(rate("aftercare_database_commits_total"))}'
+    (f'{per_db(rate("aftercare_database_rollbacks_total"))}'
+     f' / ({per_db(rate("aftercare_database_commits_total"))}'
      f' + {per_db(rate("aftercare_database_rollbacks_total"))})', LEGEND)], "percentunit",
     thresholds=high_is_bad("rollback_ratio"), max_value=1,
     description="Rolled-back share of transactions (AftercareDatabaseRollbackRatio)."), w=8)
@@ -105,10 +109,12 @@ layout.add(timeseries("Deadlocks per hour", [(per_db(f'increase({db("aftercare_d
 layout.add(timeseries("Conflicts with recovery", [(per_db(f'increase({db("aftercare_database_conflicts_total")}[$__rate_interval])'),
                                                    LEGEND)], "short", bars=True), w=8)
 layout.add(timeseries("Server log messages per 15 minutes", [
-    (f'sum by (system, database, severity) (increase({db("aftercare_database_log_messages_total")}[15m]))',
+    (f'sum by (system, database, severity) '
+     f'(increase({db("aftercare_database_log_messages_total")}[15m]))',
      "{{database}} {{severity}}")], "short", thresholds=high_is_bad("log_fatal_per_15m"),
-    description="ERROR, FATAL and PANIC lines in the database server's log in the 15 minutes before "
-                "each point; FATAL above the line opens a ticket (AftercareDatabaseLogFatal)."), w=8)
+    description="ERROR, FATAL and PANIC lines in the database server's log "
+                "in the 15 minutes before each point; FATAL above the line opens a ticket "
+                "(AftercareDatabaseLogFatal)."), w=8)
 layout.add(timeseries("WAL archiving failures", [
     (per_db(f'increase({db("aftercare_database_wal_archive_failures_total")}[$__rate_interval])'), LEGEND)],
     "short", bars=True, thresholds=steps("green", (1, "red"))), w=12)

@@ -26,21 +26,26 @@ layout.add(stat("Since the last success", [(f'time() - {job("aftercare_exchange_
 
 layout.row("Runs")
 layout.add(timeseries("Runs by result", [
-    (f'sum by (system, exchange, result) (increase({job("aftercare_exchange_runs_total")}[$__rate_interval]))',
+    (f'sum by (system, exchange, result) '
+     f'(increase({job("aftercare_exchange_runs_total")}[$__rate_interval]))',
      "{{exchange}} {{result}}")], "short", bars=True, stack=True,
-    description="Finished runs recorded by aftercare-job; a run whose process died counts as a failure."),
+    description=("Finished runs recorded by aftercare-job; "
+                 "a run whose process died counts as a failure.")),
            w=8)
 layout.add(table("Failed runs over the time range", [
-    (f'sum by (system, exchange) (increase({job("aftercare_exchange_runs_total", result="failure")}[$__range]))',
+    (f'sum by (system, exchange) '
+     f'(increase({job("aftercare_exchange_runs_total", result="failure")}[$__range]))',
      "")], thresholds=steps("green", (1, "red")), rename={"Value": "failures"}), w=8)
 layout.add(timeseries("Duration of the last run", [(job("aftercare_exchange_last_duration_seconds"), LEGEND)],
                       "s", description="Compare with the job's max_duration."), w=8)
 layout.add(timeseries("Records", [
-    (f'sum by (system, exchange) (increase({job("aftercare_exchange_records_total")}[$__rate_interval]))',
+    (f'sum by (system, exchange) '
+     f'(increase({job("aftercare_exchange_records_total")}[$__rate_interval]))',
      LEGEND)], "short", bars=True, description="Records the jobs reported (AFTERCARE_RECORDS=<n>)."), w=8)
 layout.add(timeseries("Running", [(job("aftercare_exchange_running"), LEGEND)], "short", max_value=1), w=8)
 layout.add(timeseries("Job log lines by level", [
-    (f'sum by (system, exchange, level) (increase({job("aftercare_exchange_log_lines_total")}[$__rate_interval]))',
+    (f'sum by (system, exchange, level) '
+     f'(increase({job("aftercare_exchange_log_lines_total")}[$__rate_interval]))',
      "{{exchange}} {{level}}")], "short", bars=True, stack=True), w=8)
 
 layout.row("Outbox backlog")

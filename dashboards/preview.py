@@ -12,6 +12,7 @@ import argparse
 import html
 import math
 import shutil
+import string
 import subprocess
 import sys
 import tempfile
@@ -91,7 +92,8 @@ def format_value(value: float, unit: str, decimals: int | None = None) -> str:
 
 
 def colour_for(value: float, defaults: dict) -> tuple[str, str | None]:
-    """(colour, mapped text) of a value: a value mapping wins, else the threshold step it reaches."""
+    """(colour, mapped text) of a value: a value mapping wins, else the threshold step it
+    reaches."""
     for mapping in defaults.get("mappings") or []:
         option = mapping.get("options", {}).get(format(value, "g"))
         if option:
@@ -108,7 +110,8 @@ def colour_for(value: float, defaults: dict) -> tuple[str, str | None]:
 def _box(panel: dict, body: str, extra_style: str = "") -> str:
     pos = panel["gridPos"]
     return (f'<div class="panel" style="grid-column:{pos["x"] + 1}/span {pos["w"]};'
-            f'grid-row:{pos["y"] + 1}/span {pos["h"]};{extra_style}"><div class="title">{html.escape(panel["title"])}</div>'
+            f'grid-row:{pos["y"] + 1}/span {pos["h"]};{extra_style}">'
+            f'<div class="title">{html.escape(panel["title"])}</div>'
             f'<div class="body">{body}</div></div>')
 
 
@@ -117,14 +120,15 @@ def render_stat(panel: dict, results: list[list[dict]]) -> str:
     unit, decimals = defaults.get("unit", "none"), defaults.get("decimals")
     show_name = panel["options"].get("textMode") == "value_and_name"
     cells = []
-    for target, series in zip(panel["targets"], results):
+    for target, series in zip(panel["targets"], results, strict=True):
         for s in series:
             value = float(s["value"][1])
             colour, text = colour_for(value, defaults)
             name = legend(target["legendFormat"], s["metric"]) if show_name else ""
             cells.append(f'<div class="stat" style="background:{colour}">'
                          f'{f"<span class=name>{html.escape(name)}</span>" if name else ""}'
-                         f'<span class="value">{html.escape(text or format_value(value, unit, decimals))}</span></div>')
+                         f'<span class="value">'
+                         f'{html.escape(text or format_value(value, unit, decimals))}</span></div>')
     body = "".join(cells) or '<div class="nodata">no data</div>'
     return _box(panel, f'<div class="stats">{body}</div>')
 
@@ -164,7 +168,7 @@ def render_timeseries(panel: dict, results: list[list[dict]], start: float, end:
     unit = defaults.get("unit") or "short"
     pos = panel["gridPos"]
     series = [(legend(t["legendFormat"], s["metric"]), [(float(x), float(y)) for x, y in s["values"]])
-              for t, res in zip(panel["targets"], results) for s in res]
+              for t, res in zip(panel["targets"], results, strict=True) for s in res]
     points = [y for _, values in series for _, y in values if math.isfinite(y)]
     if not points:
         return _box(panel, '<div class="nodata">no data</div>')
@@ -189,7 +193,8 @@ def render_timeseries(panel: dict, results: list[list[dict]], start: float, end:
     if dashed:
         for s in steps:
             if lo <= s["value"] <= hi:
-                svg.append(f'<line x1="60" y1="{y(s["value"]):.1f}" x2="{60 + w:.0f}" y2="{y(s["value"]):.1f}" '
+                svg.append(f'<line x1="60" y1="{y(s["value"]):.1f}" '
+                           f'x2="{60 + w:.0f}" y2="{y(s["value"]):.1f}" '
                            f'stroke="{COLOURS.get(s["color"], s["color"])}" stroke-dasharray="6 4"/>')
     step = (end - start) / 240
     bars = defaults.get("custom", {}).get("drawStyle") == "bars"
@@ -219,31 +224,35 @@ def render_timeseries(panel: dict, results: list[list[dict]], start: float, end:
         legend_rows.append(f'<tr><td><span class="swatch" style="background:{colour}"></span>'
                            f'{html.escape(name)}</td><td>{last}</td><td>{peak}</td></tr>')
     svg.append("</svg>")
-    table = f'<table class="legend"><tr><th></th><th>Last</th><th>Max</th></tr>{"".join(legend_rows)}</table>'
+    table = (f'<table class="legend"><tr><th></th><th>Last</th><th>Max</th></tr>'
+             f'{"".join(legend_rows)}</table>')
     return _box(panel, "".join(svg) + table)
 
 
 # -- dashboards --------------------------------------------------------------------------------
 
-STYLE = """
-body{background:#111217;color:#d8d9da;font:12px/1.3 Inter,Helvetica,Arial,sans-serif;margin:0;padding:10px}
+# a Template, not %-formatting: the CSS is full of braces and percentages
+STYLE = string.Template("""
+body{background:#111217;color:#d8d9da;font:12px/1.3 Inter,Helvetica,Arial,sans-serif;margin:0;"""
+    """padding:10px}
 h1{font-size:18px;margin:0 0 4px}.sub{color:#8e8e8e;margin-bottom:8px}
-.grid{display:grid;grid-template-columns:repeat(24,1fr);grid-auto-rows:%dpx;gap:0 6px}
+.grid{display:grid;grid-template-columns:repeat(24,1fr);grid-auto-rows:${row_px}px;gap:0 6px}
 .panel{background:#181b1f;border:1px solid #2c3235;border-radius:3px;margin:0 0 5px;overflow:hidden;
  display:flex;flex-direction:column}
-.row{grid-column:1/span 24;font-size:14px;font-weight:600;padding:4px 0;border-bottom:1px solid #2c3235}
+.row{grid-column:1/span 24;font-size:14px;font-weight:600;padding:4px 0;"""
+    """border-bottom:1px solid #2c3235}
 .title{font-weight:600;padding:4px 8px}.body{flex:1;padding:0 6px 4px;overflow:hidden}
-.stats{display:flex;flex-wrap:wrap;gap:4px;height:100%%}
+.stats{display:flex;flex-wrap:wrap;gap:4px;height:100%}
 .stat{flex:1 1 100px;display:flex;flex-direction:column;justify-content:center;align-items:center;
  border-radius:2px;color:#fff;min-height:40px}
 .stat .value{font-size:22px;font-weight:600}.stat .name{font-size:11px}
 .nodata{color:#8e8e8e;text-align:center;padding-top:10px}
-table{border-collapse:collapse;width:100%%;font-size:11px}td,th{padding:2px 4px;text-align:left;
+table{border-collapse:collapse;width:100%;font-size:11px}td,th{padding:2px 4px;text-align:left;
  border-bottom:1px solid #2c3235;white-space:nowrap}th{color:#33a2e5}
 .legend td:nth-child(n+2),.legend th:nth-child(n+2){text-align:right}
 .swatch{display:inline-block;width:10px;height:3px;margin-right:4px;vertical-align:middle}
 svg text.axis{fill:#8e8e8e;font-size:10px}svg line.grid{stroke:#2c3235}
-""" % UNIT_PX
+""").substitute(row_px=UNIT_PX)
 
 
 def render_dashboard(dashboard: dict, prometheus: PromClient, range_seconds: int = 6 * 3600,
@@ -286,8 +295,10 @@ def render_dashboard(dashboard: dict, prometheus: PromClient, range_seconds: int
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(end))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
             f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
-            f"<div class='sub'>Static preview of the generated Grafana JSON with live Prometheus results · "
-            f"last {range_seconds // 3600}h to {when} (a panel with less history is zoomed to its data) · "
+            "<div class='sub'>Static preview of the generated Grafana JSON "
+            "with live Prometheus results · "
+            f"last {range_seconds // 3600}h to {when} "
+            "(a panel with less history is zoomed to its data) · "
             f"all variables: All</div>{''.join(blocks)}</body></html>")
     return page, 70 + height_units * UNIT_PX + 20
 

@@ -1,4 +1,5 @@
-"""Services & logs: application reachable, running and fast; log lines of the application servers."""
+"""Services & logs: application reachable, running and fast; log lines of the application
+servers."""
 from dashboards.helpers import (UP_MAPPINGS, Layout, area_dashboard, high_is_bad, label_variable,
                                 low_is_bad, selector, stat, steps, table, timeseries)
 
@@ -51,14 +52,17 @@ layout.add(timeseries("Process memory", [(svc("aftercare_process_resident_memory
 
 layout.row("Application logs")
 layout.add(timeseries("Log lines by level", [
-    (f'sum by (system, source, level) (increase({src("aftercare_log_lines_total")}[$__rate_interval]))',
+    (f'sum by (system, source, level) '
+     f'(increase({src("aftercare_log_lines_total")}[$__rate_interval]))',
      "{{source}} {{level}}")], "short", bars=True, stack=True,
     description="Lines matching each level's pattern, per log source (rotation-safe)."), w=12)
 layout.add(table("Error lines over the time range", [
-    (f'sum by (system, source) (increase({src("aftercare_log_lines_total", level="error")}[$__range]))', "")],
+    (f'sum by (system, source) '
+     f'(increase({src("aftercare_log_lines_total", level="error")}[$__range]))', "")],
     thresholds=steps("green", (1, "orange")), rename={"Value": "error lines"}), w=12)
 layout.add(timeseries("HTTP requests by status class", [
-    (f'sum by (system, source, code_class) (rate({src("aftercare_http_requests_total")}[$__rate_interval]))',
+    (f'sum by (system, source, code_class) '
+     f'(rate({src("aftercare_http_requests_total")}[$__rate_interval]))',
      "{{source}} {{code_class}}")], "reqps", stack=True,
     description="From access logs (format: combined)."), w=8)
 layout.add(timeseries("HTTP request duration p95", [

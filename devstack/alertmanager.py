@@ -67,7 +67,8 @@ class Alertmanager(LocalServer):
     def __init__(self, config_text: str, webhook_address: str | None = None,
                  timings: Mapping[str, str] | None = None, config_dir: str | Path | None = None,
                  extra_args: tuple[str, ...] | list[str] = (), startup_timeout: float = 20.0) -> None:
-        """Rewrite the config into a new temp dir; nothing runs until start() or entering the context.
+        """Rewrite the config into a new temp dir; nothing runs until start() or entering the
+        context.
 
         config_dir resolves relative ``templates`` paths (the directory the original file lives in).
         """

@@ -11,7 +11,8 @@ class BlackHole:
     """Accepts on 127.0.0.1 and holds every socket open, silent, until closed."""
 
     def __init__(self) -> None:
-        """Bind and listen on a free port now; accepting starts on start() or entering the context."""
+        """Bind and listen on a free port now; accepting starts on start() or entering the
+        context."""
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(128)

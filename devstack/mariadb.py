@@ -1,4 +1,5 @@
-"""A throwaway MariaDB server (Debian's mariadbd) in a temp dir under /tmp, on a free loopback port."""
+"""A throwaway MariaDB server (Debian's mariadbd) in a temp dir under /tmp, on a free loopback
+port."""
 from __future__ import annotations
 
 import os

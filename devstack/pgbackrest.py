@@ -77,7 +77,8 @@ class PgBackRestRepo(Managed):
         self.run("backup", f"--type={kind}")
 
     def info(self, stanza: str | None = None) -> dict:
-        """The stanza's entry of ``pgbackrest info --output=json``, read as the test's own figure."""
+        """The stanza's entry of ``pgbackrest info --output=json``, read as the test's own
+        figure."""
         out = self.run("info", "--output=json", stanza=stanza).stdout
         return next(s for s in json.loads(out) if s["name"] == (stanza or self.stanza))
 

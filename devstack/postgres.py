@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster (the newest installed server) in a temp dir under /tmp, on a free loopback port."""
+"""A throwaway PostgreSQL cluster (the newest installed server) in a temp dir under /tmp, on a
+free loopback port."""
 from __future__ import annotations
 
 import os

@@ -55,7 +55,8 @@ def terminate(proc: subprocess.Popen | None, grace: float = 5.0) -> int | None:
 
 def wait_http_ready(proc: subprocess.Popen, url: str, timeout: float, log_path: Path,
                     name: str, **request_args: object) -> None:
-    """Wait until GET url answers 200; raise RuntimeError with the log tail if proc exits or time runs out."""
+    """Wait until GET url answers 200; raise RuntimeError with the log tail if proc exits or
+    time runs out."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
@@ -74,7 +75,8 @@ def wait_http_ready(proc: subprocess.Popen, url: str, timeout: float, log_path: 
 
 
 def start_with_port_retry(start: Callable[[], None], log_path: Path, attempts: int = 3) -> None:
-    """Call start(); if it fails because the port was taken meanwhile, call it again (it picks a new port)."""
+    """Call start(); if it fails because the port was taken meanwhile, call it again (it picks
+    a new port)."""
     for attempt in range(attempts):
         size = log_path.stat().st_size if log_path.exists() else 0
         try:
@@ -178,7 +180,8 @@ class LocalServer(Managed):
         return self
 
     def stop(self, grace: float = 5.0) -> int | None:
-        """SIGTERM, SIGKILL after ``grace`` seconds; return the exit code. Files stay for a restart."""
+        """SIGTERM, SIGKILL after ``grace`` seconds; return the exit code. Files stay for a
+        restart."""
         code = terminate(self.process, grace)
         self.process = None
         return code

@@ -106,7 +106,8 @@ class Prometheus(LocalServer):
             raise PrometheusError(f"reload failed: HTTP {response.status_code}: {response.text.strip()}")
 
     def backfill(self, openmetrics: str) -> None:
-        """Write OpenMetrics text into the TSDB as blocks (promtool tsdb create-blocks-from openmetrics).
+        """Write OpenMetrics text into the TSDB as blocks (promtool tsdb create-blocks-from
+        openmetrics).
 
         Call before start(). Blocks older than the retention (15d unless extra_args set
         --storage.tsdb.retention.time) relative to the newest block are dropped by Prometheus.
@@ -162,7 +163,8 @@ class Prometheus(LocalServer):
         return self._call(self.client.targets)
 
     def wait_for_targets_up(self, job: str | None = None, timeout: float = 30) -> list[dict[str, Any]]:
-        """Wait until at least one target (of job, if given) exists and all of them are up; return them."""
+        """Wait until at least one target (of job, if given) exists and all of them are up;
+        return them."""
         def check() -> list[dict[str, Any]] | None:
             targets = [t for t in self.targets() if job is None or t["labels"].get("job") == job]
             if targets and all(t["health"] == "up" for t in targets):

@@ -62,7 +62,8 @@ class WebhookSink:
     """A threaded HTTP server on 127.0.0.1 answering 200 to every POST and recording it."""
 
     def __init__(self, port: int | None = None) -> None:
-        """Bind now (a free port unless given); serving starts on start() or entering the context."""
+        """Bind now (a free port unless given); serving starts on start() or entering the
+        context."""
         self._cond = threading.Condition()
         self._received: list[Notification] = []
         sink = self

@@ -54,8 +54,8 @@ def find_store(config_file: str, job: str, system: str | None):
     if len(owners) != 1:
         where = f"system {system!r}" if system else config_file
         warn(f"no exchange job {job!r} in {where}, the run is not recorded" if not owners else
-             f"exchange job {job!r} is in several systems ({', '.join(owners)}): pass --system; "
-             "the run is not recorded")
+             (f"exchange job {job!r} is in several systems ({', '.join(owners)}): "
+              "pass --system; the run is not recorded"))
         return None
     return RunStore(config.defaults.state_dir, owners[0], job)
 

@@ -71,7 +71,7 @@ class HistogramFamily(_Family):
 
     def add_metric(self, labels, value) -> None:
         *base, part, le = labels
-        names = dict(zip(self.label_names, base))
+        names = dict(zip(self.label_names, base, strict=True))
         if part == "bucket":
             names["le"] = le
         self.samples.append(Sample(f"{self.name}_{part}", names, value))

@@ -19,7 +19,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import Iterable
+from typing import Any, Iterable
 
 from prometheus_client.core import GaugeMetricFamily
 
@@ -43,6 +43,7 @@ class Target(ABC):
 
     def close(self) -> None:
         """Release connections; called when the config is replaced or on exit."""
+        return None  # a target that holds no connection has nothing to release
 
 
 class Area(ABC):
@@ -203,7 +204,7 @@ class _Flight:
 def _merge(families: list) -> list:
     """One family per name: two areas with the same target label (the
     database and its server log) may both emit, e.g., a failure family."""
-    merged: dict[str, object] = {}
+    merged: dict[str, Any] = {}
     for family in families:
         first = merged.setdefault(family.name, family)
         if first is not family:
@@ -254,7 +255,8 @@ class Scraper:
         key = (area.name, target.system, target.name)
         with self._lock:
             was, self._was_up[key] = self._was_up.get(key), up
-        fields = {"area": area.name, "system": target.system, "target": target.name}
+        fields: dict[str, str | None] = {"area": area.name, "system": target.system,
+                                         "target": target.name}
         if not up:
             fields.update(reason=sink.reason if sink else "timeout",
                           err=(sink.error if sink else None) or f"no answer within {target.timeout:g}s")

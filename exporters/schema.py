@@ -124,7 +124,7 @@ def parse_duration(text: str) -> float | None:
     m = _DURATION.fullmatch(text) if isinstance(text, str) and text else None
     if not m or not any(m.groups()):
         return None
-    return float(sum(int(g) * u for g, u in zip(m.groups(), _DURATION_UNITS) if g))
+    return float(sum(int(g) * u for g, u in zip(m.groups(), _DURATION_UNITS, strict=True) if g))
 
 
 def Duration(min_seconds: float = 0.0, positive: bool = True) -> Validator:
@@ -162,7 +162,7 @@ def Regex() -> Validator:
         try:
             return re.compile(value)
         except (re.error, OverflowError, RecursionError) as err:
-            raise ConfigError(path, f"expected a valid regular expression, got {describe(value)} ({err})")
+            raise ConfigError(path, f"expected a valid regular expression, got {describe(value)} ({err})") from None
     return check
 
 
@@ -195,7 +195,7 @@ def Timezone() -> Validator:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(path, f"expected an IANA time zone like Asia/Shanghai or UTC, "
-                                    f"got {describe(value)}")
+                                    f"got {describe(value)}") from None
         return value
     return check
 
@@ -208,9 +208,9 @@ def Url(*schemes: str, host_param: str | None = None) -> Validator:
         Str(what=what)(value, path)
         try:
             parts = urlsplit(value)
-            parts.port  # raises ValueError on a bad port
+            _ = parts.port  # raises ValueError on a bad port
         except ValueError:
-            raise ConfigError(path, f"expected {what}, got a malformed URL")
+            raise ConfigError(path, f"expected {what}, got a malformed URL") from None
         has_host = bool(parts.hostname) or bool(
             host_param and f"{host_param}=" in parts.query)
         if parts.scheme not in schemes or not has_host:
@@ -256,13 +256,17 @@ def ListOf(item: Validator, unique: str | None = None, min_items: int = 0) -> Va
     return check
 
 
-def MapOf(value_validator: Validator, key_validator: Validator = Str(), min_items: int = 0) -> Validator:
+def MapOf(value_validator: Validator, key_validator: Validator | None = None,
+          min_items: int = 0) -> Validator:
+    """A mapping whose keys pass ``key_validator`` (default: a non-empty string)."""
+    check_key = key_validator or Str()
+
     def check(value, path):
         if not isinstance(value, dict):
             raise ConfigError(path, f"expected a mapping, got {describe(value)}")
         if len(value) < min_items:
             raise ConfigError(path, f"expected at least {min_items} entry(ies)")
-        return {key_validator(k, path + (str(k),)): value_validator(v, path + (str(k),))
+        return {check_key(k, path + (str(k),)): value_validator(v, path + (str(k),))
                 for k, v in value.items()}
     return check
 

@@ -29,7 +29,7 @@ class StrictLoader(yaml.SafeLoader):
             # never echo the value: it may be a password given the wrong tag
             kind = node.tag.rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
-                None, None, f"found a value that is not a valid {kind}", node.start_mark)
+                None, None, f"found a value that is not a valid {kind}", node.start_mark) from None
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -46,7 +46,7 @@ def _strict_mapping(loader: StrictLoader, node, deep: bool = False):
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 None, None, "found a mapping or list used as a key (an unrendered template?)",
-                key_node.start_mark)
+                key_node.start_mark) from None
         if key in seen:
             line = key_node.start_mark.line + 1
             raise ConfigError((), f"line {line}: key {describe(key)} appears twice in one mapping")
@@ -67,18 +67,18 @@ def read_yaml(file: str, what: str = "config file") -> Any:
             with open(file, "rb") as fh:
                 text = fh.read().decode("utf-8")
         except OSError as err:
-            raise ConfigError((), f"cannot read the {what}: {err.strerror}")
+            raise ConfigError((), f"cannot read the {what}: {err.strerror}") from None
         except UnicodeDecodeError:
-            raise ConfigError((), f"the {what} is not UTF-8 text")
+            raise ConfigError((), f"the {what} is not UTF-8 text") from None
         try:
             return yaml.load(text, Loader=StrictLoader)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
             problem = getattr(err, "problem", None) or "not valid YAML"
-            raise ConfigError((), f"{where}{problem} (expected valid YAML)")
+            raise ConfigError((), f"{where}{problem} (expected valid YAML)") from None
         except RecursionError:
-            raise ConfigError((), "nested too deeply (expected valid YAML)")
+            raise ConfigError((), "nested too deeply (expected valid YAML)") from None
     except ConfigError as err:
         err.file = file
         raise

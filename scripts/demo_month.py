@@ -61,7 +61,8 @@ def counter(times: list[float], events: list[float], per_event: float = 1.0) -> 
 
 
 def latest(times: list[float], changes: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """A gauge holding the latest of changes [(when, value)] at each time (none before the first)."""
+    """A gauge holding the latest of changes [(when, value)] at each time (none before the
+    first)."""
     changes, out, i = sorted(changes), [], -1
     for t in times:
         while i + 1 < len(changes) and changes[i + 1][0] <= t:
@@ -208,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                      "--out", str(args.out), "--no-previous", "--quiet"],
                     cwd=REPO, capture_output=True, text=True, timeout=300)
                 if result.returncode != 0:
-                    say(f"the {lang} report failed (exit {result.returncode}): {result.stderr.strip()[-800:]}")
+                    say(f"the {lang} report failed (exit {result.returncode}): "
+                        f"{result.stderr.strip()[-800:]}")
                     return 1
         finally:
             prom.close()

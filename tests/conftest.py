@@ -45,7 +45,8 @@ def webhook_sink() -> Iterator[WebhookSink]:
 def alertmanager_factory(webhook_sink: WebhookSink) -> Iterator[Callable[..., Alertmanager]]:
     """Callable starting Alertmanagers; all are stopped at teardown.
 
-    ``factory(config_text=None, *, path=None, webhook_address=<webhook_sink>, timings=FAST_TIMINGS, **kw)``:
+    ``factory(config_text=None, *, path=None, webhook_address=<webhook_sink>,
+    timings=FAST_TIMINGS, **kw)``:
     with neither config_text nor path it loads the project's alertmanager/alertmanager.yml.
     Pass ``timings={}`` to keep the file's own group_wait/group_interval.
     """
@@ -70,7 +71,8 @@ def alertmanager_factory(webhook_sink: WebhookSink) -> Iterator[Callable[..., Al
 
 @pytest.fixture
 def prometheus_factory() -> Iterator[Callable[..., Prometheus]]:
-    """Callable starting Prometheus servers (arguments as Prometheus()); all are stopped at teardown."""
+    """Callable starting Prometheus servers (arguments as Prometheus()); all are stopped at
+    teardown."""
     started: list[Prometheus] = []
 
     def factory(**kwargs: Any) -> Prometheus:
@@ -85,7 +87,8 @@ def prometheus_factory() -> Iterator[Callable[..., Prometheus]]:
 
 @pytest.fixture
 def exporter_factory() -> Iterator[Callable[..., ExporterProcess]]:
-    """Callable starting exporter subprocesses (arguments as ExporterProcess()); all stopped at teardown."""
+    """Callable starting exporter subprocesses (arguments as ExporterProcess()); all stopped at
+    teardown."""
     started: list[ExporterProcess] = []
 
     def factory(area: str, config_file: str | Path, *extra: str, **kwargs: Any) -> ExporterProcess:

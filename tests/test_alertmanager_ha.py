@@ -28,7 +28,8 @@ PEER_TIMEOUT = 3.0
 
 
 def oncall_pages(sink: WebhookSink, alertname: str, status: str = "firing") -> list[tuple[str, str]]:
-    """(which instance, group status) of each /amN/oncall notification carrying alertname in status."""
+    """(which instance, group status) of each /amN/oncall notification carrying alertname in
+    status."""
     out = []
     for n in sink.received():
         instance, _, receiver = n.path.strip("/").partition("/")

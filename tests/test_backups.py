@@ -1,4 +1,5 @@
-"""The backups area: real files with set mtimes, real pg_dump/pg_restore, real gzip, real pgBackRest."""
+"""The backups area: real files with set mtimes, real pg_dump/pg_restore, real gzip, real
+pgBackRest."""
 from __future__ import annotations
 
 import gzip
@@ -84,7 +85,7 @@ def wait_verified(w: Watch, limit: float = 20.0) -> dict:
         time.sleep(0.05)
 
 
-# --- freshness, size, count -------------------------------------------------------------------------
+# --- freshness, size, count ----------------------------------------------------------------------
 
 def test_fresh_backups(tmp_path, watch):
     d = tmp_path / "dumps"
@@ -189,7 +190,7 @@ def test_missing_backup_directory_is_down_with_a_log_line(tmp_path, watch, caplo
     assert len(down) == 1 and f"{tmp_path}/nowhere does not exist" in down[0].err
 
 
-# --- verification -------------------------------------------------------------------------------------------
+# --- verification --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def real_dump(tmp_path_factory):
@@ -322,10 +323,11 @@ def test_long_verification_never_delays_a_scrape(tmp_path, watch):
     assert m[("aftercare_backup_verify_duration_seconds",)] > 0.5
 
 
-# --- pgBackRest: Debian's real pgbackrest, a real repository ---------------------------------------------------
+# --- pgBackRest: Debian's real pgbackrest, a real repository -------------------------------------
 
 def expected_deadline(stop: float, grace: float = HOUR) -> float:
-    """The next 01:30 Asia/Shanghai after ``stop``, plus the grace: worked out here, not by the exporter."""
+    """The next 01:30 Asia/Shanghai after ``stop``, plus the grace: worked out here, not by the
+    exporter."""
     local = datetime.fromtimestamp(stop, SHANGHAI)
     fire = local.replace(hour=1, minute=30, second=0, microsecond=0)
     if fire <= local:
@@ -447,7 +449,7 @@ def test_pgbackrest_failures(tmp_path, watch, case, reason):
     assert m[("collector", "pgbackrest")] == 0
 
 
-# --- the exporter process --------------------------------------------------------------------------------------
+# --- the exporter process ------------------------------------------------------------------------
 
 def test_exporter_end_to_end(tmp_path, tmp_state_dir, exporter_factory, real_dump, pgbackrest_repo):
     d = tmp_path / "dumps"
@@ -473,7 +475,7 @@ def test_exporter_end_to_end(tmp_path, tmp_state_dir, exporter_factory, real_dum
     assert check.returncode == 0, check.stdout + check.stderr
     assert 'aftercare_backup_up{backup="gone",system="billing"} 0.0' in text
     assert 'aftercare_backup_up{backup="pgbr",system="billing"} 1.0' in text
-    samples = {(n, l.get("backup")): v for n, l, v in exporter.samples()}
+    samples = {(n, labels.get("backup")): v for n, labels, v in exporter.samples()}
     assert samples[("aftercare_backup_size_bytes", "nightly")] == (d / "mon.dump").stat().st_size
     good = [b for b in pgbackrest_repo.info()["backup"] if not b["error"]]
     assert samples[("aftercare_backup_last_success_timestamp_seconds", "pgbr")] == \

@@ -220,7 +220,8 @@ THRESHOLD_RECORDS = {
 
 
 def threshold_records() -> dict[str, float]:
-    """{name: value} of the rules' `aftercare:threshold:<name>` records of the form vector(<arithmetic>)."""
+    """{name: value} of the rules' `aftercare:threshold:<name>` records of the form
+    vector(<arithmetic>)."""
     out = {}
     for path in sorted((REPO_ROOT / "rules").glob("*.yml")):
         for group in yaml.safe_load(path.read_text()).get("groups", []):
@@ -233,11 +234,12 @@ def threshold_records() -> dict[str, float]:
 
 
 def test_dashboard_thresholds_equal_the_alert_thresholds():
-    """Amber is the warning alert's threshold, red the critical one's, wherever rules/ defines them."""
+    """Amber is the warning alert's threshold, red the critical one's, wherever rules/ defines
+    them."""
     records = threshold_records()
     mismatches = []
     for key, names in THRESHOLD_RECORDS.items():
-        for name, value in zip(names, helpers.THRESHOLDS[key]):
+        for name, value in zip(names, helpers.THRESHOLDS[key], strict=True):
             if name is None:
                 assert value is None, f"{key}: a dashboard step without an alert behind it"
             elif name in records and records[name] != value:
@@ -249,7 +251,8 @@ def test_dashboards_colour_red_where_the_alerts_fire(dashboards):
     """The red step of a dashboard equals the condition of the alert on the same metric."""
     rules = alert_rules()
     by_title = {p["title"]: p for d in dashboards.values() for p in panels(d)}
-    # AftercareDatabaseDown: aftercare_database_up == 0 -> "Database up" is red below 1, green from 1
+    # AftercareDatabaseDown: aftercare_database_up == 0 -> "Database up" is red below 1,
+    # green from 1
     assert rules["AftercareDatabaseDown"]["expr"].strip() == "aftercare_database_up == 0"
     up = by_title["Database up"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert up == [{"color": "red", "value": None}, {"color": "green", "value": 1}]

@@ -189,7 +189,8 @@ def test_every_catalogue_language_is_recognised_in_stderr_and_csvlog():
             line = f"2026-12-01 10:00:00.000 CST [4242] {word}:  x\n".encode()
             assert stderr(line) == {(serverlog.MESSAGES.name, label): 1}, word
             row = (f'2026-12-01 10:00:00.000 CST,"u","d",4242,"127.0.0.1:5",6b0f.1,1,"SELECT",'
-                   f'2026-12-01 10:00:00 CST,3/2,0,{word},42P01,"x",,,,,,"q",15,,"","client backend",,0\n')
+                   f'2026-12-01 10:00:00 CST,3/2,0,{word},42P01,"x",,,,,,"q",15,,'
+                   '"","client backend",,0\n')
             assert csvlog(row.encode()) == {(serverlog.MESSAGES.name, label): 1}, word
     # a continuation line that quotes an error is not an error
     for prefix in pg_messages.CONTINUATIONS:
@@ -211,7 +212,8 @@ def test_mysql8_error_log_form_counts():
 
 
 def test_generated_table_matches_the_installed_catalogues(tmp_path):
-    """scripts/gen_pg_messages.py, run again on this machine's catalogues, writes the committed file."""
+    """scripts/gen_pg_messages.py, run again on this machine's catalogues, writes the committed
+    file."""
     out = tmp_path / "pg_messages.py"
     result = subprocess.run([sys.executable, "-m", "scripts.gen_pg_messages", "--versions",
                              *pg_messages.VERSIONS, "--out", str(out)],

@@ -22,7 +22,8 @@ def my(name="my", user="root", port=3306, db="", **extra) -> dict:
 
 @pytest.fixture
 def known_schema():
-    """A schema with one ~10 MB InnoDB table and 9 small ones of clearly distinct sizes (0.07 to 5.5 MB)."""
+    """A schema with one ~10 MB InnoDB table and 9 small ones of clearly distinct sizes
+    (0.07 to 5.5 MB)."""
     with my_database() as name:
         conn = my_connect(name)
         with conn.cursor() as cur:
@@ -31,7 +32,8 @@ def known_schema():
                         "FROM seq_1_to_10000")
             for i in range(9):
                 cur.execute(f"CREATE TABLE small_{i} (x varchar(300)) ENGINE=InnoDB")
-                cur.execute(f"INSERT INTO small_{i} SELECT REPEAT('x', 250) FROM seq_1_to_{(i + 1) ** 2 * 250}")
+                cur.execute(f"INSERT INTO small_{i} SELECT REPEAT('x', 250) "
+                            f"FROM seq_1_to_{(i + 1) ** 2 * 250}")
         conn.close()
         yield name
 

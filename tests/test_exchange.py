@@ -73,7 +73,7 @@ def test_deadline_without_a_success_counts_from_when_watching_began():
     assert deadline("0 2 * * *", "Asia/Shanghai", None, began, 0) == at("2026-03-11T02:00:00")
 
 
-# --- run-store evidence -----------------------------------------------------------------------------
+# --- run-store evidence --------------------------------------------------------------------------
 
 def test_success_then_failure(tmp_state_dir):
     record(tmp_state_dir, at("2026-03-10T02:00:00"), at("2026-03-10T02:10:00"), 0, records=120)
@@ -179,7 +179,7 @@ def test_corrupt_run_store_is_reported_not_crashed(tmp_state_dir, tmp_path, capl
     assert any("corrupt run store" in getattr(r, "err", "") for r in caplog.records)
 
 
-# --- outbox ---------------------------------------------------------------------------------------------
+# --- outbox --------------------------------------------------------------------------------------
 
 def test_outbox_backlog_counts_matching_files_and_oldest_age(tmp_state_dir, tmp_path):
     outbox = tmp_path / "outbox"
@@ -209,7 +209,7 @@ def test_missing_outbox_fails_its_collector_only(tmp_state_dir, tmp_path):
     assert ("aftercare_exchange_deadline_timestamp_seconds",) in m
 
 
-# --- SQL evidence ----------------------------------------------------------------------------------------
+# --- SQL evidence --------------------------------------------------------------------------------
 
 @pytest.fixture
 def runs_db(pg_admin):
@@ -276,14 +276,15 @@ def test_sql_query_without_last_success_column_fails_its_collector(tmp_state_dir
 def test_sql_evidence_is_read_only(tmp_state_dir, runs_db):
     dbname, conn = runs_db
     m = scrape(sql_config(tmp_state_dir, dbname,
-                          sql="INSERT INTO job_runs VALUES (now(), 'OK', 1, 1) RETURNING finished_at AS last_success"))
+                          sql="INSERT INTO job_runs VALUES (now(), 'OK', 1, 1) "
+                              "RETURNING finished_at AS last_success"))
     assert m[("collector", "sql")] == 0
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM job_runs")
         assert cur.fetchone()[0] == 0
 
 
-# --- the exporter process -----------------------------------------------------------------------------------
+# --- the exporter process ------------------------------------------------------------------------
 
 def test_exporter_end_to_end_after_runs_while_it_was_down(tmp_path, tmp_state_dir, exporter_factory):
     outbox = tmp_path / "outbox"
@@ -304,7 +305,8 @@ def test_exporter_end_to_end_after_runs_while_it_was_down(tmp_path, tmp_state_di
     text = exporter.metrics_text()
     check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    samples = {(n, tuple(sorted(l.items()))): v for n, l, v in exporter.samples()}
+    samples = {(n, tuple(sorted(labels.items()))): v
+               for n, labels, v in exporter.samples()}
     base = (("exchange", "tax-upload"), ("system", "billing"))
     assert samples[("aftercare_exchange_runs_total", tuple(sorted(base + (("result", "success"),))))] == 2
     assert samples[("aftercare_exchange_runs_total", tuple(sorted(base + (("result", "failure"),))))] == 1
@@ -318,7 +320,8 @@ def test_exporter_end_to_end_after_runs_while_it_was_down(tmp_path, tmp_state_di
 
 def test_bad_cron_expression_is_a_config_error(tmp_path):
     cfg = tmp_path / "aftercare.yml"
-    cfg.write_text("systems:\n  - name: billing\n    exchange:\n      - {name: tax-upload, schedule: '0 2 * *'}\n")
+    cfg.write_text("systems:\n  - name: billing\n    exchange:\n"
+                   "      - {name: tax-upload, schedule: '0 2 * *'}\n")
     done = subprocess.run([sys.executable, "-m", "exporters.cli", "exchange", "--config.file", str(cfg),
                            "--web.listen-address", "127.0.0.1:1"], capture_output=True, timeout=30)
     assert done.returncode == 2

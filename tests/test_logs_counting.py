@@ -70,18 +70,18 @@ PG_STDERR = b"""\
 2026-11-26 08:07:41.402 UTC [9130] postgres@postgres STATEMENT:  select nosuchcol
 2026-11-26 08:08:00.001 UTC [9131] postgres@postgres LOG:  statement: select 'ERROR:  not a real one'
 2026-11-26 08:09:00.000 UTC [2190] PANIC:  could not write to file "pg_wal/xlogtemp.2190": No space left on device
-"""
+"""  # noqa: E501 (log lines kept whole, as servers write them)
 
 # PostgreSQL csvlog and jsonlog lines (the documented field layouts)
 PG_CSV = b"""\
 2026-11-26 08:07:41.402 UTC,"postgres","postgres",9130,"127.0.0.1:50000",6565f0fd.23aa,1,"SELECT",2026-11-26 08:07:41 UTC,3/7,0,ERROR,42703,"column ""nosuchcol"" does not exist",,,,,,"select nosuchcol",8,,"psql","client backend",,0
 2026-11-26 08:07:42.000 UTC,,,2190,,6565f0fd.1,2,,2026-11-26 07:57:38 UTC,,0,LOG,00000,"checkpoint starting: time",,,,,,,,,"","checkpointer",,0
-"""
+"""  # noqa: E501 (log lines kept whole, as servers write them)
 PG_JSON = b"""\
 {"timestamp":"2026-11-26 08:07:41.402 UTC","user":"postgres","dbname":"postgres","pid":9130,"error_severity":"ERROR","state_code":"42703","message":"column \\"nosuchcol\\" does not exist"}
 {"timestamp":"2026-11-26 08:07:42.000 UTC","pid":2190,"error_severity":"FATAL","state_code":"28000","message":"role \\"x\\" does not exist"}
 {"timestamp":"2026-11-26 08:07:43.000 UTC","pid":2190,"error_severity":"LOG","message":"ERROR in a message"}
-"""
+"""  # noqa: E501 (log lines kept whole, as servers write them)
 
 # MariaDB 10.11 error log: the [Note]/[Warning] lines were recorded from the local
 # server; the [ERROR] line follows the same layout (MariaDB prints errors that way)
@@ -92,13 +92,13 @@ MARIADB = b"""\
 2026-11-26  8:06:51 15 [Warning] Aborted connection 15 to db: 'unconnected' user: 'root' host: '127.0.0.1' (Got an error reading communication packets)
 2026-11-26  8:10:00 0 [ERROR] mariadbd: Can't create/write to file '/var/lib/mysql/aria_log_control' (Errcode: 13 "Permission denied")
 2026-11-26  8:10:01 0 [Note] a note mentioning [ERROR] later on the line
-"""
+"""  # noqa: E501 (log lines kept whole, as servers write them)
 # MySQL 8 layout
 MYSQL8 = b"""\
 2026-11-26T08:10:00.123456Z 0 [ERROR] [MY-010119] [Server] Aborting
 2026-11-26T08:10:01.000000Z 8 [Warning] [MY-010055] [Server] IP address '10.0.0.9' could not be resolved
 2026-11-26T08:10:02.000000Z 0 [System] [MY-010931] [Server] /usr/sbin/mysqld: ready for connections.
-"""
+"""  # noqa: E501 (log lines kept whole, as servers write them)
 
 
 @pytest.mark.parametrize("fmt,chunk,expected", [
@@ -131,7 +131,7 @@ ACCESS = b"""\
 10.0.0.3 - - [26/Nov/2026:08:00:03 +0000] "GET /old HTTP/1.1" 301 0
 \x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage from a TLS client on the plain port
 10.0.0.4 - - [26/Nov/2026:08:00:04 +0000] "GET /slow HTTP/1.1" 200 10 "-" "ua" 12.5
-"""
+"""  # noqa: E501 (log lines kept whole, as servers write them)
 
 
 def test_access_log_requests_and_durations():

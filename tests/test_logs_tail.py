@@ -1,4 +1,5 @@
-"""The follower on real files in a temp dir: rotation both ways, restarts, odd bytes, vanishing files."""
+"""The follower on real files in a temp dir: rotation both ways, restarts, odd bytes, vanishing
+files."""
 from __future__ import annotations
 
 import json

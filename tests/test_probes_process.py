@@ -26,7 +26,8 @@ def probe(spec: dict) -> tuple[Sink, dict]:
 def workers():
     """Two processes whose command line carries a unique marker; one burns some CPU first."""
     marker = f"aftercare-worker-{uuid.uuid4().hex[:8]}"
-    code = "import sys,time\nx=0\nfor i in range(3_000_000): x+=i\nprint('r',flush=True)\ntime.sleep(60)"
+    code = ("import sys,time\nx=0\nfor i in range(3_000_000): x+=i\n"
+            "print('r',flush=True)\ntime.sleep(60)")
     procs = [subprocess.Popen([sys.executable, "-c", code, marker], stdout=subprocess.PIPE, text=True)
              for _ in range(2)]
     for p in procs:

@@ -251,4 +251,5 @@ def test_ha_pair_and_a_burst_of_fifty_never_double_connections(
     assert blackhole.accepted <= (time.monotonic() - began) / 2 + 1, blackhole.accepted
     assert "Traceback" not in exporter.stderr_text()
     print(f"HA pair + 2 bursts of 50: slowest answer {slowest:.2f}s, sessions held: PostgreSQL "
-          f"{watcher.max_pg}, MariaDB {watcher.max_my}; black-hole connect attempts {blackhole.accepted}")
+          f"{watcher.max_pg}, MariaDB {watcher.max_my}; "
+          f"black-hole connect attempts {blackhole.accepted}")

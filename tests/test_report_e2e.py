@@ -335,7 +335,7 @@ def expect_availability(points, start, end):
 def sample_increments(points, start, end):
     """(t, added) for each counter sample in [start, end), from the sample before it."""
     return [(t1, v1 - v0 if v1 >= v0 else v1)
-            for (t0, v0), (t1, v1) in zip(points, points[1:]) if start <= t1 < end]
+            for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False) if start <= t1 < end]
 
 
 def last_before(points, limit):

@@ -1,4 +1,5 @@
-"""Rendering: headless Chromium draws the HTML report (non-blank page), PDF, zh/en from one template."""
+"""Rendering: headless Chromium draws the HTML report (non-blank page), PDF, zh/en from one
+template."""
 from __future__ import annotations
 
 import copy

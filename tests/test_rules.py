@@ -152,7 +152,7 @@ def test_thresholds_are_defined_once_and_used():
 
 def test_alert_expressions_have_no_bare_thresholds():
     """Numbers live in *.rules.yml; an alert compares with 0 at most."""
-    for path, rule in ALERTS:
+    for _path, rule in ALERTS:
         numbers = set(re.findall(r"(?<![\w.:\[])\d+(?:\.\d+)?(?![\w\]])", str(rule["expr"])))
         assert numbers <= {"0", "1"}, f"{rule['alert']}: bare numbers {numbers} in expr; use aftercare:threshold:*"
 
@@ -214,7 +214,8 @@ def fired_severities() -> dict[str, set[str]]:
                 for alert in check.get("exp_alerts") or []:
                     seen.setdefault(check["alertname"], set()).add(alert["exp_labels"].get("severity"))
                     assert alert.get("exp_annotations", {}).get("runbook_url"), \
-                        f"{path.name}: {check['alertname']} at {check['eval_time']} asserts no runbook_url"
+                        (f"{path.name}: {check['alertname']} at {check['eval_time']} "
+                         "asserts no runbook_url")
     return seen
 
 
@@ -276,7 +277,8 @@ def test_committed_sla_rules_match_the_example_config(tmp_path):
                            "--source-name", "examples/aftercare.yml"])
     assert code == 0
     assert out.read_text(encoding="utf-8") == SLA_FILE.read_text(encoding="utf-8"), \
-        "rules/services.sla.rules.yml is stale: python -m scripts.gen_rules --config.file examples/aftercare.yml --source-name examples/aftercare.yml"
+        ("rules/services.sla.rules.yml is stale: python -m scripts.gen_rules "
+         "--config.file examples/aftercare.yml --source-name examples/aftercare.yml")
 
 
 def test_gen_rules_writes_each_systems_sla(tmp_path):

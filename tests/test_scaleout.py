@@ -137,7 +137,7 @@ def differences(a, b, path="", increase_tol: float = 0.05) -> list[str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{path}: {len(a)} vs {len(b)} entries"]
-        return [d for i, (x, y) in enumerate(zip(a, b))
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
                 for d in differences(x, y, f"{path}[{i}]", increase_tol)]
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         if key in INCREASE_FIGURES:

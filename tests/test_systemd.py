@@ -106,12 +106,13 @@ def test_the_exporter_unit_runs_the_contract_command_line(tmp_path):
 
 
 def test_the_report_unit_flags_are_accepted(tmp_path):
-    """The service's own command line against a closed port: exit 3 (unreachable), not 2 (bad flags)."""
+    """The service's own command line against a closed port: exit 3 (unreachable), not 2
+    (bad flags)."""
     text = (UNITS / "aftercare-report.service").read_text()
     argv = shlex.split(unit_value(text, "ExecStart").replace("$AFTERCARE_REPORT_ARGS", ""))
     assert argv[0] == INSTALL_BIN + "aftercare-report"
     flags = [a for a in argv[1:] if a != "--quiet"]
-    args = dict(zip(flags[::2], flags[1::2]))
+    args = dict(zip(flags[::2], flags[1::2], strict=True))
     assert args["--format"] == "html,pdf,json" and args["--lang"] == "zh"
     args["--prometheus"] = f"http://127.0.0.1:{free_port()}"
     args["--config.file"] = str(REPO_ROOT / "examples" / "aftercare.yml")

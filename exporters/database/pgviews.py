@@ -26,7 +26,8 @@ def _once(cur, target, key: str, sql: str) -> list[tuple]:
 
 
 def stat_database(cur, target) -> list[tuple]:
-    """(datname, commits, rollbacks, blks_hit, blks_read, deadlocks, conflicts, temp_files, temp_bytes)"""
+    """(datname, commits, rollbacks, blks_hit, blks_read, deadlocks, conflicts, temp_files,
+    temp_bytes)"""
     return _once(cur, target, "stat_database", _STAT_DATABASE)
 
 

@@ -32,14 +32,15 @@ STANDBY_REPLAY_LAG_BYTES = gauge(
     "aftercare_database_standby_replay_lag_bytes",
     "On a PostgreSQL primary: WAL the standby has not replayed yet, in bytes.", "standby")
 
-_PG_REPLICA = """
+_PG_REPLICA = ("""
 SELECT pg_is_in_recovery(),
        CASE WHEN NOT pg_is_in_recovery() THEN NULL
             WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE coalesce(greatest(0, extract(epoch FROM now() - pg_last_xact_replay_timestamp())), 0)
+            ELSE coalesce(greatest(0, extract(epoch FROM now() - """  # one SQL line, split
+    """pg_last_xact_replay_timestamp())), 0)
        END,
        EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
-"""
+""")
 
 _PG_STANDBYS = """
 SELECT coalesce(nullif(application_name, ''), coalesce(host(client_addr), 'local')),
@@ -76,7 +77,7 @@ def _replica_status(cur) -> list[dict]:
         except pymysql.err.ProgrammingError:        # syntax error: an older server
             continue
         names = [d[0] for d in cur.description or ()]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return []
 
 

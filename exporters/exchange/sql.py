@@ -83,7 +83,7 @@ def read_row(columns: list[str], row, timezone: str) -> dict:
                          f"(it returned: {', '.join(names) or 'none'})")
     if row is None:
         return {"last_success": None, "last_run": None, "ok": None, "records": None, "duration": None}
-    values = dict(zip(names, row))
+    values = dict(zip(names, row, strict=True))
     records = to_number(values.get("records"), "records")
     return {"last_success": to_epoch(values.get("last_success"), timezone),
             "last_run": to_epoch(values.get("last_run"), timezone),

@@ -217,7 +217,7 @@ class RunStore:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= until:
-                        raise StateError(f"{self.lock_path}: still locked after {wait:g}s")
+                        raise StateError(f"{self.lock_path}: still locked after {wait:g}s") from None
                     time.sleep(0.01)
             yield
         finally:

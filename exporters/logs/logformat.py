@@ -94,7 +94,11 @@ class _RegexParser:
                      else path_of_request(request) if request is not None else None)
 
 
-def _assemble(items: list, name: str, fmt: str) -> tuple[bytes, dict[str, float]]:
+# a format's parts: literal bytes, or (role, specific pattern, what) for a field
+_Item = bytes | tuple[str, bytes | None, str]
+
+
+def _assemble(items: list[_Item], name: str, fmt: str) -> tuple[bytes, dict[str, float]]:
     """Join (literal bytes) and (role, specific pattern, what) items into one regex."""
     out, roles = [], {}
     for i, item in enumerate(items):
@@ -183,6 +187,7 @@ def unquote_nginx(text: str) -> str:
     parts, pos = [], 0
     while pos < len(body):
         m = _NGINX_QUOTED.match(body, pos)
+        assert m is not None                    # its last alternative matches any non-space
         if m.group(3) is not None:
             raise LogFormatError(f"text {m.group(3)!r} outside the quotes of the log_format")
         raw = m.group(1) if m.group(1) is not None else m.group(2)
@@ -201,7 +206,8 @@ def _nginx_known(name: str) -> bool:
 def compile_nginx(fmt: str) -> Parser:
     """A parser for lines nginx writes with ``log_format NAME '<fmt>'``."""
     fmt = unquote_nginx(fmt)
-    items, pos = [], 0
+    items: list[_Item] = []
+    pos = 0
     for m in _NGINX_VAR.finditer(fmt):
         if m.start() > pos:
             items.append(fmt[pos:m.start()].encode())
@@ -289,7 +295,8 @@ def _apache_item(conds: str, arg: str | None, letter: str) -> tuple[str, bytes |
 def compile_apache(fmt: str) -> Parser:
     """A parser for lines Apache writes with ``LogFormat "<fmt>"`` (mod_log_config)."""
     fmt = unquote_apache(fmt)
-    items, literal, pos = [], "", 0
+    items: list[_Item] = []
+    literal, pos = "", 0
     times = []                                  # (seconds per unit, index in items)
     while pos < len(fmt):
         if fmt[pos] != "%":
@@ -301,6 +308,7 @@ def compile_apache(fmt: str) -> Parser:
             pos += 2
             continue
         m = _APACHE_ITEM.match(fmt, pos)
+        assert m is not None                    # every part of the pattern is optional
         conds, arg, letter = m.group(1) + m.group(3), m.group(2), m.group(4)
         if letter is None or letter not in _APACHE_DIRECTIVES:
             shown = fmt[pos:m.end()]
@@ -319,9 +327,10 @@ def compile_apache(fmt: str) -> Parser:
         items.append(literal.encode())
     if times:                                   # the most precise request time is read
         best = min(times)[1]
-        for unit, i in times:
-            if i != best:
-                items[i] = ("other",) + items[i][1:]
+        for _unit, i in times:
+            item = items[i]
+            if i != best and isinstance(item, tuple):
+                items[i] = ("other",) + item[1:]
     regex, roles = _assemble(items, "LogFormat", "%>s or %s")
     parser = _RegexParser(regex, roles)
     parser.scale = min(times)[0] if times else 1.0

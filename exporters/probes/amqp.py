@@ -33,9 +33,9 @@ def probe_amqp(link, ctx: ProbeContext) -> None:
     try:
         connection = pika.BlockingConnection(params)
     except auth_errors as err:
-        raise ProbeFailed("auth", f"login refused: {type(err).__name__}")
+        raise ProbeFailed("auth", f"login refused: {type(err).__name__}") from None
     except Exception as err:  # pika's connector errors are not all AMQPError subclasses
-        raise ProbeFailed(classify(err), f"cannot open an AMQP connection: {type(err).__name__}")
+        raise ProbeFailed(classify(err), f"cannot open an AMQP connection: {type(err).__name__}") from None
     try:
         connection.close()
     except pika.exceptions.AMQPError:

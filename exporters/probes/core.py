@@ -74,7 +74,7 @@ def resolve(host: str, port: int, ctx: ProbeContext) -> tuple:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as err:
-        raise ProbeFailed("dns", f"cannot resolve {host}: {err.strerror}")
+        raise ProbeFailed("dns", f"cannot resolve {host}: {err.strerror}") from None
     family, _, _, _, sockaddr = infos[0]
     return family, sockaddr
 
@@ -88,11 +88,11 @@ def connect(family: int, sockaddr: tuple, ctx: ProbeContext) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except socket.timeout:
         sock.close()
-        raise ProbeFailed("timeout", f"no connection to {sockaddr[0]}:{sockaddr[1]} in time")
+        raise ProbeFailed("timeout", f"no connection to {sockaddr[0]}:{sockaddr[1]} in time") from None
     except OSError as err:
         sock.close()
         raise ProbeFailed("connect", f"cannot connect to {sockaddr[0]}:{sockaddr[1]}: "
-                                     f"{err.strerror or err}")
+                                     f"{err.strerror or err}") from None
     return sock
 
 
@@ -107,11 +107,11 @@ def recv_some(sock: socket.socket, ctx: ProbeContext, size: int = 65536) -> byte
     try:
         return sock.recv(size)
     except socket.timeout:
-        raise ProbeFailed("timeout", "no answer in time")
+        raise ProbeFailed("timeout", "no answer in time") from None
     except ssl.SSLError as err:
-        raise ProbeFailed("tls", f"TLS error while reading: {err.reason or err}")
+        raise ProbeFailed("tls", f"TLS error while reading: {err.reason or err}") from None
     except OSError as err:
-        raise ProbeFailed("connect", f"connection lost while reading: {err.strerror or err}")
+        raise ProbeFailed("connect", f"connection lost while reading: {err.strerror or err}") from None
 
 
 def recv_exactly(sock: socket.socket, n: int, ctx: ProbeContext) -> bytes:
@@ -129,6 +129,6 @@ def send_all(sock: socket.socket, data: bytes, ctx: ProbeContext) -> None:
     try:
         sock.sendall(data)
     except socket.timeout:
-        raise ProbeFailed("timeout", "could not send in time")
+        raise ProbeFailed("timeout", "could not send in time") from None
     except OSError as err:
-        raise ProbeFailed("connect", f"connection lost while sending: {err.strerror or err}")
+        raise ProbeFailed("connect", f"connection lost while sending: {err.strerror or err}") from None

@@ -20,7 +20,7 @@ def probe_dns(link, ctx: ProbeContext) -> None:
         try:
             socket.getaddrinfo(name, None, family=FAMILIES[link.record], type=socket.SOCK_STREAM)
         except socket.gaierror as err:
-            raise ProbeFailed("dns", f"cannot resolve {name}: {err.strerror}")
+            raise ProbeFailed("dns", f"cannot resolve {name}: {err.strerror}") from None
         return
     import dns.exception            # imported on first use
     import dns.resolver
@@ -33,12 +33,12 @@ def probe_dns(link, ctx: ProbeContext) -> None:
     try:
         answer = resolver.resolve(name, link.record, lifetime=ctx.remaining(), search=False)
     except dns.resolver.LifetimeTimeout:
-        raise ProbeFailed("timeout", "no DNS answer in time")
+        raise ProbeFailed("timeout", "no DNS answer in time") from None
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer) as err:
-        raise ProbeFailed("dns", f"{name} {link.record}: {type(err).__name__}")
+        raise ProbeFailed("dns", f"{name} {link.record}: {type(err).__name__}") from None
     except dns.resolver.NoNameservers:
-        raise ProbeFailed("dns", f"{name} {link.record}: every name server failed")
+        raise ProbeFailed("dns", f"{name} {link.record}: every name server failed") from None
     except dns.exception.DNSException as err:
-        raise ProbeFailed("dns", f"{name} {link.record}: {type(err).__name__}")
+        raise ProbeFailed("dns", f"{name} {link.record}: {type(err).__name__}") from None
     if not answer.rrset:
         raise ProbeFailed("dns", f"{name} {link.record}: empty answer")

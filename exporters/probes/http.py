@@ -97,13 +97,13 @@ def _exchange(url: str, method: str, check, ctx: ProbeContext, timings: dict):
         _lap(timings, "transfer", mark)
         return response.status, response.getheader("Location"), body
     except socket.timeout:
-        raise ProbeFailed("timeout", "no HTTP response in time")
+        raise ProbeFailed("timeout", "no HTTP response in time") from None
     except http.client.HTTPException as err:
-        raise ProbeFailed("content", f"not a valid HTTP response: {type(err).__name__}")
+        raise ProbeFailed("content", f"not a valid HTTP response: {type(err).__name__}") from None
     except ssl.SSLError as err:
-        raise ProbeFailed("tls", f"TLS error: {err.reason or err}")
+        raise ProbeFailed("tls", f"TLS error: {err.reason or err}") from None
     except OSError as err:
-        raise ProbeFailed("connect", f"connection lost: {getattr(err, 'strerror', None) or err}")
+        raise ProbeFailed("connect", f"connection lost: {getattr(err, 'strerror', None) or err}") from None
     finally:
         conn.close()
 

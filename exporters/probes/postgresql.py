@@ -11,14 +11,14 @@ def probe_postgresql(link, ctx: ProbeContext) -> None:
     try:
         conn = driver.connect(link.dsn, link.password, ctx.remaining(), default_user="postgres")
     except psycopg2.Error as err:
-        raise ProbeFailed(classify(err), _first_line(err))
+        raise ProbeFailed(classify(err), _first_line(err)) from None
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT 1")
             if cur.fetchone() != (1,):
                 raise ProbeFailed("content", "SELECT 1 did not return 1")
     except psycopg2.Error as err:
-        raise ProbeFailed(classify(err), _first_line(err))
+        raise ProbeFailed(classify(err), _first_line(err)) from None
     finally:
         conn.close()
 

@@ -43,7 +43,7 @@ def _from_pidfile(path: str) -> list[int]:
         with open(path, encoding="ascii", errors="replace") as fh:
             text = fh.read(64).strip()
     except OSError as err:
-        raise ProbeFailed("process", f"cannot read the pidfile: {err.strerror}")
+        raise ProbeFailed("process", f"cannot read the pidfile: {err.strerror}") from None
     if not text.isdigit():
         raise ProbeFailed("process", "the pidfile does not hold a process id")
     return [int(text)]

@@ -44,19 +44,19 @@ def handshake(sock: socket.socket, host: str, ctx: ProbeContext, verify: bool = 
         context = client_context(verify, ca_file)
     except (OSError, ssl.SSLError) as err:
         sock.close()
-        raise ProbeFailed("tls", f"cannot load the CA file: {getattr(err, 'strerror', None) or err}")
+        raise ProbeFailed("tls", f"cannot load the CA file: {getattr(err, 'strerror', None) or err}") from None
     try:
         sock.settimeout(ctx.remaining())
         return context.wrap_socket(sock, server_hostname=host)
     except ssl.SSLCertVerificationError as err:
         sock.close()
-        raise ProbeFailed("tls", f"certificate not accepted: {err.verify_message}")
+        raise ProbeFailed("tls", f"certificate not accepted: {err.verify_message}") from None
     except socket.timeout:
         sock.close()
-        raise ProbeFailed("timeout", "no TLS handshake in time")
+        raise ProbeFailed("timeout", "no TLS handshake in time") from None
     except (ssl.SSLError, OSError) as err:
         sock.close()
-        raise ProbeFailed("tls", f"TLS handshake failed: {getattr(err, 'reason', None) or err}")
+        raise ProbeFailed("tls", f"TLS handshake failed: {getattr(err, 'reason', None) or err}") from None
 
 
 def _not_after(cert) -> float:
