@@ -103,11 +103,11 @@ def _read_secret(raw: dict, path: tuple) -> Secret | None:
         return Secret(value, f"password_file {file}")
     if raw.get("password_env"):
         name = raw["password_env"]
-        value = os.environ.get(name)
-        if not value:
+        from_env = os.environ.get(name)
+        if not from_env:
             raise ConfigError(path + ("password_env",),
                               f"the environment variable {name} is not set or empty")
-        return Secret(value, f"password_env {name}")
+        return Secret(from_env, f"password_env {name}")
     return None
 
 
@@ -263,7 +263,7 @@ class LogSource:
     time_unit: str = f(Enum(*TIME_UNITS), default="s")          # json: the request time's unit
     encoding: str = f(Encoding(), default="utf-8")
     routes: tuple = f(ListOf(Struct(Route)), default=())       # (name, compiled path regex)
-    parser: object = f()                  # compiled once from the above (compile_format)
+    parser: Callable | None = f()          # compiled once from the above (compile_format)
 
 
 def _access_format(out: dict, path: tuple) -> None:

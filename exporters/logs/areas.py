@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, fields
 from typing import Callable, Iterable, Mapping
 
@@ -181,11 +182,14 @@ class LogSourcesArea(Area):
         counted = _by_name(self.metrics)
         for system in config.systems:
             for src in system.logs:
+                count: Callable[[bytes], Counter]
+                zero: Iterable[tuple]
                 if src.format == "combined":
                     count, zero = access.AccessCounter(), access.zero_samples()
                 elif src.format in logformat.DECLARED_FORMATS:
-                    count = access.FormatAccessCounter(src.parser, src.routes)
-                    zero = count.zero_samples()
+                    assert src.parser is not None       # compiled when the config was read
+                    declared = access.FormatAccessCounter(src.parser, src.routes)
+                    count, zero = declared, declared.zero_samples()
                 else:
                     count = LevelCounter(src.levels, SOURCE_LINES.name)
                     zero = [(SOURCE_LINES.name, level) for level in src.levels]
@@ -222,8 +226,10 @@ class DatabaseLogArea(Area):
                     continue
                 fmt = serverlog.log_format(db.type, db.log.format, db.log.path)
                 zero = [(serverlog.MESSAGES.name, s) for s in serverlog.severities(fmt)]
+                count: Callable[[bytes], Counter]
                 if fmt in serverlog.SLOW_FORMATS:           # PostgreSQL: slow statements too
-                    count, zero = serverlog.ServerLogCounter(fmt), zero + list(serverlog.slow_zero_keys())
+                    count = serverlog.ServerLogCounter(fmt)
+                    zero += list(serverlog.slow_zero_keys())
                 else:
                     count = serverlog.counter_for(fmt)
                 yield LogTarget(system.name, db.name, db.timeout, path=db.log.path,

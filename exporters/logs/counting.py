@@ -58,7 +58,7 @@ class LinePattern:
         return self.regex
 
     def __setstate__(self, regex):
-        self.__init__(regex)
+        LinePattern.__init__(self, regex)
 
 
 class LevelCounter:
@@ -69,7 +69,7 @@ class LevelCounter:
         self.levels = {name: LinePattern(p) for name, p in levels.items()}
 
     def __call__(self, chunk: bytes) -> Counter:
-        out = Counter()
+        out: Counter[tuple] = Counter()
         for name, pattern in self.levels.items():
             n = pattern.count(chunk)
             if n:
@@ -87,7 +87,7 @@ class FirstTokenCounter:
         self.regex = re.compile(regex + rb"[^\n]*", re.MULTILINE)
 
     def __call__(self, chunk: bytes) -> Counter:
-        out = Counter()
+        out: Counter[tuple] = Counter()
         for token, n in Counter(self.regex.findall(chunk)).items():
             label = self.wanted.get(token)
             if label is not None:

@@ -30,14 +30,16 @@ BYTE_ERROR_HANDLER = "aftercare-count-replace-byte"
 _tls = threading.local()
 
 
-def _count_and_replace(err: UnicodeDecodeError) -> tuple[str, int]:
+def _count_and_replace(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeDecodeError)      # registered for decoding only
     _tls.errors = getattr(_tls, "errors", 0) + 1
     return "\ufffd", err.end
 
 
-def _count_and_replace_one_byte(err: UnicodeDecodeError) -> tuple[str, int]:
+def _count_and_replace_one_byte(err: UnicodeError) -> tuple[str, int]:
     """Replace the first byte only and decode again from the next: a CJK decoder may report
     an invalid sequence that runs over a newline, which must stay a line end."""
+    assert isinstance(err, UnicodeDecodeError)      # registered for decoding only
     _tls.errors = getattr(_tls, "errors", 0) + 1
     return "\ufffd", err.start + 1
 
@@ -122,7 +124,8 @@ class TranscodingCodec(LineCodec):
         if self.unit == 1 and lines.isascii():
             return counter(lines), lines.count(b"\n"), 0
         _tls.errors = 0
-        counts, n = Counter(), 0
+        counts: Counter[tuple] = Counter()
+        n = 0
         for piece in self._pieces(lines):
             text = piece.decode(self.decode_as, self.errors)
             if at_start:

@@ -229,15 +229,15 @@ class Follower:
         leaving = [k for k in self.handles if k not in found]
         budget = [self.max_bytes]
         for key in leaving:
-            handle = self.handles[key]
+            held = self.handles[key]
             entry = files.get(key)
-            size = os.fstat(handle.fd).st_size
+            size = os.fstat(held.fd).st_size
             if entry is not None and entry["offset"] <= size:
-                self._read(handle, entry, size, counter, deadline, budget, result)
+                self._read(held, entry, size, counter, deadline, budget, result)
                 if entry["offset"] < size and (budget[0] <= 0 or time.monotonic() >= deadline):
                     result.backlog_bytes += size - entry["offset"]
                     continue                    # finish at the next poll
-            os.close(handle.fd)
+            os.close(held.fd)
             del self.handles[key]
             files.pop(key, None)
 
