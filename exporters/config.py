@@ -340,6 +340,29 @@ class Backup:
     pgbackrest: PgBackRest | None = f(Struct(PgBackRest))
 
 
+# labels a host's own ``labels`` may not set: the targets file sets them, or Prometheus does
+RESERVED_HOST_LABELS = ("system", "host", "role", "job", "instance")
+HOST_LABEL = Str(r"[a-zA-Z_][a-zA-Z0-9_]*", "a Prometheus label name")
+
+
+def _host_labels(value, path) -> dict:
+    labels = MapOf(Str(what="a label value"), HOST_LABEL)(value, path)
+    for name in labels:
+        if name in RESERVED_HOST_LABELS or name.startswith("__"):
+            raise ConfigError(path + (name,), "reserved label: system, host and role come from the "
+                                              "host entry, job and instance from Prometheus")
+    return labels
+
+
+@dataclass(frozen=True)
+class Host:
+    """A server of the system, watched through the node_exporter at ``address``."""
+    name: str = f(NAME, required=True)
+    address: str = f(Address(), required=True)
+    role: str = f(Enum("app", "db", "web", "other"), default="other")
+    labels: dict = f(_host_labels, default={})
+
+
 @dataclass(frozen=True)
 class Sla:
     availability: float = f(Number(float, 0, 1, min_exclusive=True), default=0.999)
@@ -391,6 +414,7 @@ class System:
     backups: tuple[Backup, ...] = f(
         ListOf(Struct(Backup, one_of=("path", "pgbackrest"), post=_check_backup), unique="name"),
         default=())
+    hosts: tuple[Host, ...] = f(ListOf(Struct(Host), unique="name"), default=())
 
 
 @dataclass(frozen=True)
