@@ -206,6 +206,17 @@ class ProcessCheck:
     pidfile: str | None = f(FILE_PATH)
 
 
+@dataclass(frozen=True)
+class StatusCheck:
+    """An application server's own status page (nginx stub_status, Apache mod_status ?auto)."""
+    type: str = f(Enum("nginx", "apache"), required=True)
+    url: str = f(Url("http", "https"), required=True)
+    username: str | None = f(Str(what="a user name"))
+    password: Secret | None = f()
+    tls_verify: bool = f(Bool(), default=True)
+    ca_file: str | None = f(FILE_PATH)
+
+
 _HTTP = Struct(HttpCheck)
 _TCP = Struct(TcpCheck)
 
@@ -217,10 +228,13 @@ class Service:
     http: HttpCheck | None = f(_HTTP)
     tcp: TcpCheck | None = f(_TCP)
     process: ProcessCheck | None = f(Struct(ProcessCheck, one_of=("pattern", "pidfile")))
+    status: StatusCheck | None = f(_with_password(StatusCheck))
+
+    KINDS = ("http", "tcp", "process", "status")
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("http", "tcp", "process") if getattr(self, k))
+        return next(k for k in self.KINDS if getattr(self, k))
 
 
 @dataclass(frozen=True)
@@ -404,7 +418,7 @@ class System:
     sla: Sla = f(Struct(Sla), default=Sla())
     databases: tuple[Database, ...] = f(ListOf(_with_password(Database, "dsn", _database_schemes),
                                                unique="name"), default=())
-    services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=("http", "tcp", "process")),
+    services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=Service.KINDS),
                                              unique="name"), default=())
     logs: tuple[LogSource, ...] = f(ListOf(Struct(LogSource), unique="source"), default=())
     integrations: tuple[Integration, ...] = f(
