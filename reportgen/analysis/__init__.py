@@ -41,7 +41,8 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
              ("backups", lambda: backups.analyse(ctx)),
              ("exchange", lambda: exchange.analyse(ctx)),
              ("logs", lambda: logs.analyse(ctx)),
-             ("hosts", lambda: hosts.analyse(ctx))]
+             ("hosts", lambda: hosts.analyse(ctx) if not ctx.lean else
+              {s.name: [] for s in ctx.systems})]
     if not ctx.lean:
         steps.append(("monitoring", lambda: monitoring.analyse(ctx)))
     results = run_concurrently(ctx, steps)

@@ -79,7 +79,9 @@ def saturation(values: list[float], step: float, threshold: float) -> float:
 
 
 def analyse_hosts(client, systems: list, start: float, end: float, step: float = STEP) -> dict:
-    """{system name: [host figures]} over [start, end]."""
+    """{system name: [host figures]} over [start, end]; no query when no system has hosts."""
+    if not any(s.hosts for s in systems):
+        return {s.name: [] for s in systems}
     names = "|".join(s.name for s in systems)
     sel = f'job="node",system=~"{names}"'
     series = {name: points(client, expr.format(sel=sel), start, end, step)
