@@ -43,7 +43,7 @@ def raw(prom, expr, start, end) -> list[float]:
 def test_each_host_figure_equals_the_raw_series(scraped):
     prom, start, end = scraped
     report = analyse_hosts(prom.client, config(), start, end, step=STEP)
-    app1, ghost = report["billing"]
+    app1, _ = report["billing"]
     assert report["crm"] == []                            # a system without hosts: no rows
     sel = 'job="node",host="app1"'
     available = raw(prom, f"node_memory_MemAvailable_bytes{{{sel}}}", start, end)
