@@ -26,7 +26,8 @@ ALL = ".*"
 
 TITLES = {"overview": "Aftercare / Overview", "database": "Aftercare / Database",
           "services": "Aftercare / Services & logs", "integrations": "Aftercare / Integrations",
-          "exchange": "Aftercare / Data exchange", "backups": "Aftercare / Backups"}
+          "exchange": "Aftercare / Data exchange", "backups": "Aftercare / Backups",
+          "hosts": "Aftercare / Servers"}
 
 # uid, title and target label of each dashboard; the uid is the link target (/d/<uid>).
 # An area dashboard is named after its area (exporters/areas.py); it may show more areas
@@ -68,6 +69,12 @@ THRESHOLDS = {
     "exchange_deadline_left_seconds": (None, 0),        # AftercareExchangeOverdue (critical) once overdue
     "backup_deadline_left_seconds": (0, None),          # AftercareBackupMissing (warning) once overdue
     "backup_size_change_ratio": (0.5, None),            # backup_shrink_ratio
+    "host_cpu_busy_ratio": (0.9, None),                 # host_cpu_busy_ratio
+    "host_load_per_core": (2, None),                    # host_load_per_core
+    "host_memory_available_ratio": (0.1, 0.05),         # host_memory_available_{warning,critical}_ratio
+    "host_filesystem_used_ratio": (0.85, 0.95),         # host_filesystem_used_{warning,critical}_ratio
+    "host_disk_busy_ratio": (0.9, None),                # host_disk_busy_ratio
+    "host_clock_offset_seconds": (0.05, None),          # host_clock_offset_seconds
 }
 
 

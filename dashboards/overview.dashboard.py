@@ -26,6 +26,10 @@ BACKUPS_LATE_OR_BAD = per_target(
     f'{selector("aftercare_backup_up")} == 0',
     f'time() > {selector("aftercare_backup_deadline_timestamp_seconds")}',
     f'{selector("aftercare_backup_verified")} == 0')
+HOSTS_IN_TROUBLE = per_target(
+    "host",
+    f'{selector("up", job="node")} == 0',
+    firing_alerts(area="hosts"))
 SERVICE_AVAILABILITY = f'avg(avg_over_time({selector("aftercare_service_up")}[$__range]))'
 CRITICAL = problems(firing_alerts(severity="critical"))
 WARNING = problems(firing_alerts(severity="warning"))
@@ -56,6 +60,9 @@ AREA_STATS = [
      "Data-exchange jobs past their deadline or whose last run failed."),
     ("Backups late or bad", BACKUPS_LATE_OR_BAD, "backups",
      "Backups past their deadline, unreadable or failing verification."),
+    ("Hosts down or in trouble", HOSTS_IN_TROUBLE, "hosts",
+     "Servers whose node_exporter is down or with a firing host alert (CPU, memory, disk, "
+     "clock, reboot)."),
 ]
 for title, expr, area, description in AREA_STATS:
     layout.add(stat(title, [(expr, "")], thresholds=PROBLEMS, description=description,

@@ -11,8 +11,9 @@ down; nothing is renamed.
 Plain data only: importing this module loads no driver, so the exporters'
 registry, the dashboards and the report generator all read it.
 
-Host metrics (node_exporter) are not an area of ours yet: no exporter, rule
-file, dashboard or docs page names them, so the table leaves them out.
+The ``hosts`` area has no exporter of ours: Prometheus scrapes each host's
+node_exporter (job ``node``) from the targets ``aftercare-exporter targets``
+writes, so its ``exporter``, ``classes`` and ``port`` are empty.
 """
 from __future__ import annotations
 
@@ -26,10 +27,10 @@ class InspectionArea:
     name: str                   # the area name: rules/<name>.*, the alerts' `area` label
     summary: str                # what the area watches, in a few words
     config_key: str             # its list in aftercare.yml (systems[].<config_key>)
-    exporter: str               # the `aftercare-exporter AREA` that serves it
+    exporter: str | None        # the `aftercare-exporter AREA` that serves it (None: node_exporter)
     classes: tuple[str, ...]    # its Area classes ("module:Class"), imported only when served
     target_label: str           # the label naming one watched target
-    port: int                   # default --web.listen-address port of its exporter
+    port: int | None            # default --web.listen-address port of its exporter
     dashboard: str              # dashboards/<dashboard>.dashboard.py
     docs: str                   # its docs page, relative to the repository
     report_section: str | None  # the report section named after it, if it has one
@@ -76,6 +77,9 @@ AREAS: tuple[InspectionArea, ...] = (
         "backups", "made, automatic, usable", "backups", "backups",
         ("exporters.backups:BackupsArea",),
         "backup", 9855, "backups", "docs/backups.md", "backups"),
+    InspectionArea(
+        "hosts", "CPU, memory, disks and clock of the servers", "hosts", None, (),
+        "host", None, "hosts", "docs/hosts.md", None),
 )
 
 BY_NAME: dict[str, InspectionArea] = {area.name: area for area in AREAS}
@@ -87,13 +91,14 @@ def exporters() -> dict[str, tuple[str, ...]]:
     """Exporter name -> the Area classes it serves, in area order."""
     out: dict[str, tuple[str, ...]] = {}
     for area in AREAS:
-        out[area.exporter] = out.get(area.exporter, ()) + area.classes
+        if area.exporter:
+            out[area.exporter] = out.get(area.exporter, ()) + area.classes
     return out
 
 
 def exporter_areas(exporter: str) -> list[str]:
     """The names of the areas one exporter serves (every area for ``all``)."""
-    return [a.name for a in AREAS if exporter in ("all", a.exporter)]
+    return [a.name for a in AREAS if a.exporter and exporter in ("all", a.exporter)]
 
 
 def dashboard_areas(dashboard: str) -> list[str]:

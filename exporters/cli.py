@@ -1,4 +1,5 @@
-"""aftercare-exporter: serve one inspection area (or all), or check a config file."""
+"""aftercare-exporter: serve one inspection area (or all), check a config file, or write
+the Prometheus scrape targets it describes."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("file", nargs="?", default="aftercare.yml",
                             help="the aftercare.yml to validate (default: %(default)s)")
         return check_config(parser.parse_args(argv[1:]).file)
+    if argv[:1] == ["targets"]:
+        from .targets import targets_main
+        return targets_main(argv[1:])
     from .serve import serve_main
     return serve_main(argv)
 

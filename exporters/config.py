@@ -227,6 +227,17 @@ class ProcessCheck:
     pidfile: str | None = f(FILE_PATH)
 
 
+@dataclass(frozen=True)
+class StatusCheck:
+    """An application server's own status page (nginx stub_status, Apache mod_status ?auto)."""
+    type: str = f(Enum("nginx", "apache"), required=True)
+    url: str = f(Url("http", "https"), required=True)
+    username: str | None = f(Str(what="a user name"))
+    password: Secret | None = f()
+    tls_verify: bool = f(Bool(), default=True)
+    ca_file: str | None = f(FILE_PATH)
+
+
 _HTTP = Struct(HttpCheck)
 _TCP = Struct(TcpCheck)
 
@@ -238,10 +249,13 @@ class Service:
     http: HttpCheck | None = f(_HTTP)
     tcp: TcpCheck | None = f(_TCP)
     process: ProcessCheck | None = f(Struct(ProcessCheck, one_of=("pattern", "pidfile")))
+    status: StatusCheck | None = f(_with_password(StatusCheck))
+
+    KINDS = ("http", "tcp", "process", "status")
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("http", "tcp", "process") if getattr(self, k))
+        return next(k for k in self.KINDS if getattr(self, k))
 
 
 @dataclass(frozen=True)
@@ -402,6 +416,29 @@ class Backup:
     pgbackrest: PgBackRest | None = f(Struct(PgBackRest))
 
 
+# labels a host's own ``labels`` may not set: the targets file sets them, or Prometheus does
+RESERVED_HOST_LABELS = ("system", "host", "role", "job", "instance")
+HOST_LABEL = Str(r"[a-zA-Z_][a-zA-Z0-9_]*", "a Prometheus label name")
+
+
+def _host_labels(value, path) -> dict:
+    labels = MapOf(Str(what="a label value"), HOST_LABEL)(value, path)
+    for name in labels:
+        if name in RESERVED_HOST_LABELS or name.startswith("__"):
+            raise ConfigError(path + (name,), "reserved label: system, host and role come from the "
+                                              "host entry, job and instance from Prometheus")
+    return labels
+
+
+@dataclass(frozen=True)
+class Host:
+    """A server of the system, watched through the node_exporter at ``address``."""
+    name: str = f(NAME, required=True)
+    address: str = f(Address(), required=True)
+    role: str = f(Enum("app", "db", "web", "other"), default="other")
+    labels: dict = f(_host_labels, default={})
+
+
 @dataclass(frozen=True)
 class Sla:
     availability: float = f(Number(float, 0, 1, min_exclusive=True), default=0.999)
@@ -444,7 +481,7 @@ class System:
     databases: tuple[Database, ...] = f(ListOf(_with_password(Database, "dsn", _database_schemes,
                                                               post=_check_database),
                                                unique="name"), default=())
-    services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=("http", "tcp", "process")),
+    services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=Service.KINDS),
                                              unique="name"), default=())
     logs: tuple[LogSource, ...] = f(ListOf(Struct(LogSource, post=_access_format),
                                            unique="source"), default=())
@@ -455,6 +492,7 @@ class System:
     backups: tuple[Backup, ...] = f(
         ListOf(Struct(Backup, one_of=("path", "pgbackrest"), post=_check_backup), unique="name"),
         default=())
+    hosts: tuple[Host, ...] = f(ListOf(Struct(Host), unique="name"), default=())
 
 
 @dataclass(frozen=True)

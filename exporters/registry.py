@@ -15,7 +15,8 @@ from .runtime import Area
 EXPORTERS: dict[str, tuple[str, ...]] = exporters()
 
 # default --web.listen-address port per exporter
-DEFAULT_PORTS: dict[str, int] = {"all": ALL_PORT, **{a.exporter: a.port for a in AREAS}}
+DEFAULT_PORTS: dict[str, int] = {"all": ALL_PORT,
+                                 **{a.exporter: a.port for a in AREAS if a.exporter}}
 
 
 def _load(ref: str) -> type[Area]:

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aftercare-exporter",
         description="Prometheus exporter for the Aftercare inspection areas. "
-                    "Also: aftercare-exporter check-config FILE")
+                    "Also: aftercare-exporter check-config FILE; aftercare-exporter targets "
+                    "--config.file FILE --out DIR")
     served = "; ".join(f"{name}: {', '.join(exporter_areas(name))}" for name in EXPORTERS)
     parser.add_argument("area", choices=sorted(EXPORTERS) + ["all"],
                         help=f"the inspection area to serve ({served}; all: every area)")

@@ -10,7 +10,7 @@ from typing import Iterable
 from .config import Config, Service
 from .metrics import Sink, gauge, metrics_in
 from .probes import REASONS, classify_error, run_probe
-from .probes import http, process, tls
+from .probes import appserver, http, process, tls
 from .runtime import Area, Target
 
 RESPONSE_SECONDS = gauge(
@@ -36,7 +36,7 @@ class ServicesArea(Area):
     up_help = ("1 if the service passed its check (HTTP status and body, TCP answer, process "
                "running) within its timeout at this scrape, 0 otherwise.")
     reasons = REASONS
-    metrics = metrics_in(globals(), http, tls, process)
+    metrics = metrics_in(globals(), http, tls, process, appserver)
 
     def build_targets(self, config: Config) -> Iterable[Target]:
         for system in config.systems:

@@ -332,9 +332,36 @@ INHIBITED = {
     ("AftercareIntegrationDown", "crm-mq"): False,
 }
 
+# sent after the test above has counted its pages
+HOST_SENT = [
+    # a host down mutes its other host alerts, not another host's
+    alert("AftercareHostDown", "critical", area="hosts", system="billing", host="app1"),
+    alert("AftercareHostCpuBusy", "warning", area="hosts", system="billing", host="app1"),
+    alert("AftercareHostCpuBusy", "warning", area="hosts", system="billing", host="app2"),
+    # a critical full filesystem hides the warning of the same mount point only
+    alert("AftercareHostFilesystemFull", "critical", area="hosts", system="erp", host="db1",
+          mountpoint="/data"),
+    alert("AftercareHostFilesystemFull", "warning", area="hosts", system="erp", host="db1",
+          mountpoint="/data"),
+    alert("AftercareHostFilesystemFull", "warning", area="hosts", system="erp", host="db1",
+          mountpoint="/"),
+]
+
+HOST_INHIBITED = {
+    ("AftercareHostDown", "app1"): False,
+    ("AftercareHostCpuBusy", "app1"): True,
+    ("AftercareHostCpuBusy", "app2"): False,
+    ("AftercareHostFilesystemFull", "db1:/data", "critical"): False,
+    ("AftercareHostFilesystemFull", "db1:/data", "warning"): True,
+    ("AftercareHostFilesystemFull", "db1:/", "warning"): False,
+}
+
 
 def key_of(labels: dict) -> tuple:
-    target = labels.get("database") or labels.get("service") or labels.get("integration") or labels.get("instance")
+    target = labels.get("database") or labels.get("service") or labels.get("integration") \
+        or labels.get("host") or labels.get("instance")
+    if "mountpoint" in labels:
+        return labels["alertname"], f"{target}:{labels['mountpoint']}", labels["severity"]
     if labels["alertname"] == "AftercareServiceSlow" and target == "web":
         return labels["alertname"], target, labels["severity"]
     return labels["alertname"], target
@@ -393,3 +420,14 @@ def test_live_inhibition_and_delivery(live):
     # Nothing else went to the pager, and the info alert went nowhere.
     everything = [a["labels"]["alertname"] for _, body in bridge.posts for a in body.get("alerts", [])]
     assert "SomethingInformational" not in everything
+
+
+def test_live_host_inhibition(live):
+    url, _ = live
+    http("POST", url + "/api/v2/alerts", HOST_SENT)
+
+    def statuses():
+        got = {key_of(a["labels"]): bool(a["status"]["inhibitedBy"])
+               for a in http("GET", url + "/api/v2/alerts")}
+        return all(got.get(k) == v for k, v in HOST_INHIBITED.items()) or None
+    wait_for("host inhibition", statuses, timeout=15)

@@ -29,10 +29,12 @@ from exporters.registry import DEFAULT_PORTS, EXPORTERS, areas_for
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [a.name for a in areas.AREAS]
+SERVED = [a.name for a in areas.AREAS if a.exporter]      # the areas an exporter of ours serves
 
 
 def test_the_areas_of_the_contract_in_order():
-    assert NAMES == ["database", "services", "logs", "integrations", "exchange", "backups"]
+    assert NAMES == ["database", "services", "logs", "integrations", "exchange", "backups",
+                     "hosts"]
     assert set(areas.BY_NAME) == set(NAMES)
     assert len({a.target_label for a in areas.AREAS}) == len(NAMES)
 
@@ -69,7 +71,15 @@ def test_the_overview_links_every_area_dashboard():
         assert f"/d/{area.dashboard_uid}/{area.dashboard_uid}?" in overview, area.name
 
 
-@pytest.mark.parametrize("name", NAMES)
+def test_the_hosts_area_is_served_by_node_exporter_not_by_us():
+    hosts = areas.BY_NAME["hosts"]
+    assert (hosts.exporter, hosts.classes, hosts.port) == (None, (), None)
+    assert SERVED == [n for n in NAMES if n != "hosts"]
+    assert "hosts" not in areas.exporter_areas("all")
+    assert None not in EXPORTERS and None not in DEFAULT_PORTS
+
+
+@pytest.mark.parametrize("name", SERVED)
 def test_exporter_serves_the_area_with_its_target_label(name: str):
     area = areas.BY_NAME[name]
     served = areas_for(area.exporter)
@@ -145,7 +155,10 @@ def test_docs_page_names_the_area_everywhere_and_is_linked_from_the_readme(name:
     area = areas.BY_NAME[name]
     section = find_it_by_name((REPO / area.docs).read_text())
     assert f"`systems[].{area.config_key}`" in section
-    assert f"`aftercare-exporter {area.exporter}`" in section
+    if area.exporter:
+        assert f"`aftercare-exporter {area.exporter}`" in section
+    else:                       # scraped from node_exporter, through the targets we write
+        assert "`aftercare-exporter targets`" in section and "node_exporter" in section
     assert f"`{area.target_label}`" in section
     assert f"`{area.rules_file}`" in section and f"`{area.alerts_file}`" in section
     assert f"`dashboards/{area.dashboard}.dashboard.py` → `{area.dashboard_uid}`" in section

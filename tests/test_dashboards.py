@@ -143,7 +143,7 @@ def test_overview_repeats_a_row_per_system_and_links_carry_the_system(dashboards
     repeated = [p for p in overview["panels"] if p["gridPos"]["y"] > rows[1]["gridPos"]["y"]]
     titles = [p["title"] for p in repeated]
     assert titles == ["Databases down", "Services down", "Integrations down", "Exchange jobs late or failed",
-                      "Backups late or bad", "Critical alerts", "Warning alerts", "Service availability"]
+                      "Backups late or bad", "Hosts down or in trouble", "Critical alerts", "Warning alerts", "Service availability"]
     assert all(p["type"] == "stat" and p["options"]["colorMode"] == "background" for p in repeated)
     uids = {uid for uid, _, _ in helpers.DASHBOARDS.values()}
     linked = set()
@@ -216,6 +216,14 @@ THRESHOLD_RECORDS = {
     "integration_latency_seconds": ("integration_latency_seconds", None),
     "backlog_oldest_age_seconds": ("exchange_backlog_age_seconds", None),
     "backup_size_change_ratio": ("backup_shrink_ratio", None),
+    "host_cpu_busy_ratio": ("host_cpu_busy_ratio", None),
+    "host_load_per_core": ("host_load_per_core", None),
+    "host_memory_available_ratio": ("host_memory_available_warning_ratio",
+                                    "host_memory_available_critical_ratio"),
+    "host_filesystem_used_ratio": ("host_filesystem_used_warning_ratio",
+                                   "host_filesystem_used_critical_ratio"),
+    "host_disk_busy_ratio": ("host_disk_busy_ratio", None),
+    "host_clock_offset_seconds": ("host_clock_offset_seconds", None),
 }
 
 

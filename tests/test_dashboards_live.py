@@ -29,6 +29,7 @@ import yaml
 from dashboards import preview
 from dashboards.queries import load_dashboards, queries, substitute, variables
 from devstack.exporter import ExporterProcess
+from devstack.node_exporter import NodeExporter
 from devstack.ports import free_port
 from devstack.prometheus import Prometheus, PrometheusError
 from devstack.rulefiles import shortened_rules
@@ -55,6 +56,8 @@ SKIPS = {
         "needs an alert rule of area exchange in rules/ firing on report-submit",
     "aftercare-backups/annotation: Alerts/A":
         "needs an alert rule of area backups in rules/ firing on offsite",
+    "aftercare-hosts/annotation: Alerts/A":
+        "needs a host alert firing on this machine (only an unsynchronised clock may)",
 }
 
 
@@ -218,10 +221,15 @@ def live(tmp_path_factory) -> Live:
     record_run(config_path, "report-submit", "echo upload refused >&2; exit 3")
 
     exporter = ExporterProcess("all", config_path)
+    node = NodeExporter()         # this machine as host app1 of billing, as `targets` labels it
     prometheus = Prometheus(scrape_configs=[{"job_name": JOB, "static_configs": [{"targets": []}]}],
                             rule_files=shortened_rules(d / "rules", pending="1s"))
     try:
         exporter.start()
+        node.start()
+        prometheus.scrape_configs.append({"job_name": "node", "static_configs": [
+            {"targets": [node.address], "labels": {"system": "billing", "host": "app1",
+                                                   "role": "app"}}]})
         free = next(v for n, labels, v in exporter.samples()
                     if n == "aftercare_database_filesystem_free_bytes")
         prometheus.scrape_configs[0]["static_configs"][0]["targets"] = [exporter.address]
@@ -246,11 +254,13 @@ def live(tmp_path_factory) -> Live:
                       "aftercare_http_requests_total > 0", "aftercare_backup_verified == 1",
                       'aftercare_exchange_runs_total{exchange="tax-upload"} > 1',
                       'count_over_time(aftercare_database_up{database="billing-pg"}[1m]) > 4']
+            wanted.append("aftercare:host_cpu_busy:ratio_rate5m")
             return all(prometheus.query(expr) for expr in wanted)
         wait_until(counted, 40, interval=0.5, what="log lines, backups and runs counted by Prometheus")
         yield Live(prometheus, d)
     finally:
         prometheus.close()
+        node.close()
         exporter.close()
         web.shutdown()
         secure.shutdown()
@@ -353,6 +363,22 @@ def test_area_panels_show_the_real_values(live):
     (forecast,) = run("aftercare-database", "Filesystem free in 7 days (forecast)", database="billing-pg")
     (free,) = live.prometheus.query('aftercare_database_filesystem_free_bytes{database="billing-pg"}')
     assert float(forecast["value"][1]) < float(free["value"][1])   # the backfilled trend: filling up
+
+
+def test_hosts_panels_show_the_machine(live):
+    dashboards = load_dashboards()
+
+    def run(title: str) -> list[dict]:
+        (q,) = [q for q in queries(dashboards["aftercare-hosts"]) if q.panel == title and q.ref == "A"]
+        return live.prometheus.query(substitute(q.expr, variables(dashboards["aftercare-hosts"])))
+
+    (up,) = run("Host up")
+    assert up["metric"]["host"] == "app1" and up["value"][1] == "1"
+    (uptime,) = run("Uptime")
+    assert float(uptime["value"][1]) == pytest.approx(time.monotonic(), abs=120)   # since boot
+    root = [r for r in run("Filesystem used") if r["metric"]["mountpoint"] == "/"]
+    st = os.statvfs("/")
+    assert float(root[0]["value"][1]) == pytest.approx(1 - st.f_bavail / st.f_blocks, abs=0.01)
 
 
 def test_previews_render(live, tmp_path):

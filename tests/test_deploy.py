@@ -87,7 +87,7 @@ def test_the_stack_has_every_part_and_profiles():
     services = compose()["services"]
     base = {n for n, s in services.items() if "profiles" not in s}
     assert base == {"prometheus", "alertmanager-1", "alertmanager-2", "notify-1", "notify-2", "grafana",
-                    *(f"exporter-{area}" for area in EXPORTER_PORTS)}
+                    "node-exporter", *(f"exporter-{area}" for area in EXPORTER_PORTS)}
     assert {n for n, s in services.items() if s.get("profiles") == ["demo"]} == \
         {"demo-db", "demo-app", "demo-job", "demo-backup"}
     assert {n for n, s in services.items() if s.get("profiles") == ["scale"]} == {"victoriametrics"}
@@ -132,11 +132,19 @@ def test_the_mounted_prometheus_configs_pass_promtool():
         assert "rule files found" in result.stdout + result.stderr
 
 
+def scrape_targets(job: dict) -> list[str]:
+    """A scrape job's targets, static or from the file_sd files beside the config."""
+    if "static_configs" in job:
+        return job["static_configs"][0]["targets"]
+    return [t for sd in job["file_sd_configs"] for name in sd["files"]
+            for group in json.loads((PROM_DIR / name).read_text()) for t in group["targets"]]
+
+
 def test_prometheus_sends_to_both_alertmanagers_and_scrapes_every_exporter():
     config = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text())
     [am] = config["alerting"]["alertmanagers"]
     assert am["static_configs"][0]["targets"] == ["alertmanager-1:9093", "alertmanager-2:9093"]
-    jobs = {c["job_name"]: c["static_configs"][0]["targets"] for c in config["scrape_configs"]}
+    jobs = {c["job_name"]: scrape_targets(c) for c in config["scrape_configs"]}
     for area, port in EXPORTER_PORTS.items():
         assert jobs[f"aftercare-{area}"] == [f"exporter-{area}:{port}"]
     services = compose()["services"]

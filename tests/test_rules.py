@@ -20,7 +20,7 @@ RULE_TESTS = RULES / "tests"
 RUNBOOKS = REPO / "docs" / "runbooks"
 
 RUNBOOK_BASE = "https://github.com/aftercare/aftercare/blob/main/docs/runbooks/"
-AREAS = {"database", "services", "logs", "integrations", "exchange", "backups", "meta"}
+AREAS = {"database", "services", "logs", "integrations", "exchange", "backups", "hosts", "meta"}
 SEVERITIES = {"critical", "warning", "info"}
 REQUIRED_ANNOTATIONS = ("summary", "summary_zh", "description", "runbook_url")
 DEAD_MANS_SWITCH = "Watchdog"

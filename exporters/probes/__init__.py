@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..metrics import Metric, Sink, safe_error
 from .amqp import probe_amqp
+from .appserver import probe_status
 from .core import REASONS, Emit, ProbeContext, ProbeFailed, classify_error
 from .dns import probe_dns
 from .http import probe_http
@@ -31,6 +32,7 @@ PROBERS: dict[str, ProbeFn] = {
     "http": probe_http,
     "tcp": probe_tcp,
     "process": probe_process,
+    "status": probe_status,
     "postgresql": probe_postgresql,
     "mysql": probe_mysql,
     "redis": probe_redis,

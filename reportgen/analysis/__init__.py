@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from exporters.areas import REPORT_SECTIONS
 
 from .. import runbooks
-from . import (availability, backups, capacity, comparison, exchange, logs, monitoring,
+from . import (availability, backups, capacity, comparison, exchange, hosts, logs, monitoring,
                performance, stability)
 from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, worst
 from .summary import grade_system
@@ -40,7 +40,9 @@ def analyse_group(ctx: Context, with_previous: bool = True) -> tuple[list[dict],
              ("capacity", lambda: capacity.analyse(ctx)),
              ("backups", lambda: backups.analyse(ctx)),
              ("exchange", lambda: exchange.analyse(ctx)),
-             ("logs", lambda: logs.analyse(ctx))]
+             ("logs", lambda: logs.analyse(ctx)),
+             ("hosts", lambda: hosts.analyse(ctx) if not ctx.lean else
+              {s.name: [] for s in ctx.systems})]
     if not ctx.lean:
         steps.append(("monitoring", lambda: monitoring.analyse(ctx)))
     results = run_concurrently(ctx, steps)
@@ -99,6 +101,7 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
             "backups": results["backups"][name]["backups"],
             "wal_archiving": results["backups"][name]["wal_archiving"],
             "logs": results["logs"][name],
+            "hosts": results["hosts"][name],
             "alerts": [_alert_row(a, tz) for a in per_alerts[name]],
             "stability": stability.summarise(per_alerts[name]),
             "performance": results["performance"][name],
