@@ -588,7 +588,8 @@ class _SANCheckingSocket(ssl.SSLSocket):
                      for kind, v in sans
                      if kind in ("DNS", "IP Address", "email", "URI")}
             if not names & self.allowed_sans:
-                raise ssl.SSLError("the client certificate has none of the SANs in client_allowed_sans")
+                raise ssl.SSLError("the client certificate has none of the SANs in "
+                                   "client_allowed_sans")
             self._sans_checked = True
 
     def _handshake_if_pending(self) -> None:
