@@ -154,7 +154,9 @@ class Exporter:
                                          "Unix time of the last successful config load.")
                 when.add_metric([], exporter.reload_ok_time)
                 yield when
-                yield from exporter.scraper.scrape(budget)
+                scraper = exporter.scraper
+                assert scraper is not None, "scrapes are served only after load()"
+                yield from scraper.scrape(budget)
         return _Scrape()
 
     def close(self) -> None:
@@ -236,7 +238,7 @@ def make_handler(exporter: Exporter, web: LiveWebConfig, telemetry_path: str = "
                 return False
             return True
 
-        def _route(self, method: str) -> Callable[[], None] | None:
+        def _route(self, method: str) -> Callable[[], None]:
             path = self.path.split("?", 1)[0]
             routes = {("GET", telemetry_path): self._metrics, ("GET", "/-/healthy"): self._healthy,
                       ("GET", "/-/ready"): self._ready, ("POST", "/-/reload"): self._reload,

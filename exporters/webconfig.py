@@ -54,7 +54,7 @@ import tempfile
 import threading
 import warnings
 from collections import OrderedDict
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import bcrypt
 
@@ -141,7 +141,7 @@ def _readable_file(what: str) -> Any:
             with open(full, "rb") as fh:
                 data = fh.read(1 << 20)
         except OSError as err:
-            raise ConfigError(path, f"cannot read {what} {full}: {err.strerror}")
+            raise ConfigError(path, f"cannot read {what} {full}: {err.strerror}") from err
         if not data.strip():
             raise ConfigError(path, f"{what} {full} is empty")
         return full
@@ -193,11 +193,12 @@ def _users(value, path):
             raise ConfigError(where, "expected a user name (a non-empty string)")
         if ":" in name:
             raise ConfigError(where, "a basic auth user name cannot contain ':'")
-        if not isinstance(hashed, str) or not _BCRYPT.fullmatch(hashed):
+        match = _BCRYPT.fullmatch(hashed) if isinstance(hashed, str) else None
+        if match is None:
             raise ConfigError(where, "expected a bcrypt hash ($2y$, $2b$ or $2a$, 60 characters, "
                                      "e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'); "
                                      "the value given is not one (not shown)")
-        cost = int(_BCRYPT.fullmatch(hashed).group(1))
+        cost = int(match.group(1))
         if not 4 <= cost <= 31:
             raise ConfigError(where, f"expected a bcrypt cost between 4 and 31, got {cost}")
         out[name] = hashed
@@ -345,13 +346,12 @@ class WebConfig:
         if credentials is None:
             return False
         user, password = credentials
-        stored = None
+        found: bytes | None = None
         for name, hashed in self._users.items():   # compare every name, in constant time each
             if hmac.compare_digest(name, user):
-                stored = hashed
-        known = stored is not None
-        if not known:
-            stored = self._dummy()                  # same bcrypt cost as a real user
+                found = hashed
+        known = found is not None
+        stored = self._dummy() if found is None else found   # same bcrypt cost as a real user
         key = _cache_key(user, password, stored)
         cached = self._cache_get(key)
         if cached is not None:
@@ -390,7 +390,7 @@ class WebConfig:
 
     def _dummy(self) -> bytes:
         if self._dummy_hash is None:
-            cost = max(int(_BCRYPT.fullmatch(h.decode("ascii")).group(1)) for h in self._users.values())
+            cost = max(_bcrypt_cost(h) for h in self._users.values())
             self._dummy_hash = bcrypt.hashpw(os.urandom(18), bcrypt.gensalt(rounds=cost))
         return self._dummy_hash
 
@@ -403,6 +403,7 @@ class WebConfig:
             parts.append("TLS off")
         else:
             tls = self.tls
+            assert tls is not None, "load_web_config builds an SSL context only from a TLS config"
             parts.append(f"TLS on ({tls.min_version}-{tls.max_version})")
             auth = f"client auth {tls.client_auth_type}"
             if tls.client_allowed_sans:
@@ -431,6 +432,13 @@ def _parse_basic(header: str | None) -> tuple[bytes, bytes] | None:
         return None
     user, sep, password = raw.partition(b":")
     return (user, password) if sep else None
+
+
+def _bcrypt_cost(hashed: bytes) -> int:
+    """The cost of a stored hash; _users() accepted only hashes that match _BCRYPT."""
+    match = _BCRYPT.fullmatch(hashed.decode("ascii"))
+    assert match is not None, "basic_auth_users holds only validated bcrypt hashes"
+    return int(match.group(1))
 
 
 def _cache_key(*parts: bytes) -> bytes:
@@ -463,34 +471,44 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
         ctx.maximum_version = TLS_VERSIONS[tls.max_version]
 
     # certificate first on its own, so that a bad one is reported at its own key
+    # _check_tls made sure that one of cert and cert_file, and one of key and key_file, is set
     cert_key = "cert" if tls.cert else "cert_file"
     try:
         if tls.cert:
             cert_pem = tls.cert
         else:
+            assert tls.cert_file is not None
             with open(tls.cert_file, encoding="ascii", errors="replace") as fh:
                 cert_pem = fh.read()
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=cert_pem)
-    except (ssl.SSLError, ValueError):
-        raise ConfigError(path + (cert_key,), "expected a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    except (ssl.SSLError, ValueError) as err:
+        raise ConfigError(path + (cert_key,),
+                          "expected a PEM certificate (-----BEGIN CERTIFICATE-----)") from err
     except OSError as err:
-        raise ConfigError(path + (cert_key,), f"cannot read the server certificate: {err.strerror}")
+        raise ConfigError(path + (cert_key,),
+                          f"cannot read the server certificate: {err.strerror}") from err
 
     key_key = "key" if tls.key else "key_file"
     with tempfile.TemporaryDirectory(prefix="aftercare-tls-") if (tls.cert or tls.key) \
             else contextlib.nullcontext() as tmp:
-        cert_file = _write_private(tmp, "cert.pem", tls.cert) if tls.cert else tls.cert_file
-        key_file = _write_private(tmp, "key.pem", tls.key) if tls.key else tls.key_file
+        cert_file, key_file = tls.cert_file, tls.key_file
+        if tmp is not None:                      # made when a PEM is given inline
+            if tls.cert:
+                cert_file = _write_private(tmp, "cert.pem", tls.cert)
+            if tls.key:
+                key_file = _write_private(tmp, "key.pem", tls.key)
+        assert cert_file is not None and key_file is not None
         try:
             ctx.load_cert_chain(cert_file, key_file, password=_no_password)
         except _EncryptedKey:
             raise ConfigError(path + (key_key,), "the private key is encrypted; "
-                                                 "an unencrypted PEM key is needed")
+                                                 "an unencrypted PEM key is needed") from None
         except ssl.SSLError as err:
             raise ConfigError(path + (key_key,), "expected a PEM private key that matches the "
-                                                 f"certificate ({_ssl_error(err)})")
+                                                 f"certificate ({_ssl_error(err)})") from err
         except OSError as err:
-            raise ConfigError(path + (key_key,), f"cannot read the server key: {err.strerror}")
+            raise ConfigError(path + (key_key,),
+                              f"cannot read the server key: {err.strerror}") from err
 
     ctx.verify_mode = _VERIFY_MODES[tls.client_auth_type]
     if tls.client_ca or tls.client_ca_file:
@@ -502,9 +520,11 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
                 ctx.load_verify_locations(cafile=tls.client_ca_file)
         except (ssl.SSLError, ValueError) as err:
             reason = _ssl_error(err) if isinstance(err, ssl.SSLError) else "no certificate found"
-            raise ConfigError(path + (ca_key,), f"expected PEM CA certificate(s) ({reason})")
+            raise ConfigError(path + (ca_key,),
+                              f"expected PEM CA certificate(s) ({reason})") from err
         except OSError as err:
-            raise ConfigError(path + (ca_key,), f"cannot read the client CA file: {err.strerror}")
+            raise ConfigError(path + (ca_key,),
+                              f"cannot read the client CA file: {err.strerror}") from err
         if not ctx.get_ca_certs():
             raise ConfigError(path + (ca_key,), "expected PEM CA certificate(s); none found")
 
@@ -512,9 +532,10 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
     if suites:
         try:
             ctx.set_ciphers(":".join(suites))
-        except ssl.SSLError:
+        except ssl.SSLError as err:
             raise ConfigError(path + ("cipher_suites",),
-                              "none of these cipher suites is available in this OpenSSL build")
+                              "none of these cipher suites is available in this OpenSSL build"
+                              ) from err
     if tls.prefer_server_cipher_suites:
         ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     else:
@@ -522,9 +543,9 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
     if tls.curve_preferences:
         try:
             ctx.set_ecdh_curve(CURVES[tls.curve_preferences[0]])
-        except (ValueError, ssl.SSLError):
+        except (ValueError, ssl.SSLError) as err:
             raise ConfigError(path + ("curve_preferences", 0), "this curve is not available "
-                                                               "in this OpenSSL build")
+                                                               "in this OpenSSL build") from err
     if tls.client_allowed_sans:
         allowed = frozenset(_norm_san(s) for s in tls.client_allowed_sans)
         ctx.sslsocket_class = type("SANCheckingSSLSocket", (_SANCheckingSocket,),
@@ -561,26 +582,31 @@ class _SANCheckingSocket(ssl.SSLSocket):
         super().do_handshake(block)
         if not self._sans_checked:
             cert = self.getpeercert() or {}
+            # typeshed types every value of the certificate dict alike; this one holds pairs
+            sans = cast("tuple[tuple[str, str], ...]", cert.get("subjectAltName", ()))
             names = {_norm_san(v) if kind == "IP Address" else v
-                     for kind, v in cert.get("subjectAltName", ())
+                     for kind, v in sans
                      if kind in ("DNS", "IP Address", "email", "URI")}
             if not names & self.allowed_sans:
-                raise ssl.SSLError("the client certificate has none of the SANs in client_allowed_sans")
+                raise ssl.SSLError("the client certificate has none of the SANs in "
+                                   "client_allowed_sans")
             self._sans_checked = True
 
-    def read(self, len=1024, buffer=None):
-        if not self._sans_checked and self._sslobj is not None:
+    def _handshake_if_pending(self) -> None:
+        # _sslobj (None until connected) is private to ssl.SSLSocket, so typeshed leaves it out
+        if not self._sans_checked and self._sslobj is not None:  # type: ignore[attr-defined]
             self.do_handshake()
+
+    def read(self, len=1024, buffer=None):
+        self._handshake_if_pending()
         return super().read(len, buffer)
 
     def write(self, data):
-        if not self._sans_checked and self._sslobj is not None:
-            self.do_handshake()
+        self._handshake_if_pending()
         return super().write(data)
 
     def send(self, data, flags=0):               # sendall and sendfile go through here
-        if not self._sans_checked and self._sslobj is not None:
-            self.do_handshake()
+        self._handshake_if_pending()
         return super().send(data, flags)
 
 

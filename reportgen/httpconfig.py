@@ -331,10 +331,16 @@ def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
         raise ConfigError(path + ("ca_file",), f"cannot read the CA file: {err.strerror}") from None
     if tls.cert_file or tls.cert:
         with tempfile.TemporaryDirectory(prefix="aftercare-tls-") as tmp:
-            cert = tls.cert_file or _write_private(tmp, "cert.pem", tls.cert)
-            key = tls.key_file or _write_private(tmp, "key.pem", tls.key.reveal())
+            # the loader accepts a certificate (file or PEM) only together with its key
+            cert_path, key_path = tls.cert_file, tls.key_file
+            if not cert_path:
+                assert tls.cert is not None
+                cert_path = _write_private(tmp, "cert.pem", tls.cert)
+            if not key_path:
+                assert tls.key is not None
+                key_path = _write_private(tmp, "key.pem", tls.key.reveal())
             try:
-                ctx.load_cert_chain(cert, key, password=_no_password)
+                ctx.load_cert_chain(cert_path, key_path, password=_no_password)
             except ssl.SSLError as err:
                 raise ConfigError(path + ("key_file" if tls.key_file else "key",),
                                   "expected a PEM client certificate and the private key that "

@@ -10,6 +10,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from urllib.parse import urlsplit, urlunsplit
@@ -106,8 +107,11 @@ class PromClient:
         basic_auth and ca_file say how to reach the server."""
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
-        self.shown = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
-            if parts.password or parts.username else self.url   # never echo credentials
+        if parts.password or parts.username:            # never echo credentials
+            host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+            self.shown = urlunsplit(parts._replace(netloc=host))
+        else:
+            self.shown = self.url
         self._http = http_config or HTTPClientConfig.from_shorthands(bearer_token, basic_auth,
                                                                      ca_file)
         self._local = threading.local()
@@ -160,8 +164,12 @@ class PromClient:
                 data["result"] = _checked_result(data.get("resultType"), data.get("result"))
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise malformed from None
-            stats = data.get("stats") if isinstance(data.get("stats"), dict) else {}
-            timings = stats.get("timings") if isinstance(stats.get("timings"), dict) else {}
+            stats = data.get("stats")
+            if not isinstance(stats, dict):
+                stats = {}
+            timings = stats.get("timings")
+            if not isinstance(timings, dict):
+                timings = {}
             seconds = timings.get("execTotalTime")
             if not isinstance(seconds, (int, float)):
                 seconds = None
@@ -237,7 +245,7 @@ class PromClient:
 
     # -- any API endpoint ------------------------------------------------------------
 
-    def api(self, path: str, **params) -> dict | list:
+    def api(self, path: str, **params) -> Any:
         """GET /api/v1/<path> with ``params``: its ``data``, in whatever shape the endpoint has.
 
         Retried like the queries; PromError when the server cannot be reached or answers

@@ -39,6 +39,7 @@ def send(channel: Channel, message: Message, payloads: list[dict]) -> Answer:
         return Answer(True, False, "printed")
     try:
         if channel.type == "webhook":
+            assert channel.url is not None, "only a console channel has no URL (_read_channel)"
             url, body = channel.url.reveal(), payloads[0]
         else:
             url, body = build_request(channel, message)

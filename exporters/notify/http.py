@@ -133,6 +133,7 @@ def make_handler(notifier: Notifier, web) -> type[BaseHTTPRequestHandler]:
                 notifier.count(name, "invalid")
                 self._send(413, b"body too large or without a length\n")
                 return
+            problem: str | None
             try:
                 payload = json.loads(body)
             except ValueError:

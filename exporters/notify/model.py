@@ -79,7 +79,8 @@ class Channel:
     mention: tuple[str, ...] = f(ListOf(Str(r"[A-Za-z0-9_.@+-]{1,64}",
                                             "a mobile number or user id")), default=())
     language: str = f(Enum("zh", "en"), default="zh")
-    rate_limit: int | None = f(Number(int, 1, 1000))       # messages a minute
+    # messages a minute; _read_channel puts the type's own limit when none is given
+    rate_limit: int = f(Number(int, 1, 1000))
     timeout: float = f(Duration(min_seconds=0.1), default=10.0)
     dedup_window: float = f(Duration(), default=600.0)
     grafana_url: str = f(Url("http", "https"), default="http://127.0.0.1:3000")

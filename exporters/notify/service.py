@@ -60,11 +60,13 @@ class Notifier:
             self._counts[(channel, result)] = self._counts.get((channel, result), 0) + n
 
     def _install(self, notify: Notify) -> None:
+        state_dir = notify.state_dir
+        assert state_dir is not None, "the config loader puts the default state directory"
         workers = {}
         for channel in notify.channels:
             state = self.states.get(channel.name)
-            if state is None or state.dir.parent.parent != Path(notify.state_dir):
-                state = ChannelState(notify.state_dir, channel.name, channel.dedup_window)
+            if state is None or state.dir.parent.parent != Path(state_dir):
+                state = ChannelState(state_dir, channel.name, channel.dedup_window)
             state.dedup_window = channel.dedup_window
             self.states[channel.name] = state
             old = self.workers.get(channel.name)

@@ -52,6 +52,7 @@ def build_request(channel: Channel, message: Message, now: float | None = None
                   ) -> tuple[str, dict]:
     """(URL, JSON body) of one message to the channel's robot."""
     now = time.time() if now is None else now
+    assert channel.url is not None, "only a console channel has no URL (_read_channel)"
     url = channel.url.reveal()
     mobiles, users = _mentions(channel, message)
     at = " ".join([f"@{m}" for m in mobiles + users])
