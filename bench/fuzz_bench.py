@@ -8,6 +8,7 @@ the time it took and the outcome.  There is no anchor to compare with here:
 the figure is the number of cases that gave a correct result or one clear
 error (goal: at least 10,000 per target), and the failures, if any.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ class CaseReport:
 
     def __init__(self):
         self.outcomes: dict[str, tuple[str, float]] = {}
-        self.module = None          # the collected test module, for its case counts
+        self.module = None  # the collected test module, for its case counts
 
     def pytest_collection_modifyitems(self, items):
         if items:
@@ -46,7 +47,14 @@ def main() -> int:
     import pytest
 
     plugin = CaseReport()
-    argv = [str(ROOT / "tests" / "test_fuzz.py"), "-q", "-p", "no:cacheprovider", "--timeout", "3600"]
+    argv = [
+        str(ROOT / "tests" / "test_fuzz.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--timeout",
+        "3600",
+    ]
     if args.expr:
         argv += ["-k", args.expr]
     start = time.monotonic()
@@ -62,9 +70,11 @@ def main() -> int:
         "test_access_parser_counts_every_line_once": "access log: chunks",
         "test_run_store_reads_garbage_as_a_clear_error": "exchange: run store files",
         "test_prometheus_client_error_pages_and_cut_answers_are_prom_errors": (
-            "report: Prometheus error pages, cut answers"),
+            "report: Prometheus error pages, cut answers"
+        ),
         "test_prometheus_client_success_answers_of_the_wrong_shape_are_prom_errors": (
-            "report: Prometheus answers of the wrong shape"),
+            "report: Prometheus answers of the wrong shape"
+        ),
     }
     for test, label in by_test.items():
         if test in plugin.outcomes:

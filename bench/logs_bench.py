@@ -16,9 +16,11 @@ UTF-8, and times the exporter's own path on both: a ``Follower`` reading the
 whole file (decoding it, for the non-UTF-8 one) and ``count_file`` in one
 process; counts are checked against a naive per-line decode-and-search loop.
 """
+
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -43,7 +45,8 @@ from exporters.logs.tail import Follower  # noqa: E402
 LEVELS = {"error": "ERROR", "warning": "WARN", "info": "INFO", "debug": "DEBUG"}
 CHINESE = {"error": "错误", "warning": "警告", "info": "信息", "debug": "调试"}
 MTAIL_PROGRAM = "counter log_lines_total by level\n" + "".join(
-    f'/{pattern}/ {{\n  log_lines_total["{level}"]++\n}}\n' for level, pattern in LEVELS.items())
+    f'/{pattern}/ {{\n  log_lines_total["{level}"]++\n}}\n' for level, pattern in LEVELS.items()
+)
 
 
 # --- whole files: optionally over several processes ----------------------------------
@@ -61,7 +64,7 @@ def _count_range(task: tuple) -> Counter:
             data = os.pread(fh.fileno(), min(FILE_CHUNK_BYTES, end - pos), pos)
             cut = data.rfind(b"\n") + 1
             if cut == 0:
-                break                           # a partial last line (or a line > 16 MiB)
+                break  # a partial last line (or a line > 16 MiB)
             out.update(counter(data[:cut] if cut < len(data) else data))
             pos += cut
     return out
@@ -97,12 +100,14 @@ def count_file(path: str, counter, workers: int = 1) -> Counter:
     return total
 
 
-def generate(path: Path, size: int, seed: int = 4, words: dict = LEVELS,
-             encoding: str = "utf-8") -> int:
+def generate(
+    path: Path, size: int, seed: int = 4, words: dict = LEVELS, encoding: str = "utf-8"
+) -> int:
     """Write ~``size`` bytes of app-server-like lines; returns the number of lines."""
     rnd = random.Random(seed)
-    levels = ([words["info"]] * 70 + [words["debug"]] * 20 + [words["warning"]] * 7
-              + [words["error"]] * 3)
+    levels = (
+        [words["info"]] * 70 + [words["debug"]] * 20 + [words["warning"]] * 7 + [words["error"]] * 3
+    )
     messages = [
         "request handled GET /api/v1/orders/{n} status=200 took={m}ms user=u{n}",
         "cache miss key=session:{n} ttl={m}s backend=redis shard={m}",
@@ -113,14 +118,20 @@ def generate(path: Path, size: int, seed: int = 4, words: dict = LEVELS,
     block = []
     for i in range(200_000):
         msg = rnd.choice(messages).format(n=rnd.randint(1, 10**7), m=rnd.randint(0, 999))
-        block.append(f"2026-11-26T08:{i // 3600 % 60:02d}:{i // 60 % 60:02d}.{i % 1000:03d}Z "
-                     f"[{rnd.choice(levels)}] [worker-{i % 32:03d}] com.example.billing.Service - {msg}\n")
+        block.append(
+            f"2026-11-26T08:{i // 3600 % 60:02d}:{i // 60 % 60:02d}.{i % 1000:03d}Z "
+            f"[{rnd.choice(levels)}] [worker-{i % 32:03d}] com.example.billing.Service - {msg}\n"
+        )
     data = "".join(block).encode(encoding)
     lines = 0
     with open(path, "wb") as fh:
         written = 0
         while written < size:
-            part = data[:data.rfind(b"\n", 0, size - written) + 1] if size - written < len(data) else data
+            part = (
+                data[: data.rfind(b"\n", 0, size - written) + 1]
+                if size - written < len(data)
+                else data
+            )
             if not part:
                 break
             fh.write(part)
@@ -163,8 +174,9 @@ def follow(path: Path, encoding: str, workdir: Path) -> dict:
     first poll, so it is read from its start), counting with a LevelCounter."""
     state = workdir / f"state-{encoding}.json"
     state.unlink(missing_ok=True)
-    follower = Follower(str(workdir / "followed.log"), str(state), max_bytes=1 << 40,
-                        encoding=encoding)
+    follower = Follower(
+        str(workdir / "followed.log"), str(state), max_bytes=1 << 40, encoding=encoding
+    )
     counter = LevelCounter(CHINESE, "log_lines_total")
     follower.poll(counter)
     path.rename(workdir / "followed.log")
@@ -179,11 +191,16 @@ def follow(path: Path, encoding: str, workdir: Path) -> dict:
 def compare_encoding(args, workdir: Path) -> int:
     """The same log in ``args.encoding`` and in UTF-8, counted the exporter's way."""
     paths = {enc: workdir / f"app.{enc}.log" for enc in (args.encoding, "utf-8")}
-    gen, lines = timed(lambda: generate(paths[args.encoding], args.size_mib << 20,
-                                        words=CHINESE, encoding=args.encoding))
-    with open(paths[args.encoding], encoding=args.encoding, newline="") as src, \
-            open(paths["utf-8"], "w", encoding="utf-8", newline="") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)         # the same lines, in UTF-8
+    gen, lines = timed(
+        lambda: generate(
+            paths[args.encoding], args.size_mib << 20, words=CHINESE, encoding=args.encoding
+        )
+    )
+    with (
+        open(paths[args.encoding], encoding=args.encoding, newline="") as src,
+        open(paths["utf-8"], "w", encoding="utf-8", newline="") as dst,
+    ):
+        shutil.copyfileobj(src, dst, 1 << 20)  # the same lines, in UTF-8
     for enc, path in paths.items():
         print(f"{enc}: {path.stat().st_size / 2**20:.0f} MiB, {lines:,} lines")
     results = {}
@@ -191,19 +208,27 @@ def compare_encoding(args, workdir: Path) -> int:
     def keep_best(name, path, cpu, counts):
         if name not in results or cpu < results[name][1][0]:
             results[name] = (path, (cpu, counts))
-    for enc, path in paths.items():
+
+    for path in paths.values():
         subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
-    for _ in range(args.repeat):        # interleaved, so that both see the same load
+    for _ in range(args.repeat):  # interleaved, so that both see the same load
         for enc, path in paths.items():
-            keep_best(f"Follower.poll, {enc}", path, *timed_cpu(lambda: follow(path, enc, workdir)))
+            keep_best(
+                f"Follower.poll, {enc}",
+                path,
+                *timed_cpu(functools.partial(follow, path, enc, workdir)),
+            )
             counter = LevelCounter(CHINESE, "log_lines_total")
             if enc != "utf-8":
                 counter = Transcoded(counter, enc)
-            cpu, counts = timed_cpu(lambda: count_file(str(path), counter))
-            keep_best(f"count_file, 1 process, {enc}", path, cpu,
-                      {k[1]: v for k, v in counts.items()})
-    print(f"CPU time of this process (less disturbed by other load than wall time), "
-          f"best of {args.repeat} runs each")
+            cpu, counts = timed_cpu(functools.partial(count_file, str(path), counter))
+            keep_best(
+                f"count_file, 1 process, {enc}", path, cpu, {k[1]: v for k, v in counts.items()}
+            )
+    print(
+        f"CPU time of this process (less disturbed by other load than wall time), "
+        f"best of {args.repeat} runs each"
+    )
     reference = None if args.skip_naive else naive(paths[args.encoding], CHINESE, args.encoding)
     print(f"{'counter':40s} {'cpu s':>7s} {'MiB/s':>8s}  counts")
     bad = False
@@ -223,9 +248,23 @@ def mtail(path: Path, workdir: Path) -> tuple[dict, float, int]:
     (progs / "levels.mtail").write_text(MTAIL_PROGRAM)
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(["mtail", "--progs", str(progs), "--logs", str(path), "--one_shot",
-                          "--one_shot_format", "json", "--logtostderr"],
-                         capture_output=True, text=True, timeout=600, check=True)
+    out = subprocess.run(
+        [
+            "mtail",
+            "--progs",
+            str(progs),
+            "--logs",
+            str(path),
+            "--one_shot",
+            "--one_shot_format",
+            "json",
+            "--logtostderr",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -242,10 +281,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="with --encoding: runs of each counter, the fastest is shown")
-    parser.add_argument("--encoding", default="utf-8",
-                        help="also count the log written in this encoding (e.g. gbk)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="with --encoding: runs of each counter, the fastest is shown",
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8", help="also count the log written in this encoding (e.g. gbk)"
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="aftercare-logs-bench-"))
@@ -263,7 +307,9 @@ def main() -> int:
         for workers in sorted({1, args.workers}):
             wall, counts = timed(partial(count_file, str(path), counter, workers=workers))
             results[f"aftercare counting.py, {workers} process(es)"] = (
-                wall, {k[1]: v for k, v in counts.items()})
+                wall,
+                {k[1]: v for k, v in counts.items()},
+            )
         if not args.skip_naive:
             results["naive per-line Python loop"] = timed(lambda: naive(path))
         if shutil.which("mtail"):
@@ -271,7 +317,9 @@ def main() -> int:
             results[f"mtail --one_shot (cpu {cpu:.1f} s)"] = (wall, counts)
         else:
             print("mtail not installed (apt-get install mtail): no comparison")
-        reference = results.get(next((k for k in results if k.startswith("mtail")), ""), (0, None))[1]
+        reference = results.get(next((k for k in results if k.startswith("mtail")), ""), (0, None))[
+            1
+        ]
         anchor = next((w for k, (w, _) in results.items() if k.startswith("mtail")), None)
         print(f"{'counter':45s} {'wall s':>7s} {'lines/s':>12s} {'vs mtail':>8s}  counts")
         for name, (wall, counts) in results.items():

@@ -10,6 +10,7 @@ resident memory after the round and its peak (VmHWM).
 
     python bench/probes_bench.py [--rounds 3] [--blackbox prometheus-blackbox-exporter]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,8 @@ sys.path.insert(0, str(REPO))
 
 from devstack.ports import free_port  # noqa: E402
 
-
 # --- the servers probed: a small HTTP server and a black hole, in a child process ---
+
 
 def serve(http_port: int, hole_port: int) -> None:
     held = []
@@ -44,8 +45,10 @@ def serve(http_port: int, hole_port: int) -> None:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             request = b""
         if request:
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
-                         b"Connection: close\r\n\r\nok\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+                b"Connection: close\r\n\r\nok\n"
+            )
             try:
                 await writer.drain()
             except ConnectionError:
@@ -53,7 +56,7 @@ def serve(http_port: int, hole_port: int) -> None:
         writer.close()
 
     async def swallow(reader, writer):
-        held.append(writer)                  # accept, never answer
+        held.append(writer)  # accept, never answer
 
     async def main():
         a = await asyncio.start_server(answer, "127.0.0.1", http_port, backlog=4096)
@@ -66,6 +69,7 @@ def serve(http_port: int, hole_port: int) -> None:
 
 
 # --- measuring a process ---------------------------------------------------------
+
 
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as fh:
@@ -105,6 +109,7 @@ def targets(http_port: int, hole_port: int) -> list[tuple[str, str]]:
 
 # --- aftercare -----------------------------------------------------------------------
 
+
 def run_aftercare(work: Path, checks, rounds: int) -> list[dict]:
     services = []
     for i, (kind, target) in enumerate(checks):
@@ -112,28 +117,50 @@ def run_aftercare(work: Path, checks, rounds: int) -> list[dict]:
             services.append({"name": f"s{i}", "http": {"url": target}})
         else:
             services.append({"name": f"s{i}", "tcp": {"address": target}})
-    config = {"defaults": {"timeout": f"{int(TIMEOUT)}s", "state_dir": str(work / "state")},
-              "systems": [{"name": "bench", "services": services}]}
-    (work / "aftercare.yml").write_text(json.dumps(config))      # JSON is YAML
+    config = {
+        "defaults": {"timeout": f"{int(TIMEOUT)}s", "state_dir": str(work / "state")},
+        "systems": [{"name": "bench", "services": services}],
+    }
+    (work / "aftercare.yml").write_text(json.dumps(config))  # JSON is YAML
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "exporters.cli", "services",
-                             "--config.file", str(work / "aftercare.yml"),
-                             "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporters.cli",
+            "services",
+            "--config.file",
+            str(work / "aftercare.yml"),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--log.level",
+            "error",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/")
         print(f"aftercare exporter before its first scrape: {memory(proc.pid)[0]:.1f} MB resident")
         results = []
         for _ in range(rounds):
             cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+            body = (
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30)
+                .read()
+                .decode()
+            )
             wall = time.monotonic() - t0
             cpu = cpu_seconds(proc.pid) - cpu0
             rss, hwm = memory(proc.pid)
-            up = sum(1 for line in body.splitlines()
-                     if line.startswith("aftercare_service_up{") and line.endswith(" 1.0"))
+            up = sum(
+                1
+                for line in body.splitlines()
+                if line.startswith("aftercare_service_up{") and line.endswith(" 1.0")
+            )
             results.append(dict(wall=wall, cpu=cpu, rss=rss, hwm=hwm, ok=up))
-            time.sleep(TIMEOUT + 0.5)        # let black-hole probes of this round end
+            time.sleep(TIMEOUT + 0.5)  # let black-hole probes of this round end
         return results
     finally:
         proc.terminate()
@@ -157,9 +184,16 @@ BLACKBOX_CONFIG = f"""modules:
 def run_blackbox(binary: str, work: Path, checks, rounds: int) -> list[dict]:
     (work / "blackbox.yml").write_text(BLACKBOX_CONFIG)
     port = free_port()
-    proc = subprocess.Popen([binary, f"--config.file={work / 'blackbox.yml'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={work / 'blackbox.yml'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def probe(check):
         kind, target = check
@@ -197,11 +231,17 @@ def main() -> int:
         return 0
     binary = shutil.which(args.blackbox)
     if not binary:
-        print(f"{args.blackbox} not found (apt-get install prometheus-blackbox-exporter)", file=sys.stderr)
+        print(
+            f"{args.blackbox} not found (apt-get install prometheus-blackbox-exporter)",
+            file=sys.stderr,
+        )
         return 1
     http_port, hole_port = free_port(), free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(http_port), str(hole_port)],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(http_port), str(hole_port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout.readline().strip() == "ready"
         checks = targets(http_port, hole_port)
@@ -212,21 +252,31 @@ def main() -> int:
         server.terminate()
         server.wait(10)
     expected = HTTP_CHECKS + TCP_CHECKS
-    print(f"{len(checks)} checks ({HTTP_CHECKS} HTTP, {TCP_CHECKS} TCP, {BLACK_HOLES} black holes), "
-          f"timeout {TIMEOUT:g} s; blackbox {BLACKBOX_CONCURRENCY} at a time; expected up: {expected}")
-    print(f"{'round':>5} {'who':>9} {'wall s':>7} {'cpu s':>6} {'rss MB':>7} {'peak MB':>8} {'up':>5}")
+    print(
+        f"{len(checks)} checks ({HTTP_CHECKS} HTTP, {TCP_CHECKS} TCP, {BLACK_HOLES} black holes), "
+        f"timeout {TIMEOUT:g} s; blackbox {BLACKBOX_CONCURRENCY} at a time; expected up: {expected}"
+    )
+    print(
+        f"{'round':>5} {'who':>9} {'wall s':>7} {'cpu s':>6} {'rss MB':>7} {'peak MB':>8} {'up':>5}"
+    )
     for i, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
         for who, r in (("aftercare", a), ("blackbox", b)):
-            print(f"{i:>5} {who:>9} {r['wall']:7.2f} {r['cpu']:6.2f} {r['rss']:7.1f} "
-                  f"{r['hwm']:8.1f} {r['ok']:>5}")
-    best = lambda rs, k: min(r[k] for r in rs)                  # noqa: E731
-    print(f"best wall: aftercare {best(ours, 'wall'):.2f} s, blackbox {best(theirs, 'wall'):.2f} s, "
-          f"ratio {best(ours, 'wall') / best(theirs, 'wall'):.2f} (goal <= 1.0; "
-          f"and <= {TIMEOUT + 0.5:g} s)")
-    print(f"median cpu: aftercare {sorted(r['cpu'] for r in ours)[len(ours) // 2]:.2f} s, "
-          f"blackbox {sorted(r['cpu'] for r in theirs)[len(theirs) // 2]:.2f} s; "
-          f"peak rss: aftercare {max(r['hwm'] for r in ours):.1f} MB, "
-          f"blackbox {max(r['hwm'] for r in theirs):.1f} MB (goal <= 60 MB)")
+            print(
+                f"{i:>5} {who:>9} {r['wall']:7.2f} {r['cpu']:6.2f} {r['rss']:7.1f} "
+                f"{r['hwm']:8.1f} {r['ok']:>5}"
+            )
+    best = lambda rs, k: min(r[k] for r in rs)  # noqa: E731
+    print(
+        f"best wall: aftercare {best(ours, 'wall'):.2f} s, blackbox {best(theirs, 'wall'):.2f} s, "
+        f"ratio {best(ours, 'wall') / best(theirs, 'wall'):.2f} (goal <= 1.0; "
+        f"and <= {TIMEOUT + 0.5:g} s)"
+    )
+    print(
+        f"median cpu: aftercare {sorted(r['cpu'] for r in ours)[len(ours) // 2]:.2f} s, "
+        f"blackbox {sorted(r['cpu'] for r in theirs)[len(theirs) // 2]:.2f} s; "
+        f"peak rss: aftercare {max(r['hwm'] for r in ours):.1f} MB, "
+        f"blackbox {max(r['hwm'] for r in theirs):.1f} MB (goal <= 60 MB)"
+    )
     return 0
 
 

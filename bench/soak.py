@@ -25,6 +25,7 @@ PROCESSLIST); and whether log lines and job runs were counted exactly once
 across rotations and restarts.  Needs the machine's PostgreSQL binaries,
 MariaDB, Redis, RabbitMQ and Mosquitto, as the tests do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,7 @@ from devstack.postgres import ThrowawayPostgres  # noqa: E402
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
 AREAS = ("database", "services", "integrations", "exchange", "backups")
 TARGET_TIMEOUT = "500ms"
-SCRAPE_TIMEOUT = 1.5          # what the soak's "Prometheus" announces; the budget is 1.0 s
+SCRAPE_TIMEOUT = 1.5  # what the soak's "Prometheus" announces; the budget is 1.0 s
 
 
 class FlappingProxy:
@@ -150,7 +151,7 @@ class FlappingHttp:
                     self.end_headers()
                     self.wfile.write(b"ok\n")
                 except OSError:
-                    pass                # the probe gave up first (the slow mode)
+                    pass  # the probe gave up first (the slow mode)
 
             def log_message(self, *args):
                 pass
@@ -158,7 +159,9 @@ class FlappingHttp:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        ).start()
 
     def close(self):
         self.server.shutdown()
@@ -185,7 +188,7 @@ class Soaked:
     def __init__(self, area: str, config: Path):
         self.area = area
         self.exporter = ExporterProcess(area, config, extra=["--log.level", "debug"])
-        self.status: list[dict] = []       # per scrape: rss, threads, fds
+        self.status: list[dict] = []  # per scrape: rss, threads, fds
         self.slow = self.errors = self.crashes = self.done = 0
         self.durations: list[float] = []
 
@@ -222,9 +225,14 @@ class Soaked:
 
     def metric_sum(self, name: str, **labels) -> float:
         from prometheus_client.parser import text_string_to_metric_families
+
         text = self.exporter.get("/metrics").text
-        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-                   if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+        return sum(
+            s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
 
 
 class Watcher:
@@ -243,24 +251,35 @@ class Watcher:
             try:
                 conn = self.pg.connect()
                 with conn.cursor() as cur:
-                    cur.execute("SELECT datname, count(*) FROM pg_stat_activity "
-                                "WHERE application_name = 'aftercare-exporter' GROUP BY datname")
+                    cur.execute(
+                        "SELECT datname, count(*) FROM pg_stat_activity "
+                        "WHERE application_name = 'aftercare-exporter' GROUP BY datname"
+                    )
                     for db, n in cur.fetchall():
                         self.max_pg[db] = max(self.max_pg.get(db, 0), n)
                 conn.close()
             except Exception:
-                pass                        # the cluster is down in this period
+                pass  # the cluster is down in this period
             with my.cursor() as cur:
-                cur.execute("SELECT db, count(*) FROM information_schema.processlist "
-                            "WHERE db IN %s GROUP BY db", (self.my_dbs,))
+                cur.execute(
+                    "SELECT db, count(*) FROM information_schema.processlist "
+                    "WHERE db IN %s GROUP BY db",
+                    (self.my_dbs,),
+                )
                 for db, n in cur.fetchall():
                     self.max_my[db] = max(self.max_my[db], n)
             time.sleep(0.05)
         my.close()
 
 
-def write_config(tmp: Path, pg: ThrowawayPostgres, my_proxy: FlappingProxy, http_proxy: FlappingProxy,
-                 my_db: str, my_link_db: str) -> Path:
+def write_config(
+    tmp: Path,
+    pg: ThrowawayPostgres,
+    my_proxy: FlappingProxy,
+    http_proxy: FlappingProxy,
+    my_db: str,
+    my_link_db: str,
+) -> Path:
     (tmp / "logs").mkdir()
     (tmp / "outbox").mkdir()
     (tmp / "backups").mkdir()
@@ -269,32 +288,58 @@ def write_config(tmp: Path, pg: ThrowawayPostgres, my_proxy: FlappingProxy, http
     url = f"http://127.0.0.1:{http_proxy.port}/health"
     config = {
         "defaults": {"timeout": TARGET_TIMEOUT, "state_dir": str(tmp / "state")},
-        "systems": [{
-            "name": "soak",
-            "databases": [
-                {"name": "soak-pg", "type": "postgresql", "dsn": pg.dsn(),
-                 "log": {"path": str(pg.log_path)}},
-                {"name": "soak-my", "type": "mysql", "dsn": f"{my_dsn}/{my_db}"}],
-            "services": [
-                {"name": "web", "http": {"url": url}},
-                {"name": "rpc", "tcp": {"address": f"127.0.0.1:{http_proxy.port}"}},
-                {"name": "worker", "process": {"pattern": "soak-no-such-process"}}],
-            "logs": [{"source": "app", "path": str(tmp / "logs" / "*.log"),
-                      "levels": {"error": "ERROR", "warning": "WARN"}}],
-            "integrations": [
-                {"name": "web-link", "http": {"url": url}},
-                {"name": "pg-link", "postgresql": {"dsn": pg.dsn(dbname="soak_link")}},
-                {"name": "my-link", "mysql": {"dsn": f"{my_dsn}/{my_link_db}"}},
-                {"name": "cache", "redis": {"address": "127.0.0.1:6379"}},
-                {"name": "queue", "amqp": {"url": "amqp://guest:guest@127.0.0.1:5672/"}},
-                {"name": "iot", "mqtt": {"address": "127.0.0.1:1883"}}],
-            "exchange": [
-                {"name": f"job{i}", "schedule": "*/5 * * * *",
-                 "outbox": {"path": str(tmp / "outbox"), "pattern": "*.xml"},
-                 "log": {"path": str(tmp / "jobs" / f"job{i}.log")}} for i in range(3)],
-            "backups": [{"name": "nightly", "path": str(tmp / "backups" / "*.dump"),
-                         "schedule": "30 1 * * *", "min_size": "1KiB"}],
-        }]}
+        "systems": [
+            {
+                "name": "soak",
+                "databases": [
+                    {
+                        "name": "soak-pg",
+                        "type": "postgresql",
+                        "dsn": pg.dsn(),
+                        "log": {"path": str(pg.log_path)},
+                    },
+                    {"name": "soak-my", "type": "mysql", "dsn": f"{my_dsn}/{my_db}"},
+                ],
+                "services": [
+                    {"name": "web", "http": {"url": url}},
+                    {"name": "rpc", "tcp": {"address": f"127.0.0.1:{http_proxy.port}"}},
+                    {"name": "worker", "process": {"pattern": "soak-no-such-process"}},
+                ],
+                "logs": [
+                    {
+                        "source": "app",
+                        "path": str(tmp / "logs" / "*.log"),
+                        "levels": {"error": "ERROR", "warning": "WARN"},
+                    }
+                ],
+                "integrations": [
+                    {"name": "web-link", "http": {"url": url}},
+                    {"name": "pg-link", "postgresql": {"dsn": pg.dsn(dbname="soak_link")}},
+                    {"name": "my-link", "mysql": {"dsn": f"{my_dsn}/{my_link_db}"}},
+                    {"name": "cache", "redis": {"address": "127.0.0.1:6379"}},
+                    {"name": "queue", "amqp": {"url": "amqp://guest:guest@127.0.0.1:5672/"}},
+                    {"name": "iot", "mqtt": {"address": "127.0.0.1:1883"}},
+                ],
+                "exchange": [
+                    {
+                        "name": f"job{i}",
+                        "schedule": "*/5 * * * *",
+                        "outbox": {"path": str(tmp / "outbox"), "pattern": "*.xml"},
+                        "log": {"path": str(tmp / "jobs" / f"job{i}.log")},
+                    }
+                    for i in range(3)
+                ],
+                "backups": [
+                    {
+                        "name": "nightly",
+                        "path": str(tmp / "backups" / "*.dump"),
+                        "schedule": "30 1 * * *",
+                        "min_size": "1KiB",
+                    }
+                ],
+            }
+        ],
+    }
     path = tmp / "aftercare.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -303,16 +348,26 @@ def write_config(tmp: Path, pg: ThrowawayPostgres, my_proxy: FlappingProxy, http
 class Faults:
     """Flaps everything on a schedule until stopped; counts what it wrote and ran."""
 
-    def __init__(self, tmp: Path, config: Path, pg: ThrowawayPostgres, my_proxy: FlappingProxy,
-                 http: FlappingHttp, http_proxy: FlappingProxy, period: float):
+    def __init__(
+        self,
+        tmp: Path,
+        config: Path,
+        pg: ThrowawayPostgres,
+        my_proxy: FlappingProxy,
+        http: FlappingHttp,
+        http_proxy: FlappingProxy,
+        period: float,
+    ):
         self.tmp, self.config, self.pg = tmp, config, pg
         self.my_proxy, self.http, self.http_proxy, self.period = my_proxy, http, http_proxy, period
         self.stop = threading.Event()
         self.lines = {"error": 0, "warning": 0}
         self.rotations = self.pg_flaps = self.my_flaps = 0
         self.job_runs = {"success": 0, "failure": 0}
-        self.threads = [threading.Thread(target=f, daemon=True)
-                        for f in (self._databases, self._http, self._logs, self._jobs)]
+        self.threads = [
+            threading.Thread(target=f, daemon=True)
+            for f in (self._databases, self._http, self._logs, self._jobs)
+        ]
 
     def start(self):
         for t in self.threads:
@@ -370,7 +425,7 @@ class Faults:
                         self.lines["warning"] += 1
             if time.monotonic() >= rotate_at:
                 rotated = self.tmp / "logs" / f"app.log.{self.rotations}"
-                os.replace(log, rotated)       # the glob *.log no longer matches it
+                os.replace(log, rotated)  # the glob *.log no longer matches it
                 self.rotations += 1
                 rotate_at = time.monotonic() + 3
 
@@ -379,9 +434,23 @@ class Faults:
         while not self.stop.wait(2.0):
             i += 1
             ok = i % 4 != 0
-            subprocess.run([sys.executable, "-m", "exporters.jobcli", "run", "--config.file",
-                            str(self.config), "--job", f"job{i % 3}", "--", "true" if ok else "false"],
-                           cwd=ROOT, capture_output=True, timeout=30)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "exporters.jobcli",
+                    "run",
+                    "--config.file",
+                    str(self.config),
+                    "--job",
+                    f"job{i % 3}",
+                    "--",
+                    "true" if ok else "false",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                timeout=30,
+            )
             self.job_runs["success" if ok else "failure"] += 1
             (self.tmp / "outbox" / f"out{i}.xml").write_text("<x/>")
             (self.tmp / "backups" / f"b{i}.dump").write_bytes(b"\0" * 4096)
@@ -418,28 +487,34 @@ def main() -> int:
     config = write_config(tmp, pg, my_proxy, http_proxy, my_db, my_link_db)
     (tmp / "logs" / "app.log").write_text("")
     soaked = [Soaked(area, config).start() for area in AREAS]
-    for s in soaked:        # each log's first poll starts at its end: have it before any line
+    for s in soaked:  # each log's first poll starts at its end: have it before any line
         s.exporter.get("/metrics")
     watcher = Watcher(pg, [my_db, my_link_db])
     watcher.thread.start()
     faults = Faults(tmp, config, pg, my_proxy, http, http_proxy, args.flap).start()
     stop = threading.Event()
     began = time.monotonic()
-    runners = [threading.Thread(target=s.run, args=(args.scrapes, args.interval, stop), daemon=True)
-               for s in soaked]
+    runners = [
+        threading.Thread(target=s.run, args=(args.scrapes, args.interval, stop), daemon=True)
+        for s in soaked
+    ]
     try:
         for r in runners:
             r.start()
         while min(s.done for s in soaked) < args.scrapes:
             time.sleep(1)
             done = min(s.done for s in soaked)
-            print(f"\r{time.monotonic() - began:6.0f}s  scrapes done (slowest exporter): {done}",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{time.monotonic() - began:6.0f}s  scrapes done (slowest exporter): {done}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
     except KeyboardInterrupt:
         stop.set()
     print(file=sys.stderr)
-    faults.join()                                   # everything up again, writers stopped
-    time.sleep(3)                                   # the scrapers read the last lines and runs
+    faults.join()  # everything up again, writers stopped
+    time.sleep(3)  # the scrapers read the last lines and runs
     stop.set()
     for r in runners:
         r.join(15)
@@ -447,29 +522,40 @@ def main() -> int:
     watcher.thread.join(5)
     elapsed = time.monotonic() - began
 
-    print(f"\nsoak: {min(s.done for s in soaked)} scrapes per exporter every {args.interval:g}s "
-          f"in {elapsed:.0f}s; PostgreSQL flapped {faults.pg_flaps}x, "
-          f"MariaDB proxy {faults.my_flaps}x, "
-          f"log rotated {faults.rotations}x; target timeout {TARGET_TIMEOUT}, scrape timeout "
-          f"{SCRAPE_TIMEOUT:g}s; RSS windows of {window} scrapes")
-    print(f"{'exporter':13} {'crashes':>7} {'RSS first MiB':>13} {'RSS last MiB':>12} {'growth':>7} "
-          f"{'fds start/end':>13} {'threads start/end':>17} {'> timeout':>9} {'non-200':>7} "
-          f"{'p50 ms':>7} {'max ms':>7}")
+    print(
+        f"\nsoak: {min(s.done for s in soaked)} scrapes per exporter every {args.interval:g}s "
+        f"in {elapsed:.0f}s; PostgreSQL flapped {faults.pg_flaps}x, "
+        f"MariaDB proxy {faults.my_flaps}x, "
+        f"log rotated {faults.rotations}x; target timeout {TARGET_TIMEOUT}, scrape timeout "
+        f"{SCRAPE_TIMEOUT:g}s; RSS windows of {window} scrapes"
+    )
+    print(
+        f"{'exporter':13} {'crashes':>7} {'RSS first MiB':>13} {'RSS last MiB':>12} {'growth':>7} "
+        f"{'fds start/end':>13} {'threads start/end':>17} {'> timeout':>9} {'non-200':>7} "
+        f"{'p50 ms':>7} {'max ms':>7}"
+    )
     goals = []
     for s in soaked:
         rss = [st.get("VmRSS", 0) / 1024 for st in s.status]
         first, last = window_mean(rss, True, window), window_mean(rss, False, window)
-        start_st = s.status[min(len(s.status) - 1, 10)]       # after the first scrapes warmed up
+        start_st = s.status[min(len(s.status) - 1, 10)]  # after the first scrapes warmed up
         end_st = s.status[-1]
         durations = sorted(s.durations)
-        print(f"{s.area:13} {s.crashes:7d} {first:13.1f} {last:12.1f} {last - first:+7.1f} "
-              f"{start_st.get('fds', 0):6d}/{end_st.get('fds', 0):<6d} "
-              f"{start_st.get('Threads', 0):8d}/{end_st.get('Threads', 0):<8d} "
-              f"{s.slow:9d} {s.errors:7d} "
-              f"{durations[len(durations) // 2] * 1000:7.0f} {durations[-1] * 1000:7.0f}")
-        goals += [s.crashes == 0, last - first <= 10, s.slow == 0, s.errors == 0,
-                  abs(end_st.get("fds", 0) - start_st.get("fds", 0)) <= 5,
-                  abs(end_st.get("Threads", 0) - start_st.get("Threads", 0)) <= 5]
+        print(
+            f"{s.area:13} {s.crashes:7d} {first:13.1f} {last:12.1f} {last - first:+7.1f} "
+            f"{start_st.get('fds', 0):6d}/{end_st.get('fds', 0):<6d} "
+            f"{start_st.get('Threads', 0):8d}/{end_st.get('Threads', 0):<8d} "
+            f"{s.slow:9d} {s.errors:7d} "
+            f"{durations[len(durations) // 2] * 1000:7.0f} {durations[-1] * 1000:7.0f}"
+        )
+        goals += [
+            s.crashes == 0,
+            last - first <= 10,
+            s.slow == 0,
+            s.errors == 0,
+            abs(end_st.get("fds", 0) - start_st.get("fds", 0)) <= 5,
+            abs(end_st.get("Threads", 0) - start_st.get("Threads", 0)) <= 5,
+        ]
     print("max connections held by the exporters (goal <= 1 per target):")
     for db, n in sorted(watcher.max_pg.items()):
         print(f"  PostgreSQL {db:28} {n}")
@@ -478,14 +564,20 @@ def main() -> int:
         print(f"  MariaDB    {db:28} {n}")
         goals.append(n <= 1)
     services = soaked[AREAS.index("services")]
-    counted = {lvl: services.metric_sum("aftercare_log_lines_total", source="app", level=lvl)
-               for lvl in ("error", "warning")}
-    print(f"log lines across {faults.rotations} rotations: written {faults.lines}, counted "
-          f"{ {k: int(v) for k, v in counted.items()} }")
+    counted = {
+        lvl: services.metric_sum("aftercare_log_lines_total", source="app", level=lvl)
+        for lvl in ("error", "warning")
+    }
+    print(
+        f"log lines across {faults.rotations} rotations: written {faults.lines}, counted "
+        f"{ {k: int(v) for k, v in counted.items()} }"
+    )
     goals.append(all(counted[k] == faults.lines[k] for k in counted))
     exchange = soaked[AREAS.index("exchange")]
-    runs = {r: int(exchange.metric_sum("aftercare_exchange_runs_total", result=r))
-            for r in ("success", "failure")}
+    runs = {
+        r: int(exchange.metric_sum("aftercare_exchange_runs_total", result=r))
+        for r in ("success", "failure")
+    }
     print(f"exchange runs: recorded by aftercare-job {faults.job_runs}, exported {runs}")
     goals.append(runs == faults.job_runs)
     print(f"goals met: {sum(goals)}/{len(goals)}")

@@ -6,6 +6,7 @@ The output is deterministic (sorted keys, indent 2, trailing newline), so the
 committed JSON can be compared byte for byte with a fresh generation.
 ``--check`` writes nothing and exits 1 when the committed files differ.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,19 +67,28 @@ def write(directory: Path) -> list[Path]:
 
 
 def differences(directory: Path) -> list[str]:
-    """File names whose committed JSON differs from a fresh generation (missing and stale included)."""
+    """File names whose committed JSON differs from a fresh generation (missing and stale
+    included)."""
     files = generate()
     present = {p.name for p in directory.glob("*.json")}
-    changed = [name for name, text in files.items()
-               if name not in present or (directory / name).read_bytes() != text.encode("utf-8")]
+    changed = [
+        name
+        for name, text in files.items()
+        if name not in present or (directory / name).read_bytes() != text.encode("utf-8")
+    ]
     return sorted(changed + [name for name in present - set(files)])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboards.build", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboards.build", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, default=GENERATED_DIR, help="output directory")
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the files in --out instead of writing them")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare with the files in --out instead of writing them",
+    )
     args = parser.parse_args(argv)
     if args.check:
         changed = differences(args.out)

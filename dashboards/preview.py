@@ -6,6 +6,7 @@ query results from a Prometheus, written as HTML and screenshotted with headless
 A preview, not Grafana: stat, time series and table panels are drawn from their JSON (grid
 position, unit, thresholds, value mappings, legend format, repeated rows) with simple SVG.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,30 +18,52 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import requests
 
 from dashboards.queries import legend, load_dashboards, substitute, variables
 from reportgen.prom import PromClient
 
-UNIT_PX = 26            # height of one grid unit
+UNIT_PX = 26  # height of one grid unit
 WIDTH_PX = 1400
-PALETTE = ["#7eb26d", "#eab839", "#6ed0e0", "#ef843c", "#e24d42", "#1f78c1", "#ba43a9", "#705da0",
-           "#508642", "#cca300", "#447ebc", "#c15c17"]
-COLOURS = {"green": "#299c46", "red": "#d44a3a", "orange": "#ed8128", "yellow": "#e0b400",
-           "blue": "#3274d9", "text": "#d8d9da"}
+PALETTE = [
+    "#7eb26d",
+    "#eab839",
+    "#6ed0e0",
+    "#ef843c",
+    "#e24d42",
+    "#1f78c1",
+    "#ba43a9",
+    "#705da0",
+    "#508642",
+    "#cca300",
+    "#447ebc",
+    "#c15c17",
+]
+COLOURS = {
+    "green": "#299c46",
+    "red": "#d44a3a",
+    "orange": "#ed8128",
+    "yellow": "#e0b400",
+    "blue": "#3274d9",
+    "text": "#d8d9da",
+}
 
 
-def series_range(client: PromClient, expr: str, start: float, end: float,
-                 step: float) -> list[dict]:
+def series_range(
+    client: PromClient, expr: str, start: float, end: float, step: float
+) -> list[dict]:
     """A range query's series in Prometheus's order: [{metric, values: [(t, v), ...]}]."""
-    return [{"metric": dict(labels), "values": values}
-            for labels, values in client.range(expr, start, end, step).items()]
+    return [
+        {"metric": dict(labels), "values": values}
+        for labels, values in client.range(expr, start, end, step).items()
+    ]
 
 
 # -- values ------------------------------------------------------------------------------------
+
 
 def _scaled(value: float, base: float, suffixes: list[str], decimals: int = 1) -> str:
     for suffix in suffixes[:-1]:
@@ -107,12 +130,15 @@ def colour_for(value: float, defaults: dict) -> tuple[str, str | None]:
 
 # -- panels ------------------------------------------------------------------------------------
 
+
 def _box(panel: dict, body: str, extra_style: str = "") -> str:
     pos = panel["gridPos"]
-    return (f'<div class="panel" style="grid-column:{pos["x"] + 1}/span {pos["w"]};'
-            f'grid-row:{pos["y"] + 1}/span {pos["h"]};{extra_style}">'
-            f'<div class="title">{html.escape(panel["title"])}</div>'
-            f'<div class="body">{body}</div></div>')
+    return (
+        f'<div class="panel" style="grid-column:{pos["x"] + 1}/span {pos["w"]};'
+        f'grid-row:{pos["y"] + 1}/span {pos["h"]};{extra_style}">'
+        f'<div class="title">{html.escape(panel["title"])}</div>'
+        f'<div class="body">{body}</div></div>'
+    )
 
 
 def render_stat(panel: dict, results: list[list[dict]]) -> str:
@@ -125,10 +151,12 @@ def render_stat(panel: dict, results: list[list[dict]]) -> str:
             value = float(s["value"][1])
             colour, text = colour_for(value, defaults)
             name = legend(target["legendFormat"], s["metric"]) if show_name else ""
-            cells.append(f'<div class="stat" style="background:{colour}">'
-                         f'{f"<span class=name>{html.escape(name)}</span>" if name else ""}'
-                         f'<span class="value">'
-                         f'{html.escape(text or format_value(value, unit, decimals))}</span></div>')
+            cells.append(
+                f'<div class="stat" style="background:{colour}">'
+                f"{f'<span class=name>{html.escape(name)}</span>' if name else ''}"
+                f'<span class="value">'
+                f"{html.escape(text or format_value(value, unit, decimals))}</span></div>"
+            )
     body = "".join(cells) or '<div class="nodata">no data</div>'
     return _box(panel, f'<div class="stats">{body}</div>')
 
@@ -136,7 +164,9 @@ def render_stat(panel: dict, results: list[list[dict]]) -> str:
 def render_table(panel: dict, results: list[list[dict]]) -> str:
     defaults = panel["fieldConfig"]["defaults"]
     unit = defaults.get("unit") or "none"
-    organize = next((t["options"] for t in panel.get("transformations", []) if t["id"] == "organize"), {})
+    organize = next(
+        (t["options"] for t in panel.get("transformations", []) if t["id"] == "organize"), {}
+    )
     hidden = set(organize.get("excludeByName", {}))
     renamed = organize.get("renameByName", {})
     rows = [(s["metric"], float(s["value"][1])) for series in results for s in series]
@@ -149,11 +179,19 @@ def render_table(panel: dict, results: list[list[dict]]) -> str:
         cells = "".join(f"<td>{html.escape(labels.get(c, ''))}</td>" for c in columns)
         if show_value:
             colour, text = colour_for(value, {**defaults, "mappings": defaults.get("mappings")})
-            style = f' style="background:{colour}"' if panel["fieldConfig"]["defaults"]["custom"].get(
-                "displayMode") == "color-background-solid" else ""
+            style = (
+                f' style="background:{colour}"'
+                if panel["fieldConfig"]["defaults"]["custom"].get("displayMode")
+                == "color-background-solid"
+                else ""
+            )
             cells += f"<td{style}>{html.escape(text or format_value(value, unit))}</td>"
         body.append(f"<tr>{cells}</tr>")
-    table = f"<table><tr>{head}</tr>{''.join(body)}</table>" if rows else '<div class="nodata">no data</div>'
+    table = (
+        f"<table><tr>{head}</tr>{''.join(body)}</table>"
+        if rows
+        else '<div class="nodata">no data</div>'
+    )
     return _box(panel, table)
 
 
@@ -167,8 +205,11 @@ def render_timeseries(panel: dict, results: list[list[dict]], start: float, end:
     defaults = panel["fieldConfig"]["defaults"]
     unit = defaults.get("unit") or "short"
     pos = panel["gridPos"]
-    series = [(legend(t["legendFormat"], s["metric"]), [(float(x), float(y)) for x, y in s["values"]])
-              for t, res in zip(panel["targets"], results, strict=True) for s in res]
+    series = [
+        (legend(t["legendFormat"], s["metric"]), [(float(x), float(y)) for x, y in s["values"]])
+        for t, res in zip(panel["targets"], results, strict=True)
+        for s in res
+    ]
     points = [y for _, values in series for _, y in values if math.isfinite(y)]
     if not points:
         return _box(panel, '<div class="nodata">no data</div>')
@@ -180,22 +221,33 @@ def render_timeseries(panel: dict, results: list[list[dict]], start: float, end:
     dashed = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode") == "dashed"
     hi = max([hi] + [s["value"] for s in steps if dashed and s["value"] <= hi * 1.5 + 1e-9]) or 1.0
     span = (hi - lo) or 1.0
-    def x(t): return 60 + (t - start) / (end - start) * w
-    def y(v): return 6 + (1 - (v - lo) / span) * h
-    svg = [f'<svg width="{w + 70:.0f}" height="{h + 22:.0f}">',
-           f'<text x="0" y="{y(hi) + 4:.0f}" class="axis">{format_value(hi, unit)}</text>',
-           f'<text x="0" y="{y(lo) + 4:.0f}" class="axis">{format_value(lo, unit)}</text>',
-           f'<line x1="60" y1="{y(lo):.1f}" x2="{60 + w:.0f}" y2="{y(lo):.1f}" class="grid"/>']
+
+    def x(t):
+        return 60 + (t - start) / (end - start) * w
+
+    def y(v):
+        return 6 + (1 - (v - lo) / span) * h
+
+    svg = [
+        f'<svg width="{w + 70:.0f}" height="{h + 22:.0f}">',
+        f'<text x="0" y="{y(hi) + 4:.0f}" class="axis">{format_value(hi, unit)}</text>',
+        f'<text x="0" y="{y(lo) + 4:.0f}" class="axis">{format_value(lo, unit)}</text>',
+        f'<line x1="60" y1="{y(lo):.1f}" x2="{60 + w:.0f}" y2="{y(lo):.1f}" class="grid"/>',
+    ]
     tick = next(t for t in (5, 10, 30, 60, 300, 600, 1800, 3600, 7200) if (end - start) / t <= 7)
     for k in range(0, int((end - start) // tick) + 1):
         t = end - k * tick
-        svg.append(f'<text x="{x(t) - 14:.0f}" y="{h + 20:.0f}" class="axis">{_tick_label(end - t)}</text>')
+        svg.append(
+            f'<text x="{x(t) - 14:.0f}" y="{h + 20:.0f}" class="axis">{_tick_label(end - t)}</text>'
+        )
     if dashed:
         for s in steps:
             if lo <= s["value"] <= hi:
-                svg.append(f'<line x1="60" y1="{y(s["value"]):.1f}" '
-                           f'x2="{60 + w:.0f}" y2="{y(s["value"]):.1f}" '
-                           f'stroke="{COLOURS.get(s["color"], s["color"])}" stroke-dasharray="6 4"/>')
+                svg.append(
+                    f'<line x1="60" y1="{y(s["value"]):.1f}" '
+                    f'x2="{60 + w:.0f}" y2="{y(s["value"]):.1f}" '
+                    f'stroke="{COLOURS.get(s["color"], s["color"])}" stroke-dasharray="6 4"/>'
+                )
     step = (end - start) / 240
     bars = defaults.get("custom", {}).get("drawStyle") == "bars"
     legend_rows = []
@@ -211,28 +263,41 @@ def render_timeseries(panel: dict, results: list[list[dict]], start: float, end:
         runs.append(run)
         for r in runs:
             if bars:
-                svg += [f'<line x1="{x(t):.1f}" y1="{y(lo):.1f}" x2="{x(t):.1f}" y2="{y(v):.1f}" '
-                        f'stroke="{colour}" stroke-width="2"/>' for t, v in r if v]
+                svg += [
+                    f'<line x1="{x(t):.1f}" y1="{y(lo):.1f}" x2="{x(t):.1f}" y2="{y(v):.1f}" '
+                    f'stroke="{colour}" stroke-width="2"/>'
+                    for t, v in r
+                    if v
+                ]
             elif len(r) == 1:
-                svg.append(f'<circle cx="{x(r[0][0]):.1f}" cy="{y(r[0][1]):.1f}" r="2.5" fill="{colour}"/>')
+                svg.append(
+                    f'<circle cx="{x(r[0][0]):.1f}" cy="{y(r[0][1]):.1f}" r="2.5" fill="{colour}"/>'
+                )
             elif r:
                 path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in r)
-                svg.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+                svg.append(
+                    f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+                )
         finite = [v for _, v in values if math.isfinite(v)]
         last = format_value(finite[-1], unit) if finite else "NaN"
         peak = format_value(max(finite), unit) if finite else "NaN"
-        legend_rows.append(f'<tr><td><span class="swatch" style="background:{colour}"></span>'
-                           f'{html.escape(name)}</td><td>{last}</td><td>{peak}</td></tr>')
+        legend_rows.append(
+            f'<tr><td><span class="swatch" style="background:{colour}"></span>'
+            f"{html.escape(name)}</td><td>{last}</td><td>{peak}</td></tr>"
+        )
     svg.append("</svg>")
-    table = (f'<table class="legend"><tr><th></th><th>Last</th><th>Max</th></tr>'
-             f'{"".join(legend_rows)}</table>')
+    table = (
+        f'<table class="legend"><tr><th></th><th>Last</th><th>Max</th></tr>'
+        f"{''.join(legend_rows)}</table>"
+    )
     return _box(panel, "".join(svg) + table)
 
 
 # -- dashboards --------------------------------------------------------------------------------
 
 # a Template, not %-formatting: the CSS is full of braces and percentages
-STYLE = string.Template("""
+STYLE = string.Template(
+    """
 body{background:#111217;color:#d8d9da;font:12px/1.3 Inter,Helvetica,Arial,sans-serif;margin:0;"""
     """padding:10px}
 h1{font-size:18px;margin:0 0 4px}.sub{color:#8e8e8e;margin-bottom:8px}
@@ -252,11 +317,13 @@ table{border-collapse:collapse;width:100%;font-size:11px}td,th{padding:2px 4px;t
 .legend td:nth-child(n+2),.legend th:nth-child(n+2){text-align:right}
 .swatch{display:inline-block;width:10px;height:3px;margin-right:4px;vertical-align:middle}
 svg text.axis{fill:#8e8e8e;font-size:10px}svg line.grid{stroke:#2c3235}
-""").substitute(row_px=UNIT_PX)
+"""
+).substitute(row_px=UNIT_PX)
 
 
-def render_dashboard(dashboard: dict, prometheus: PromClient, range_seconds: int = 6 * 3600,
-                     now: float | None = None) -> tuple[str, int]:
+def render_dashboard(
+    dashboard: dict, prometheus: PromClient, range_seconds: int = 6 * 3600, now: float | None = None
+) -> tuple[str, int]:
     """(HTML, height in pixels) of one dashboard filled with the live results; All is selected."""
     end = now or time.time()
     start = end - range_seconds
@@ -284,22 +351,29 @@ def render_dashboard(dashboard: dict, prometheus: PromClient, range_seconds: int
             offset = shift + k * block
             values = dict(base, **({repeat: value} if repeat else {}))
             title = substitute(panel["title"], {"system": value or "All"})
-            current.append(f'<div class="row" style="grid-row:{panel["gridPos"]["y"] + offset + 1}">'
-                           f'{html.escape(title)}</div>')
-            current += [render_panel(_moved(p, offset), prometheus, values, start, end, step) for p in members]
+            current.append(
+                f'<div class="row" style="grid-row:{panel["gridPos"]["y"] + offset + 1}">'
+                f"{html.escape(title)}</div>"
+            )
+            current += [
+                render_panel(_moved(p, offset), prometheus, values, start, end, step)
+                for p in members
+            ]
         shift += (len(repetitions) - 1) * block
         i = j
     height_units = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels) + shift
     blocks.append(f'<div class="grid">{"".join(current)}</div>')
     title = html.escape(dashboard["title"])
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(end))
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
-            "<div class='sub'>Static preview of the generated Grafana JSON "
-            "with live Prometheus results · "
-            f"last {range_seconds // 3600}h to {when} "
-            "(a panel with less history is zoomed to its data) · "
-            f"all variables: All</div>{''.join(blocks)}</body></html>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{title}</h1>"
+        "<div class='sub'>Static preview of the generated Grafana JSON "
+        "with live Prometheus results · "
+        f"last {range_seconds // 3600}h to {when} "
+        "(a panel with less history is zoomed to its data) · "
+        f"all variables: All</div>{''.join(blocks)}</body></html>"
+    )
     return page, 70 + height_units * UNIT_PX + 20
 
 
@@ -315,17 +389,25 @@ def _rows_height(members: list[dict]) -> int:
     return max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in members) - top
 
 
-def render_panel(panel: dict, prometheus: PromClient, values: dict[str, str], start: float,
-                 end: float, step: float) -> str:
+def render_panel(
+    panel: dict,
+    prometheus: PromClient,
+    values: dict[str, str],
+    start: float,
+    end: float,
+    step: float,
+) -> str:
     """One panel's HTML from its targets run with the given variable values."""
     exprs = [substitute(t["expr"], values) for t in panel["targets"]]
     if panel["type"] == "timeseries":
         results = [series_range(prometheus, e, start, end, step) for e in exprs]
         first = min((float(s["values"][0][0]) for r in results for s in r), default=start)
-        if first > start + step:        # less history than the range: zoom to the data, as a user would
+        if first > start + step:  # less history than the range: zoom to the data, as a user would
             fine = max(1.0, (end - first + step) / 240)
             results = [series_range(prometheus, e, first - step, end, fine) for e in exprs]
-            first = min((float(s["values"][0][0]) for r in results for s in r), default=first - step)
+            first = min(
+                (float(s["values"][0][0]) for r in results for s in r), default=first - step
+            )
             start = first - max(1.0, (end - first) * 0.02)
         return render_timeseries(panel, results, start, end)
     results = [prometheus.instant(e, end) for e in exprs]
@@ -337,23 +419,41 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def screenshot(html_path: Path, png_path: Path, height: int, run: Callable = subprocess.run) -> None:
+def screenshot(
+    html_path: Path, png_path: Path, height: int, run: Callable = subprocess.run
+) -> None:
     """Screenshot an HTML file with headless Chromium; RuntimeError when it fails."""
     browser = chromium()
     if browser is None:
         raise RuntimeError("chromium is not installed (Debian package chromium)")
     with tempfile.TemporaryDirectory(prefix="aftercare-chromium-") as profile:
-        result = run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                      "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={WIDTH_PX},{height}",
-                      f"--screenshot={png_path}", html_path.resolve().as_uri()],
-                     capture_output=True, text=True, timeout=60)
+        result = run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                f"--window-size={WIDTH_PX},{height}",
+                f"--screenshot={png_path}",
+                html_path.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     if result.returncode != 0 or not png_path.is_file():
         raise RuntimeError(f"chromium failed ({result.returncode}): {result.stderr[-500:]}")
 
 
-def write_previews(prometheus_url: str, out: Path, range_seconds: int = 6 * 3600,
-                   png: bool = True) -> list[Path]:
+def write_previews(
+    prometheus_url: str, out: Path, range_seconds: int = 6 * 3600, png: bool = True
+) -> list[Path]:
     """Write <uid>.html (and <uid>.png) for every generated dashboard into out."""
     out.mkdir(parents=True, exist_ok=True)
     client = PromClient(prometheus_url)
@@ -371,14 +471,22 @@ def write_previews(prometheus_url: str, out: Path, range_seconds: int = 6 * 3600
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboards.preview", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboards.preview", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--prometheus", required=True, help="Prometheus base URL")
-    parser.add_argument("--out", type=Path, required=True, help="directory for the HTML and PNG files")
-    parser.add_argument("--range", dest="hours", type=int, default=6, help="hours of history to draw")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory for the HTML and PNG files"
+    )
+    parser.add_argument(
+        "--range", dest="hours", type=int, default=6, help="hours of history to draw"
+    )
     parser.add_argument("--no-png", action="store_true", help="write the HTML only")
     args = parser.parse_args(argv)
     try:
-        for path in write_previews(args.prometheus, args.out, args.hours * 3600, png=not args.no_png):
+        for path in write_previews(
+            args.prometheus, args.out, args.hours * 3600, png=not args.no_png
+        ):
             print(path)
     except (requests.RequestException, RuntimeError) as exc:
         print(f"dashboards.preview: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 Used by the live-query test and by the previews: both run exactly the
 expressions Grafana would, read from the generated JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,10 @@ class UnknownVariable(ValueError):
 class Query:
     """One panel target (or annotation) of a dashboard."""
 
-    dashboard: str          # uid
-    panel_id: int | None    # None for an annotation
-    panel: str              # panel title, or "annotation: <name>"
-    kind: str               # panel type (stat, timeseries, table) or "annotation"
+    dashboard: str  # uid
+    panel_id: int | None  # None for an annotation
+    panel: str  # panel title, or "annotation: <name>"
+    kind: str  # panel type (stat, timeseries, table) or "annotation"
     ref: str
     expr: str
     legend: str = ""
@@ -60,28 +61,48 @@ def panels(dashboard: dict) -> list[dict]:
 def queries(dashboard: dict) -> list[Query]:
     """Every target expression of every panel, then every annotation's expression."""
     uid = dashboard["uid"]
-    out = [Query(uid, panel["id"], panel["title"], panel["type"], target["refId"], target["expr"],
-                 target.get("legendFormat", ""), bool(target.get("instant")))
-           for panel in panels(dashboard) for target in panel.get("targets", [])]
-    out += [Query(uid, None, f"annotation: {a['name']}", "annotation", "A", a["expr"])
-            for a in dashboard.get("annotations", {}).get("list", []) if a.get("expr")]
+    out = [
+        Query(
+            uid,
+            panel["id"],
+            panel["title"],
+            panel["type"],
+            target["refId"],
+            target["expr"],
+            target.get("legendFormat", ""),
+            bool(target.get("instant")),
+        )
+        for panel in panels(dashboard)
+        for target in panel.get("targets", [])
+    ]
+    out += [
+        Query(uid, None, f"annotation: {a['name']}", "annotation", "A", a["expr"])
+        for a in dashboard.get("annotations", {}).get("list", [])
+        if a.get("expr")
+    ]
     return out
 
 
 def substitute(expr: str, values: dict[str, str]) -> str:
     """Replace $name and ${name} by values[name]; UnknownVariable for any other variable."""
+
     def replace(match: re.Match) -> str:
         name = match.group(1).strip("{}")
         if name not in values:
             raise UnknownVariable(f"{name} in {expr}")
         return values[name]
+
     return VARIABLE.sub(replace, expr)
 
 
-def variables(dashboard: dict, selected: dict[str, str] | None = None, range_: str = "6h",
-              rate_interval: str = "1m") -> dict[str, str]:
-    """Values for every variable of the dashboard: All (the allValue) unless selected says otherwise,
-    plus Grafana's $__range, $__rate_interval and $__interval."""
+def variables(
+    dashboard: dict,
+    selected: dict[str, str] | None = None,
+    range_: str = "6h",
+    rate_interval: str = "1m",
+) -> dict[str, str]:
+    """Values for every variable of the dashboard: All (the allValue) unless selected says
+    otherwise, plus Grafana's $__range, $__rate_interval and $__interval."""
     values = {"__range": range_, "__rate_interval": rate_interval, "__interval": "15s"}
     for variable in dashboard.get("templating", {}).get("list", []):
         if variable.get("type") == "query":
@@ -93,5 +114,7 @@ def variables(dashboard: dict, selected: dict[str, str] | None = None, range_: s
 def legend(template: str, labels: dict[str, str]) -> str:
     """A series' legend from a legendFormat like '{{system}} / {{database}}'."""
     if not template:
-        return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__") or "value"
+        return (
+            ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__") or "value"
+        )
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), template)

@@ -4,6 +4,7 @@ and exporter processes on loopback, used by the tests, the demos and the benchma
 A checkout-only package (not part of the wheel): it runs the repository's own rules and
 exporters from REPO_ROOT.
 """
+
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,9 +1,11 @@
 """A real Alertmanager on a free loopback port, with its config rewritten for tests."""
+
 from __future__ import annotations
 
 import signal
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 import yaml
@@ -36,9 +38,12 @@ def _override_timings(route: dict[str, Any], timings: Mapping[str, str], root: b
         _override_timings(child, timings, root=False)
 
 
-def rewrite_config(text: str, webhook_address: str | None = None,
-                   timings: Mapping[str, str] | None = None,
-                   config_dir: str | Path | None = None) -> str:
+def rewrite_config(
+    text: str,
+    webhook_address: str | None = None,
+    timings: Mapping[str, str] | None = None,
+    config_dir: str | Path | None = None,
+) -> str:
     """Rewrite alertmanager.yml text for a test: webhook address, route timings, template paths."""
     config = yaml.safe_load(text) or {}
     if not isinstance(config, dict):
@@ -50,23 +55,32 @@ def rewrite_config(text: str, webhook_address: str | None = None,
     if timings:
         unknown = set(timings) - TIMING_KEYS
         if unknown:
-            raise ValueError(f"unknown route timing(s) {sorted(unknown)}; allowed: {sorted(TIMING_KEYS)}")
+            raise ValueError(
+                f"unknown route timing(s) {sorted(unknown)}; allowed: {sorted(TIMING_KEYS)}"
+            )
         if not isinstance(config.get("route"), dict):
             raise ValueError("alertmanager config has no route to override timings on")
         _override_timings(config["route"], timings, root=True)
     if config_dir is not None and config.get("templates"):
         base = Path(config_dir).resolve()
-        config["templates"] = [str(base / t) if not Path(t).is_absolute() else t
-                               for t in config["templates"]]
+        config["templates"] = [
+            str(base / t) if not Path(t).is_absolute() else t for t in config["templates"]
+        ]
     return yaml.safe_dump(config, sort_keys=False)
 
 
 class Alertmanager(LocalServer):
     """Alertmanager 0.25 without clustering; use as a context manager."""
 
-    def __init__(self, config_text: str, webhook_address: str | None = None,
-                 timings: Mapping[str, str] | None = None, config_dir: str | Path | None = None,
-                 extra_args: tuple[str, ...] | list[str] = (), startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        config_text: str,
+        webhook_address: str | None = None,
+        timings: Mapping[str, str] | None = None,
+        config_dir: str | Path | None = None,
+        extra_args: tuple[str, ...] | list[str] = (),
+        startup_timeout: float = 20.0,
+    ) -> None:
         """Rewrite the config into a new temp dir; nothing runs until start() or entering the
         context.
 
@@ -81,7 +95,7 @@ class Alertmanager(LocalServer):
         self.storage_path.mkdir()
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> "Alertmanager":
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Alertmanager:
         """Build from an alertmanager.yml on disk; relative template paths resolve next to it."""
         path = Path(path)
         kwargs.setdefault("config_dir", path.parent)
@@ -90,14 +104,22 @@ class Alertmanager(LocalServer):
     name = "alertmanager"
 
     def cluster_args(self) -> list[str]:
-        return ["--cluster.listen-address="]          # no clustering
+        return ["--cluster.listen-address="]  # no clustering
 
     def command(self) -> list[str]:
-        return [ALERTMANAGER_BIN, "--config.file", str(self.config_path),
-                "--storage.path", str(self.storage_path), "--web.listen-address", self.address,
-                *self.cluster_args(), *self.extra_args]
+        return [
+            ALERTMANAGER_BIN,
+            "--config.file",
+            str(self.config_path),
+            "--storage.path",
+            str(self.storage_path),
+            "--web.listen-address",
+            self.address,
+            *self.cluster_args(),
+            *self.extra_args,
+        ]
 
-    def restart(self) -> "Alertmanager":
+    def restart(self) -> Alertmanager:
         """Stop and start again on the same port with the same storage."""
         self.stop()
         return self.start()
@@ -113,7 +135,9 @@ class Alertmanager(LocalServer):
         """POST /api/v2/alerts (each alert: labels, annotations, startsAt, endsAt, generatorURL)."""
         response = requests.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=10)
         if response.status_code != 200:
-            raise RuntimeError(f"alertmanager refused alerts: HTTP {response.status_code}: {response.text}")
+            raise RuntimeError(
+                f"alertmanager refused alerts: HTTP {response.status_code}: {response.text}"
+            )
 
     def status(self) -> dict[str, Any]:
         """GET /api/v2/status: config.original (the loaded YAML), versionInfo, uptime."""
@@ -125,17 +149,26 @@ class Alertmanager(LocalServer):
 class ClusteredAlertmanager(Alertmanager):
     """The dev stack's Alertmanager, gossiping with its peers on fixed loopback ports."""
 
-    def __init__(self, config_text: str, cluster_port: int, peers: list[int],
-                 peer_timeout: str = "15s", **kwargs) -> None:
+    def __init__(
+        self,
+        config_text: str,
+        cluster_port: int,
+        peers: list[int],
+        peer_timeout: str = "15s",
+        **kwargs,
+    ) -> None:
         super().__init__(config_text, **kwargs)
         self.cluster_port, self.peers, self.peer_timeout = cluster_port, peers, peer_timeout
 
     def cluster_args(self) -> list[str]:
-        return [f"--cluster.listen-address=127.0.0.1:{self.cluster_port}",
-                f"--cluster.advertise-address=127.0.0.1:{self.cluster_port}",
-                *(f"--cluster.peer=127.0.0.1:{p}" for p in self.peers),
-                f"--cluster.peer-timeout={self.peer_timeout}", "--cluster.gossip-interval=100ms",
-                "--cluster.pushpull-interval=2s"]
+        return [
+            f"--cluster.listen-address=127.0.0.1:{self.cluster_port}",
+            f"--cluster.advertise-address=127.0.0.1:{self.cluster_port}",
+            *(f"--cluster.peer=127.0.0.1:{p}" for p in self.peers),
+            f"--cluster.peer-timeout={self.peer_timeout}",
+            "--cluster.gossip-interval=100ms",
+            "--cluster.pushpull-interval=2s",
+        ]
 
     def kill(self) -> None:
         """SIGKILL: the node is lost without a goodbye to its peer."""

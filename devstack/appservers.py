@@ -1,5 +1,6 @@
 """Debian's nginx and Apache on free loopback ports, each in its own temporary directory,
 with their status pages on (nginx stub_status, Apache mod_status), for the status checks."""
+
 from __future__ import annotations
 
 import base64
@@ -26,9 +27,12 @@ class Nginx(LocalServer):
     def prepare(self) -> None:
         (self.dir / "html").mkdir(exist_ok=True)
         (self.dir / "html" / "page.html").write_text("<html><body>Welcome</body></html>\n")
-        self.dir.chmod(0o755)     # nginx's workers (not the master's user) read the pages
-        slow = (f"location /slow/ {{ proxy_pass http://{self.upstream}; "
-                f"proxy_read_timeout 60s; }}" if self.upstream else "")
+        self.dir.chmod(0o755)  # nginx's workers (not the master's user) read the pages
+        slow = (
+            f"location /slow/ {{ proxy_pass http://{self.upstream}; proxy_read_timeout 60s; }}"
+            if self.upstream
+            else ""
+        )
         (self.dir / "nginx.conf").write_text(f"""
 worker_processes 1;
 pid {self.dir}/nginx.pid;
@@ -51,8 +55,15 @@ http {{
 """)
 
     def command(self) -> list[str]:
-        return [NGINX_BIN, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
-                "-g", "daemon off;"]
+        return [
+            NGINX_BIN,
+            "-p",
+            str(self.dir),
+            "-c",
+            str(self.dir / "nginx.conf"),
+            "-g",
+            "daemon off;",
+        ]
 
 
 class Apache(LocalServer):
@@ -62,8 +73,9 @@ class Apache(LocalServer):
     name = "apache"
     ready_path = "/page.html"
 
-    def __init__(self, user: str = "monitor", password: str = "s3cret-status",
-                 startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self, user: str = "monitor", password: str = "s3cret-status", startup_timeout: float = 20.0
+    ) -> None:
         self.user, self.password = user, password
         super().__init__("aftercare-apache-", startup_timeout)
 
@@ -71,10 +83,17 @@ class Apache(LocalServer):
         (self.dir / "html").mkdir(exist_ok=True)
         (self.dir / "html" / "page.html").write_text("<html><body>Welcome</body></html>\n")
         digest = base64.b64encode(hashlib.sha1(self.password.encode()).digest()).decode()
-        hashed = "{SHA}" + digest          # a throwaway test password: htpasswd's SHA-1 format
+        hashed = "{SHA}" + digest  # a throwaway test password: htpasswd's SHA-1 format
         (self.dir / "htpasswd").write_text(f"{self.user}:{hashed}\n")
-        modules = ["mpm_event", "authz_core", "authn_core", "authn_file", "auth_basic",
-                   "authz_user", "status"]
+        modules = [
+            "mpm_event",
+            "authz_core",
+            "authn_core",
+            "authn_file",
+            "auth_basic",
+            "authz_user",
+            "status",
+        ]
         loads = "\n".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so" for m in modules)
         (self.dir / "httpd.conf").write_text(f"""
 {loads}

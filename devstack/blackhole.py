@@ -1,4 +1,5 @@
 """A TCP listener that accepts connections and never answers."""
+
 from __future__ import annotations
 
 import selectors
@@ -51,7 +52,7 @@ class BlackHole:
                 with self._lock:
                     self._held.append(conn)
 
-    def start(self) -> "BlackHole":
+    def start(self) -> BlackHole:
         """Start accepting in a daemon thread."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="blackhole", daemon=True)
@@ -70,9 +71,13 @@ class BlackHole:
             self._held.clear()
         self._listener.close()
 
-    def __enter__(self) -> "BlackHole":
+    def __enter__(self) -> BlackHole:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()

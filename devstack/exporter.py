@@ -1,11 +1,13 @@
 """The project's exporter CLI run as a real subprocess on a free loopback port."""
+
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import requests
 
@@ -16,9 +18,16 @@ from .process import LocalServer, spawn, terminate
 class ExporterProcess(LocalServer):
     """``python -m exporters.cli AREA --config.file F --web.listen-address 127.0.0.1:P``."""
 
-    def __init__(self, area: str, config_file: str | Path, extra: Sequence[str] = (),
-                 env: dict[str, str] | None = None, startup_timeout: float = 15.0,
-                 scheme: str = "http", **request_args: Any) -> None:
+    def __init__(
+        self,
+        area: str,
+        config_file: str | Path,
+        extra: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 15.0,
+        scheme: str = "http",
+        **request_args: Any,
+    ) -> None:
         """Prepare; nothing runs until start() or entering the context.
 
         request_args (e.g. auth=, verify=) are passed to every HTTP request the stack makes,
@@ -42,12 +51,26 @@ class ExporterProcess(LocalServer):
 
     def command(self) -> list[str]:
         """The argv the exporter is started with."""
-        return [sys.executable, "-m", "exporters.cli", self.area, "--config.file", str(self.config_file),
-                "--web.listen-address", self.address, *self.extra]
+        return [
+            sys.executable,
+            "-m",
+            "exporters.cli",
+            self.area,
+            "--config.file",
+            str(self.config_file),
+            "--web.listen-address",
+            self.address,
+            *self.extra,
+        ]
 
     def spawn(self) -> subprocess.Popen:
-        return spawn(self.command(), self.stdout_path, env=self.env, cwd=REPO_ROOT,
-                     stderr_path=self.stderr_path)
+        return spawn(
+            self.command(),
+            self.stdout_path,
+            env=self.env,
+            cwd=REPO_ROOT,
+            stderr_path=self.stderr_path,
+        )
 
     def ready_log(self) -> Path:
         return self.stderr_path
@@ -57,13 +80,19 @@ class ExporterProcess(LocalServer):
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         """GET a path on the exporter."""
-        return requests.get(f"{self.url}/{path.lstrip('/')}", timeout=kwargs.pop("timeout", 30),
-                            **{**self.request_args, **kwargs})
+        return requests.get(
+            f"{self.url}/{path.lstrip('/')}",
+            timeout=kwargs.pop("timeout", 30),
+            **{**self.request_args, **kwargs},
+        )
 
     def post(self, path: str, **kwargs: Any) -> requests.Response:
         """POST to a path on the exporter (e.g. /-/reload)."""
-        return requests.post(f"{self.url}/{path.lstrip('/')}", timeout=kwargs.pop("timeout", 30),
-                             **{**self.request_args, **kwargs})
+        return requests.post(
+            f"{self.url}/{path.lstrip('/')}",
+            timeout=kwargs.pop("timeout", 30),
+            **{**self.request_args, **kwargs},
+        )
 
     def metrics_text(self) -> str:
         """GET /metrics and return the exposition text; raise on a non-200 answer."""
@@ -75,9 +104,11 @@ class ExporterProcess(LocalServer):
         """Parse /metrics into (name, labels, value) tuples."""
         from prometheus_client.parser import text_string_to_metric_families
 
-        return [(s.name, dict(s.labels), s.value)
-                for family in text_string_to_metric_families(self.metrics_text())
-                for s in family.samples]
+        return [
+            (s.name, dict(s.labels), s.value)
+            for family in text_string_to_metric_families(self.metrics_text())
+            for s in family.samples
+        ]
 
     def stdout_text(self) -> str:
         """Everything the exporter wrote to stdout so far."""

@@ -4,6 +4,7 @@
 expected report figures from them independently of Prometheus, and writes them
 as OpenMetrics text split by day for ``promtool tsdb create-blocks-from openmetrics``.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,11 +39,11 @@ class History:
     def _family(self, name: str) -> str:
         kind = self.types[name]
         if kind == "counter" and name.endswith("_total"):
-            return name[:-len("_total")]
+            return name[: -len("_total")]
         if kind == "histogram":
             for suffix in ("_bucket", "_sum", "_count"):
                 if name.endswith(suffix):
-                    return name[:-len(suffix)]
+                    return name[: -len(suffix)]
         return name
 
     def day_files(self, directory: str) -> list[str]:
@@ -77,9 +78,12 @@ class History:
 
             def run(path):
                 out = os.path.join(tmp, "blocks-" + os.path.basename(path))
-                result = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics",
-                                         "--quiet", path, out],
-                                        capture_output=True, text=True, timeout=300)
+                result = subprocess.run(
+                    [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", path, out],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
                 if result.returncode != 0:
                     raise RuntimeError(f"promtool failed on {path}: {result.stderr[-2000:]}")
                 return out

@@ -1,5 +1,6 @@
 """A throwaway MariaDB server (Debian's mariadbd) in a temp dir under /tmp, on a free loopback
 port."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .ports import free_port
 from .process import Managed, tail
@@ -21,7 +23,9 @@ class ThrowawayMariaDB(Managed):
     """mariadb-install-db + mariadbd as the mysql OS user, root without a password; the error log
     and the slow query log in the temp dir. ``settings`` are extra ``--name=value`` options."""
 
-    def __init__(self, settings: Mapping[str, str] | None = None, startup_timeout: float = 30) -> None:
+    def __init__(
+        self, settings: Mapping[str, str] | None = None, startup_timeout: float = 30
+    ) -> None:
         self.settings = dict(settings or {})
         self.startup_timeout = startup_timeout
         self.dir = Path(tempfile.mkdtemp(prefix="aftercare-mariadb-", dir="/tmp"))
@@ -34,23 +38,43 @@ class ThrowawayMariaDB(Managed):
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "ThrowawayMariaDB":
+    def start(self) -> ThrowawayMariaDB:
         user = ["--user=" + OS_USER] if os.geteuid() == 0 else []
         if not self.data_dir.exists():
-            done = subprocess.run(["mariadb-install-db", "--no-defaults", *user,
-                                   f"--datadir={self.data_dir}", "--skip-test-db",
-                                   "--auth-root-authentication-method=normal"],
-                                  capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [
+                    "mariadb-install-db",
+                    "--no-defaults",
+                    *user,
+                    f"--datadir={self.data_dir}",
+                    "--skip-test-db",
+                    "--auth-root-authentication-method=normal",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             if done.returncode != 0:
                 raise RuntimeError(f"mariadb-install-db failed: {done.stdout}{done.stderr}")
         self.port = free_port()
-        options = {"datadir": str(self.data_dir), "port": str(self.port),
-                   "bind-address": "127.0.0.1", "socket": str(self.dir / "mariadb.sock"),
-                   "pid-file": str(self.dir / "mariadb.pid"), "log-error": str(self.error_log),
-                   "skip-name-resolve": "1", **self.settings}
+        options = {
+            "datadir": str(self.data_dir),
+            "port": str(self.port),
+            "bind-address": "127.0.0.1",
+            "socket": str(self.dir / "mariadb.sock"),
+            "pid-file": str(self.dir / "mariadb.pid"),
+            "log-error": str(self.error_log),
+            "skip-name-resolve": "1",
+            **self.settings,
+        }
         argv = ["mariadbd", "--no-defaults", *user, *(f"--{k}={v}" for k, v in options.items())]
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + self.startup_timeout
         while True:
             try:
@@ -67,8 +91,14 @@ class ThrowawayMariaDB(Managed):
     def connect(self, **kwargs: Any) -> Any:
         import pymysql
 
-        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=5,
-                               autocommit=True, **kwargs)
+        return pymysql.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            connect_timeout=5,
+            autocommit=True,
+            **kwargs,
+        )
 
     def close(self) -> None:
         try:

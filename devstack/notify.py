@@ -1,4 +1,5 @@
 """aftercare-notify run as a real subprocess on a free loopback port."""
+
 from __future__ import annotations
 
 import signal
@@ -17,8 +18,13 @@ class NotifyProcess(LocalServer):
 
     name = "aftercare-notify"
 
-    def __init__(self, config_file: str | Path, extra: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, startup_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        config_file: str | Path,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 15.0,
+    ) -> None:
         self.config_file = Path(config_file).resolve()
         self.extra = list(extra)
         self.env = {"PYTHONUNBUFFERED": "1", **(env or {})}
@@ -27,12 +33,25 @@ class NotifyProcess(LocalServer):
         self.stderr_path = self.dir / "stderr.log"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "exporters.notify.cli", "--config.file",
-                str(self.config_file), "--web.listen-address", self.address, *self.extra]
+        return [
+            sys.executable,
+            "-m",
+            "exporters.notify.cli",
+            "--config.file",
+            str(self.config_file),
+            "--web.listen-address",
+            self.address,
+            *self.extra,
+        ]
 
     def spawn(self) -> subprocess.Popen:
-        return spawn(self.command(), self.stdout_path, env=self.env, cwd=REPO_ROOT,
-                     stderr_path=self.stderr_path)
+        return spawn(
+            self.command(),
+            self.stdout_path,
+            env=self.env,
+            cwd=REPO_ROOT,
+            stderr_path=self.stderr_path,
+        )
 
     def ready_log(self) -> Path:
         return self.stderr_path
@@ -46,8 +65,9 @@ class NotifyProcess(LocalServer):
     def post(self, channel: str, body, **kwargs) -> requests.Response:
         data = body if isinstance(body, (bytes, str)) else None
         json_body = None if data is not None else body
-        return requests.post(f"{self.url}/notify/{channel}", data=data, json=json_body,
-                             timeout=10, **kwargs)
+        return requests.post(
+            f"{self.url}/notify/{channel}", data=data, json=json_body, timeout=10, **kwargs
+        )
 
     def metrics_text(self) -> str:
         response = requests.get(f"{self.url}/metrics", timeout=10)
@@ -57,6 +77,7 @@ class NotifyProcess(LocalServer):
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample (0 when absent)."""
         from prometheus_client.parser import text_string_to_metric_families
+
         for family in text_string_to_metric_families(self.metrics_text()):
             for s in family.samples:
                 if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):

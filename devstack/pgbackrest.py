@@ -4,6 +4,7 @@ Debian's pgbackrest, run as the postgres OS user: WAL archived through
 ``archive-push``, ``stanza-create``, full and incremental backups, and ways to
 break it (a lost info file, archiving that stops) the way they break in the field.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,16 +32,17 @@ class PgBackRestRepo(Managed):
         self.conf = self.dir / "pgbackrest.conf"
         self.repo = self.dir / "repo"
         archive = f"'pgbackrest --config={self.conf} --stanza={stanza} archive-push %p'"
-        self.pg = ThrowawayPostgres(settings={"archive_mode": "on", "wal_level": "replica",
-                                              "archive_command": archive},
-                                    initdb_args=["--data-checksums"])
+        self.pg = ThrowawayPostgres(
+            settings={"archive_mode": "on", "wal_level": "replica", "archive_command": archive},
+            initdb_args=["--data-checksums"],
+        )
 
     @property
     def command(self) -> str:
         """The ``pgbackrest.command`` for aftercare.yml: the binary and this repository's config."""
         return f"pgbackrest --config={self.conf}"
 
-    def start(self) -> "PgBackRestRepo":
+    def start(self) -> PgBackRestRepo:
         self.pg.start()
         self.write_conf()
         self.run("stanza-create")
@@ -51,16 +53,20 @@ class PgBackRestRepo(Managed):
         stanza names given (the same cluster, another stanza)."""
         sections = "".join(
             f"\n[{name}]\npg1-path={self.pg.data_dir}\npg1-socket-path={self.pg.socket_dir}\n"
-            f"pg1-port={self.pg.port}\n" for name in (self.stanza, *stanzas))
+            f"pg1-port={self.pg.port}\n"
+            for name in (self.stanza, *stanzas)
+        )
         self.conf.write_text(
             f"[global]\nrepo1-path={self.repo}\nrepo1-retention-full=9999\n"
             f"log-path={self.dir / 'log'}\nlock-path={self.dir / 'lock'}\n"
             f"spool-path={self.dir / 'spool'}\nstart-fast=y\narchive-timeout=30\n"
-            f"log-level-console=warn\nlog-level-file=off\n{sections}")
+            f"log-level-console=warn\nlog-level-file=off\n{sections}"
+        )
         self.conf.chmod(0o644)
 
-    def run(self, *args: str, stanza: str | None = None, check: bool = True,
-            background: bool = False) -> Any:
+    def run(
+        self, *args: str, stanza: str | None = None, check: bool = True, background: bool = False
+    ) -> Any:
         """``pgbackrest --stanza=S ARGS`` as the postgres OS user; the CompletedProcess, or the
         Popen when ``background``."""
         argv = ["pgbackrest", f"--config={self.conf}", f"--stanza={stanza or self.stanza}", *args]
@@ -70,7 +76,9 @@ class PgBackRestRepo(Managed):
             return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if check and done.returncode != 0:
-            raise RuntimeError(f"pgbackrest {' '.join(args)} exited {done.returncode}: {done.stderr}")
+            raise RuntimeError(
+                f"pgbackrest {' '.join(args)} exited {done.returncode}: {done.stderr}"
+            )
         return done
 
     def backup(self, kind: str = "full") -> None:
@@ -97,8 +105,10 @@ class PgBackRestRepo(Managed):
         """A table whose third page fails its checksum on disk (the server keeps running)."""
         conn = self.pg.connect()
         with conn.cursor() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS damaged AS "
-                        "SELECT g, md5(g::text) FROM generate_series(1, 10000) g")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS damaged AS "
+                "SELECT g, md5(g::text) FROM generate_series(1, 10000) g"
+            )
             cur.execute("CHECKPOINT")
             cur.execute("SELECT pg_relation_filepath('damaged')")
             relation = self.pg.data_dir / cur.fetchone()[0]
@@ -112,8 +122,11 @@ class PgBackRestRepo(Managed):
         holding its lock, for the WAL segment it needs."""
         conn = self.pg.connect()
         with conn.cursor() as cur:
-            cur.execute("ALTER SYSTEM RESET archive_command" if working
-                        else "ALTER SYSTEM SET archive_command = 'false'")
+            cur.execute(
+                "ALTER SYSTEM RESET archive_command"
+                if working
+                else "ALTER SYSTEM SET archive_command = 'false'"
+            )
             cur.execute("SELECT pg_reload_conf()")
         conn.close()
 

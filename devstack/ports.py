@@ -1,4 +1,5 @@
 """Free TCP ports on the loopback interface."""
+
 from __future__ import annotations
 
 import socket

@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL cluster (the newest installed server) in a temp dir under /tmp, on a
 free loopback port."""
+
 from __future__ import annotations
 
 import os
@@ -7,16 +8,20 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .ports import free_port
 from .process import Managed, start_with_port_retry, tail
 
+
 def _newest_server_bin() -> Path:
     """The newest installed PostgreSQL server binaries (Debian/Ubuntu layout)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
 
 
@@ -27,8 +32,12 @@ OS_USER = "postgres"
 class ThrowawayPostgres(Managed):
     """initdb + pg_ctl as the postgres OS user (trust auth, fsync off); use as a context manager."""
 
-    def __init__(self, settings: Mapping[str, str] | None = None, initdb_args: Sequence[str] = (),
-                 startup_timeout: int = 30) -> None:
+    def __init__(
+        self,
+        settings: Mapping[str, str] | None = None,
+        initdb_args: Sequence[str] = (),
+        startup_timeout: int = 30,
+    ) -> None:
         """Create the temp dir; settings are extra ``-c name=value`` server options."""
         self.settings = dict(settings or {})
         self.initdb_args = list(initdb_args)
@@ -64,11 +73,25 @@ class ThrowawayPostgres(Managed):
         """Create the cluster (once)."""
         if self._initialized:
             return
-        result = self._run(str(PG_BIN / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                           "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync",
-                           "--no-instructions", *self.initdb_args)
+        result = self._run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+            "--no-instructions",
+            *self.initdb_args,
+        )
         if result.returncode != 0:
-            raise RuntimeError(f"initdb failed ({result.returncode}): {result.stdout}{result.stderr}")
+            raise RuntimeError(
+                f"initdb failed ({result.returncode}): {result.stdout}{result.stderr}"
+            )
         self._initialized = True
 
     def is_running(self) -> bool:
@@ -77,7 +100,7 @@ class ThrowawayPostgres(Managed):
             return False
         return self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "status").returncode == 0
 
-    def start(self) -> "ThrowawayPostgres":
+    def start(self) -> ThrowawayPostgres:
         """initdb if needed, then pg_ctl start -w; RuntimeError with the log tail on failure."""
         self.initdb()
         if self.is_running():
@@ -87,17 +110,35 @@ class ThrowawayPostgres(Managed):
         def attempt() -> None:
             if not keep_port:
                 self._port = free_port()
-            options = {"port": str(self._port), "listen_addresses": "127.0.0.1", "fsync": "off",
-                       "unix_socket_directories": str(self.socket_dir), "logging_collector": "off",
-                       **self.settings}
+            options = {
+                "port": str(self._port),
+                "listen_addresses": "127.0.0.1",
+                "fsync": "off",
+                "unix_socket_directories": str(self.socket_dir),
+                "logging_collector": "off",
+                **self.settings,
+            }
             opts = " ".join(f"-c {name}={value}" for name, value in options.items())
-            result = self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_path),
-                               "-w", "-t", str(self.startup_timeout), "-o", opts, "start",
-                               timeout=self.startup_timeout + 10)
+            result = self._run(
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_path),
+                "-w",
+                "-t",
+                str(self.startup_timeout),
+                "-o",
+                opts,
+                "start",
+                timeout=self.startup_timeout + 10,
+            )
             if result.returncode != 0:
                 self.stop("immediate")
-                raise RuntimeError(f"pg_ctl start failed ({result.returncode}): "
-                                   f"{result.stdout}{result.stderr}\nlog tail:\n{tail(self.log_path)}")
+                raise RuntimeError(
+                    f"pg_ctl start failed ({result.returncode}): "
+                    f"{result.stdout}{result.stderr}\nlog tail:\n{tail(self.log_path)}"
+                )
 
         if not self.log_path.exists() and self._as_root:
             self.log_path.touch()

@@ -1,4 +1,5 @@
 """Starting and stopping the server processes the dev stack runs."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import requests
 
@@ -25,14 +26,26 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def spawn(cmd: Sequence[str], log_path: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None, stderr_path: Path | None = None) -> subprocess.Popen:
+def spawn(
+    cmd: Sequence[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stderr_path: Path | None = None,
+) -> subprocess.Popen:
     """Start cmd with stdout (and stderr, unless stderr_path is given) appended to log_path."""
     out = open(log_path, "ab")
     err = open(stderr_path, "ab") if stderr_path else subprocess.STDOUT
     try:
-        return subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        return subprocess.Popen(
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
     finally:
         out.close()
         if stderr_path:
@@ -53,16 +66,24 @@ def terminate(proc: subprocess.Popen | None, grace: float = 5.0) -> int | None:
     return proc.returncode
 
 
-def wait_http_ready(proc: subprocess.Popen, url: str, timeout: float, log_path: Path,
-                    name: str, **request_args: object) -> None:
+def wait_http_ready(
+    proc: subprocess.Popen,
+    url: str,
+    timeout: float,
+    log_path: Path,
+    name: str,
+    **request_args: object,
+) -> None:
     """Wait until GET url answers 200; raise RuntimeError with the log tail if proc exits or
     time runs out."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with code {proc.returncode} before it was ready; "
-                               f"log tail:\n{tail(log_path)}")
+            raise RuntimeError(
+                f"{name} exited with code {proc.returncode} before it was ready; "
+                f"log tail:\n{tail(log_path)}"
+            )
         try:
             response = requests.get(url, timeout=1, **request_args)  # type: ignore[arg-type]
             if response.status_code == 200:
@@ -71,7 +92,9 @@ def wait_http_ready(proc: subprocess.Popen, url: str, timeout: float, log_path: 
         except requests.RequestException as err:
             last = type(err).__name__
         time.sleep(0.1)
-    raise RuntimeError(f"{name} not ready at {url} after {timeout:g}s ({last}); log tail:\n{tail(log_path)}")
+    raise RuntimeError(
+        f"{name} not ready at {url} after {timeout:g}s ({last}); log tail:\n{tail(log_path)}"
+    )
 
 
 def start_with_port_retry(start: Callable[[], None], log_path: Path, attempts: int = 3) -> None:
@@ -170,8 +193,14 @@ class LocalServer(Managed):
             self.prepare()
             self.process = self.spawn()
             try:
-                wait_http_ready(self.process, f"{self.url}{self.ready_path}", self.startup_timeout,
-                                self.ready_log(), self.name, **self.ready_args())
+                wait_http_ready(
+                    self.process,
+                    f"{self.url}{self.ready_path}",
+                    self.startup_timeout,
+                    self.ready_log(),
+                    self.name,
+                    **self.ready_args(),
+                )
             except RuntimeError:
                 terminate(self.process)
                 raise

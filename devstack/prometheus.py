@@ -1,10 +1,12 @@
 """A real Prometheus server on a free loopback port, in its own temporary directory."""
+
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import requests
 import yaml
@@ -28,7 +30,7 @@ def _time_param(value: TimeArg) -> str:
     """Render a time for the Prometheus API (unix seconds or RFC 3339)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return f"{value.timestamp():.3f}"
     return str(value)
 
@@ -36,12 +38,19 @@ def _time_param(value: TimeArg) -> str:
 class Prometheus(LocalServer):
     """Prometheus 2.x started from a generated prometheus.yml; use as a context manager."""
 
-    def __init__(self, scrape_configs: Sequence[dict[str, Any]] = (),
-                 rule_files: Iterable[str | Path] = (), alertmanagers: Iterable[str] = (),
-                 scrape_interval: str = "1s", evaluation_interval: str = "1s",
-                 extra_args: Sequence[str] = (), extra_config: dict[str, Any] | None = None,
-                 scrape_self: bool = False, resend_delay: str | None = "1s",
-                 startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        scrape_configs: Sequence[dict[str, Any]] = (),
+        rule_files: Iterable[str | Path] = (),
+        alertmanagers: Iterable[str] = (),
+        scrape_interval: str = "1s",
+        evaluation_interval: str = "1s",
+        extra_args: Sequence[str] = (),
+        extra_config: dict[str, Any] | None = None,
+        scrape_self: bool = False,
+        resend_delay: str | None = "1s",
+        startup_timeout: float = 30.0,
+    ) -> None:
         """Prepare the temp dir; nothing runs until start() or entering the context.
 
         scrape_self adds a job "prometheus" scraping this server's own address. resend_delay sets
@@ -69,17 +78,22 @@ class Prometheus(LocalServer):
     def config(self) -> dict[str, Any]:
         """The prometheus.yml content as a dict, built from the current attributes."""
         config: dict[str, Any] = {
-            "global": {"scrape_interval": self.scrape_interval,
-                       "evaluation_interval": self.evaluation_interval},
+            "global": {
+                "scrape_interval": self.scrape_interval,
+                "evaluation_interval": self.evaluation_interval,
+            },
             "scrape_configs": list(self.scrape_configs),
         }
         if self.scrape_self:
             config["scrape_configs"].insert(
-                0, {"job_name": "prometheus", "static_configs": [{"targets": [self.address]}]})
+                0, {"job_name": "prometheus", "static_configs": [{"targets": [self.address]}]}
+            )
         if self.rule_files:
             config["rule_files"] = [str(p) for p in self.rule_files]
         if self.alertmanagers:
-            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": self.alertmanagers}]}]}
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": self.alertmanagers}]}]
+            }
         config.update(self.extra_config)
         return config
 
@@ -92,18 +106,27 @@ class Prometheus(LocalServer):
         self.write_config()
 
     def command(self) -> list[str]:
-        return [PROMETHEUS_BIN, "--config.file", str(self.config_path),
-                "--storage.tsdb.path", str(self.storage_path),
-                "--web.listen-address", self.address, "--web.enable-lifecycle",
-                *([f"--rules.alert.resend-delay={self.resend_delay}"] if self.resend_delay else []),
-                *self.extra_args]
+        return [
+            PROMETHEUS_BIN,
+            "--config.file",
+            str(self.config_path),
+            "--storage.tsdb.path",
+            str(self.storage_path),
+            "--web.listen-address",
+            self.address,
+            "--web.enable-lifecycle",
+            *([f"--rules.alert.resend-delay={self.resend_delay}"] if self.resend_delay else []),
+            *self.extra_args,
+        ]
 
     def reload(self) -> None:
         """Rewrite prometheus.yml from the attributes and POST /-/reload; raise if it is refused."""
         self.write_config()
         response = requests.post(f"{self.url}/-/reload", timeout=10)
         if response.status_code != 200:
-            raise PrometheusError(f"reload failed: HTTP {response.status_code}: {response.text.strip()}")
+            raise PrometheusError(
+                f"reload failed: HTTP {response.status_code}: {response.text.strip()}"
+            )
 
     def backfill(self, openmetrics: str) -> None:
         """Write OpenMetrics text into the TSDB as blocks (promtool tsdb create-blocks-from
@@ -118,12 +141,23 @@ class Prometheus(LocalServer):
             openmetrics = openmetrics.rstrip("\n") + "\n# EOF\n"
         source = self.dir / "backfill.om"
         source.write_text(openmetrics)
-        result = subprocess.run([PROMTOOL_BIN, "tsdb", "create-blocks-from", "openmetrics",
-                                 str(source), str(self.storage_path)],
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                PROMTOOL_BIN,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(source),
+                str(self.storage_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if result.returncode != 0:
-            raise RuntimeError(f"promtool backfill failed ({result.returncode}): "
-                               f"{result.stdout}{result.stderr}")
+            raise RuntimeError(
+                f"promtool backfill failed ({result.returncode}): {result.stdout}{result.stderr}"
+            )
 
     # -- HTTP API --------------------------------------------------------------------------
 
@@ -153,24 +187,39 @@ class Prometheus(LocalServer):
             params["time"] = _time_param(time)
         return self.api("query", params)["result"]
 
-    def query_range(self, expr: str, start: TimeArg, end: TimeArg, step: str | float = "1s") -> list:
+    def query_range(
+        self, expr: str, start: TimeArg, end: TimeArg, step: str | float = "1s"
+    ) -> list:
         """Range query; returns data.result (a list of series with values)."""
-        return self.api("query_range", {"query": expr, "start": _time_param(start),
-                                        "end": _time_param(end), "step": str(step)})["result"]
+        return self.api(
+            "query_range",
+            {
+                "query": expr,
+                "start": _time_param(start),
+                "end": _time_param(end),
+                "step": str(step),
+            },
+        )["result"]
 
     def targets(self) -> list[dict[str, Any]]:
         """The active targets (/api/v1/targets)."""
         return self._call(self.client.targets)
 
-    def wait_for_targets_up(self, job: str | None = None, timeout: float = 30) -> list[dict[str, Any]]:
+    def wait_for_targets_up(
+        self, job: str | None = None, timeout: float = 30
+    ) -> list[dict[str, Any]]:
         """Wait until at least one target (of job, if given) exists and all of them are up;
         return them."""
+
         def check() -> list[dict[str, Any]] | None:
             targets = [t for t in self.targets() if job is None or t["labels"].get("job") == job]
             if targets and all(t["health"] == "up" for t in targets):
                 return targets
             return None
-        return wait_until(check, timeout, interval=0.25, what=f"targets up (job={job!r}) at {self.url}")
+
+        return wait_until(
+            check, timeout, interval=0.25, what=f"targets up (job={job!r}) at {self.url}"
+        )
 
     def rules(self) -> list[dict[str, Any]]:
         """The loaded rule groups (/api/v1/rules)."""
@@ -180,14 +229,22 @@ class Prometheus(LocalServer):
         """The active alerts (/api/v1/alerts): labels, annotations, state, activeAt, value."""
         return self._call(self.client.alerts)
 
-    def wait_for_alert(self, name: str, state: str = "firing", timeout: float = 30,
-                       labels: dict[str, str] | None = None) -> dict[str, Any]:
+    def wait_for_alert(
+        self,
+        name: str,
+        state: str = "firing",
+        timeout: float = 30,
+        labels: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Wait until alert name is in state (pending/firing) with the given labels; return it."""
         wanted = dict(labels or {}, alertname=name)
 
         def check() -> dict[str, Any] | None:
             for alert in self.alerts():
-                if alert["state"] == state and all(alert["labels"].get(k) == v for k, v in wanted.items()):
+                if alert["state"] == state and all(
+                    alert["labels"].get(k) == v for k, v in wanted.items()
+                ):
                     return alert
             return None
+
         return wait_until(check, timeout, interval=0.25, what=f"alert {name} {state} at {self.url}")

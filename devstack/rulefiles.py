@@ -1,4 +1,5 @@
 """Copies of the project's rule files with `for` durations shortened for tests."""
+
 from __future__ import annotations
 
 from pathlib import Path

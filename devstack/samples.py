@@ -1,4 +1,5 @@
 """Flatten an in-process scrape into {(metric, *other label values): value} for one target."""
+
 from __future__ import annotations
 
 

@@ -1,13 +1,15 @@
 """An HTTP sink that records Alertmanager webhook notifications."""
+
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any
 
 from .ports import free_port
 
@@ -41,9 +43,12 @@ def _alert_predicate(status: str, alertname: str, labels: dict[str, str]) -> Pre
     wanted = dict(labels, alertname=alertname)
 
     def match(notification: Notification) -> bool:
-        return any(alert.get("status") == status
-                   and all((alert.get("labels") or {}).get(k) == v for k, v in wanted.items())
-                   for alert in notification.alerts)
+        return any(
+            alert.get("status") == status
+            and all((alert.get("labels") or {}).get(k) == v for k, v in wanted.items())
+            for alert in notification.alerts
+        )
+
     match.__name__ = f"{status}({alertname}, {labels})"
     return match
 
@@ -107,11 +112,12 @@ class WebhookSink:
         """Full URL of a receiver path on this sink, e.g. url_for('/oncall')."""
         return f"http://{self.address}/{path.lstrip('/')}"
 
-    def start(self) -> "WebhookSink":
+    def start(self) -> WebhookSink:
         """Start serving in a daemon thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-sink",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="webhook-sink", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -123,11 +129,15 @@ class WebhookSink:
             self._thread = None
         self._server.server_close()
 
-    def __enter__(self) -> "WebhookSink":
+    def __enter__(self) -> WebhookSink:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def received(self, path: str | None = None) -> list[Notification]:
@@ -144,8 +154,9 @@ class WebhookSink:
         with self._cond:
             self._received.clear()
 
-    def wait_for(self, predicate: Predicate, timeout: float = 30,
-                 path: str | None = None) -> Notification:
+    def wait_for(
+        self, predicate: Predicate, timeout: float = 30, path: str | None = None
+    ) -> Notification:
         """Wait until a received notification (to path, if given) matches predicate; return it."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -155,9 +166,13 @@ class WebhookSink:
                         return notification
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    seen = [(n.path, n.status, [a.get("labels") for a in n.alerts])
-                            for n in self._received]
+                    seen = [
+                        (n.path, n.status, [a.get("labels") for a in n.alerts])
+                        for n in self._received
+                    ]
                     name = getattr(predicate, "__name__", repr(predicate))
-                    raise AssertionError(f"timed out after {timeout:g}s waiting for a webhook "
-                                         f"matching {name} (path={path!r}); received: {seen}")
+                    raise AssertionError(
+                        f"timed out after {timeout:g}s waiting for a webhook "
+                        f"matching {name} (path={path!r}); received: {seen}"
+                    )
                 self._cond.wait(remaining)

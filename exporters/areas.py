@@ -15,6 +15,7 @@ The ``hosts`` area has no exporter of ours: Prometheus scrapes each host's
 node_exporter (job ``node``) from the targets ``aftercare-exporter targets``
 writes, so its ``exporter``, ``classes`` and ``port`` are empty.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,15 +25,15 @@ from dataclasses import dataclass
 class InspectionArea:
     """One inspection area of the support contract and its name in each part of Aftercare."""
 
-    name: str                   # the area name: rules/<name>.*, the alerts' `area` label
-    summary: str                # what the area watches, in a few words
-    config_key: str             # its list in aftercare.yml (systems[].<config_key>)
-    exporter: str | None        # the `aftercare-exporter AREA` that serves it (None: node_exporter)
-    classes: tuple[str, ...]    # its Area classes ("module:Class"), imported only when served
-    target_label: str           # the label naming one watched target
-    port: int | None            # default --web.listen-address port of its exporter
-    dashboard: str              # dashboards/<dashboard>.dashboard.py
-    docs: str                   # its docs page, relative to the repository
+    name: str  # the area name: rules/<name>.*, the alerts' `area` label
+    summary: str  # what the area watches, in a few words
+    config_key: str  # its list in aftercare.yml (systems[].<config_key>)
+    exporter: str | None  # the `aftercare-exporter AREA` that serves it (None: node_exporter)
+    classes: tuple[str, ...]  # its Area classes ("module:Class"), imported only when served
+    target_label: str  # the label naming one watched target
+    port: int | None  # default --web.listen-address port of its exporter
+    dashboard: str  # dashboards/<dashboard>.dashboard.py
+    docs: str  # its docs page, relative to the repository
     report_section: str | None  # the report section named after it, if it has one
 
     @property
@@ -54,32 +55,89 @@ class InspectionArea:
 
 AREAS: tuple[InspectionArea, ...] = (
     InspectionArea(
-        "database", "space, performance, exception records", "databases", "database",
+        "database",
+        "space, performance, exception records",
+        "databases",
+        "database",
         ("exporters.database:DatabaseArea", "exporters.logs.areas:DatabaseLogArea"),
-        "database", 9851, "database", "docs/database.md", None),
+        "database",
+        9851,
+        "database",
+        "docs/database.md",
+        None,
+    ),
     InspectionArea(
-        "services", "reachable, running, fast", "services", "services",
+        "services",
+        "reachable, running, fast",
+        "services",
+        "services",
         ("exporters.services:ServicesArea",),
-        "service", 9852, "services", "docs/services.md", None),
+        "service",
+        9852,
+        "services",
+        "docs/services.md",
+        None,
+    ),
     InspectionArea(
-        "logs", "run logs of the application server", "logs", "services",
+        "logs",
+        "run logs of the application server",
+        "logs",
+        "services",
         ("exporters.logs.areas:LogSourcesArea",),
-        "source", 9852, "services", "docs/logs.md", "logs"),
+        "source",
+        9852,
+        "services",
+        "docs/logs.md",
+        "logs",
+    ),
     InspectionArea(
-        "integrations", "links between systems", "integrations", "integrations",
+        "integrations",
+        "links between systems",
+        "integrations",
+        "integrations",
         ("exporters.integrations:IntegrationsArea",),
-        "integration", 9853, "integrations", "docs/integrations.md", None),
+        "integration",
+        9853,
+        "integrations",
+        "docs/integrations.md",
+        None,
+    ),
     InspectionArea(
-        "exchange", "data-exchange and report-submission jobs", "exchange", "exchange",
+        "exchange",
+        "data-exchange and report-submission jobs",
+        "exchange",
+        "exchange",
         ("exporters.exchange:ExchangeArea", "exporters.logs.areas:ExchangeLogArea"),
-        "exchange", 9854, "exchange", "docs/exchange.md", "exchange"),
+        "exchange",
+        9854,
+        "exchange",
+        "docs/exchange.md",
+        "exchange",
+    ),
     InspectionArea(
-        "backups", "made, automatic, usable", "backups", "backups",
+        "backups",
+        "made, automatic, usable",
+        "backups",
+        "backups",
         ("exporters.backups:BackupsArea",),
-        "backup", 9855, "backups", "docs/backups.md", "backups"),
+        "backup",
+        9855,
+        "backups",
+        "docs/backups.md",
+        "backups",
+    ),
     InspectionArea(
-        "hosts", "CPU, memory, disks and clock of the servers", "hosts", None, (),
-        "host", None, "hosts", "docs/hosts.md", None),
+        "hosts",
+        "CPU, memory, disks and clock of the servers",
+        "hosts",
+        None,
+        (),
+        "host",
+        None,
+        "hosts",
+        "docs/hosts.md",
+        None,
+    ),
 )
 
 BY_NAME: dict[str, InspectionArea] = {area.name: area for area in AREAS}
@@ -110,9 +168,9 @@ def dashboard_areas(dashboard: str) -> list[str]:
 class ReportSection:
     """One section of the monthly report and the areas whose figures it reads."""
 
-    key: str                    # the section's name: step, module, message ``area.<key>``
-    covers: tuple[str, ...]     # the areas it reads
-    grade_key: str              # its key in the report JSON (area_grades, previous.areas)
+    key: str  # the section's name: step, module, message ``area.<key>``
+    covers: tuple[str, ...]  # the areas it reads
+    grade_key: str  # its key in the report JSON (area_grades, previous.areas)
 
 
 # In the report's order.  Sections named after an area read that area (and, for backups,

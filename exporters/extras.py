@@ -1,4 +1,5 @@
 """Optional dependencies (pip extras): one clear line, never a traceback, when one is missing."""
+
 from __future__ import annotations
 
 import importlib
@@ -34,9 +35,11 @@ def require(extras: str | tuple[str, ...], what: str, verb: str = "needs") -> No
     lacking = [e for e in extras if missing_modules(e)]
     if lacking:
         modules = sorted({m for e in lacking for m in missing_modules(e)})
-        raise MissingExtra(f"{what} {verb} the {', '.join(repr(e) for e in lacking)} "
-                           f"extra{'s' if len(lacking) > 1 else ''} ({', '.join(modules)} "
-                           f"not installed): pip install 'aftercare[{','.join(lacking)}]'")
+        raise MissingExtra(
+            f"{what} {verb} the {', '.join(repr(e) for e in lacking)} "
+            f"extra{'s' if len(lacking) > 1 else ''} ({', '.join(modules)} "
+            f"not installed): pip install 'aftercare[{','.join(lacking)}]'"
+        )
 
 
 def require_area(area: str) -> None:
@@ -57,5 +60,7 @@ def require_pdf() -> None:
     try:
         importlib.import_module("weasyprint")
     except OSError:  # Pango missing: weasyprint cannot load its libraries
-        raise MissingExtra("--format pdf needs Pango, which WeasyPrint could not load: "
-                           "apt-get install libpango-1.0-0 libpangoft2-1.0-0") from None
+        raise MissingExtra(
+            "--format pdf needs Pango, which WeasyPrint could not load: "
+            "apt-get install libpango-1.0-0 libpangoft2-1.0-0"
+        ) from None

@@ -3,9 +3,10 @@
 Each configured link is one target checked with a real protocol handshake
 by one prober of :mod:`exporters.probes`.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .config import Config, Integration
 from .metrics import Metric, Sink, gauge, metrics_in
@@ -15,7 +16,8 @@ from .runtime import Area, Target
 LATENCY_SECONDS = gauge(
     "aftercare_integration_latency_seconds",
     "Seconds the link's check took: connect, handshake and login, and the protocol's "
-    "smallest round trip (SELECT 1, PING, ...); only when it succeeded.")
+    "smallest round trip (SELECT 1, PING, ...); only when it succeeded.",
+)
 
 
 def _no_details(metric: Metric, value: float, *labels: str) -> None:
@@ -38,8 +40,10 @@ class IntegrationsArea(Area):
     name = "integrations"
     target_label = "integration"
     up_metric = "aftercare_integration_up"
-    up_help = ("1 if the link's protocol handshake (TCP, HTTP, PostgreSQL, MySQL, Redis, AMQP, "
-               "MQTT, DNS) succeeded within its timeout at this scrape, 0 otherwise.")
+    up_help = (
+        "1 if the link's protocol handshake (TCP, HTTP, PostgreSQL, MySQL, Redis, AMQP, "
+        "MQTT, DNS) succeeded within its timeout at this scrape, 0 otherwise."
+    )
     reasons = REASONS
     metrics = metrics_in(globals())
 

@@ -6,6 +6,7 @@
 * ``127.0.0.1:9851``, ``[::1]:9851``, ``[fe80::1%eth0]:9851``: that address only.
 * ``host:9851``: the first address the name resolves to, IPv4 first.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,7 +42,7 @@ def parse_listen_address(value: str) -> ListenAddress:
         except ValueError:
             raise ValueError(expected) from None
     elif ":" in host or "[" in host or "]" in host or any(c.isspace() for c in host):
-        raise ValueError(expected)        # an IPv6 address needs brackets
+        raise ValueError(expected)  # an IPv6 address needs brackets
     return ListenAddress(host, int(port))
 
 
@@ -80,8 +81,9 @@ def _every_address(port: int) -> socket.socket:
 def _resolve(host: str, port: int) -> tuple[int, tuple]:
     """(family, sockaddr) for a literal address or the first resolved one, IPv4 first."""
     try:
-        found = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
-                                   socket.AI_PASSIVE)
+        found = socket.getaddrinfo(
+            host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
     except socket.gaierror as err:
         raise OSError(errno.EADDRNOTAVAIL, f"cannot resolve {host}: {err.strerror}") from None
     found.sort(key=lambda info: info[0] != socket.AF_INET)

@@ -1,4 +1,5 @@
 """--log.level / --log.format (logfmt | json), with every known secret scrubbed."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,12 @@ import time
 
 from .metrics import LOG_NAME
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-          "error": logging.ERROR}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -29,8 +34,12 @@ class Redactor:
 
     def set_secrets(self, values) -> None:
         secrets = sorted({v for v in values if v}, key=len, reverse=True)
-        parts = [re.escape(v) if len(v) >= self.LONG
-                 else rf"(?<![A-Za-z0-9_.-]){re.escape(v)}(?![A-Za-z0-9_.-])" for v in secrets]
+        parts = [
+            re.escape(v)
+            if len(v) >= self.LONG
+            else rf"(?<![A-Za-z0-9_.-]){re.escape(v)}(?![A-Za-z0-9_.-])"
+            for v in secrets
+        ]
         self._pattern = re.compile("|".join(parts)) if parts else None
 
     def __call__(self, text: str) -> str:
@@ -46,10 +55,12 @@ class _Formatter(logging.Formatter):
         self.fmt = fmt
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-                  + f".{int(record.msecs):03d}Z",
-                  "level": record.levelname.lower().replace("warning", "warn"),
-                  "msg": record.getMessage()}
+        fields = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower().replace("warning", "warn"),
+            "msg": record.getMessage(),
+        }
         fields.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
         if record.exc_info:
             fields["exc"] = self.formatException(record.exc_info)

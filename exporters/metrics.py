@@ -8,13 +8,14 @@ checks the labels at once; the runtime turns the sinks of one scrape into
 metric families.  Every family carries ``system`` and the area's target label
 (``database``, ``service``, ...) first.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric as _Family
@@ -27,8 +28,9 @@ LOG_NAME = "aftercare"
 class Metric:
     """One metric family an area may emit.  ``name`` is the exposed name
     (counters end in ``_total``); ``labels`` are those after system and target."""
+
     name: str
-    kind: str                       # gauge | counter | histogram
+    kind: str  # gauge | counter | histogram
     help: str
     labels: tuple[str, ...] = ()
 
@@ -37,16 +39,22 @@ class Metric:
         (a histogram's end with ``part, le``, see :class:`HistogramFamily`)."""
         if self.kind != "histogram":
             if len(labels) != len(self.labels):
-                raise TypeError(f"{self.name} takes {len(self.labels)} label value(s) "
-                                f"{self.labels}, got {len(labels)}")
+                raise TypeError(
+                    f"{self.name} takes {len(self.labels)} label value(s) "
+                    f"{self.labels}, got {len(labels)}"
+                )
             return
         if len(labels) != len(self.labels) + 2:
-            raise TypeError(f"{self.name} takes {len(self.labels)} label value(s) {self.labels} "
-                            f"then part and le, got {len(labels)}")
+            raise TypeError(
+                f"{self.name} takes {len(self.labels)} label value(s) {self.labels} "
+                f"then part and le, got {len(labels)}"
+            )
         part, le = labels[-2:]
         if part not in HISTOGRAM_PARTS or (part == "bucket") != (le != ""):
-            raise TypeError(f"{self.name}: part must be one of {HISTOGRAM_PARTS}, with le set "
-                            f"for bucket only, got part={part!r} le={le!r}")
+            raise TypeError(
+                f"{self.name}: part must be one of {HISTOGRAM_PARTS}, with le set "
+                f"for bucket only, got part={part!r} le={le!r}"
+            )
 
     def family(self, base_labels: tuple[str, ...]):
         labels = list(base_labels + self.labels)
@@ -114,17 +122,19 @@ class CollectorRun:
 @dataclass
 class Sink:
     """What one target's collection produced: samples, and per-collector outcomes."""
+
     samples: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
     collectors: dict[str, CollectorRun] = field(default_factory=dict)
     up: bool | None = None
     reason: str | None = None
-    error: str | None = None        # safe one-line description of the failure
+    error: str | None = None  # safe one-line description of the failure
 
     def add(self, metric: Metric, value: float, *labels: str) -> None:
         """One sample of a declared metric; wrong labels (or a bare name) raise TypeError."""
         if not isinstance(metric, Metric):
-            raise TypeError(f"sink.add takes a declared Metric, not {type(metric).__name__} "
-                            f"{metric!r}")
+            raise TypeError(
+                f"sink.add takes a declared Metric, not {type(metric).__name__} {metric!r}"
+            )
         metric.check(labels)
         self.samples.append((metric.name, tuple(str(v) for v in labels), float(value)))
 
@@ -143,8 +153,10 @@ class Sink:
             del self.samples[mark:]  # no half-written family
             self.collectors[name] = CollectorRun(False, time.monotonic() - start)
             if log:
-                log.warning("collector failed", extra={"collector": name, "target": target,
-                                                       "err": safe_error(err)})
+                log.warning(
+                    "collector failed",
+                    extra={"collector": name, "target": target, "err": safe_error(err)},
+                )
         else:
             self.collectors[name] = CollectorRun(True, time.monotonic() - start)
 

@@ -5,6 +5,7 @@ services and their log sources); ``all`` serves every area once.  Classes
 are named as "module:Class" and imported only for the exporter being
 served, so the services exporter never loads a database driver.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,8 +16,10 @@ from .runtime import Area
 EXPORTERS: dict[str, tuple[str, ...]] = exporters()
 
 # default --web.listen-address port per exporter
-DEFAULT_PORTS: dict[str, int] = {"all": ALL_PORT,
-                                 **{a.exporter: a.port for a in AREAS if a.exporter}}
+DEFAULT_PORTS: dict[str, int] = {
+    "all": ALL_PORT,
+    **{a.exporter: a.port for a in AREAS if a.exporter},
+}
 
 
 def _load(ref: str) -> type[Area]:

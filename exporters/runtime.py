@@ -12,6 +12,7 @@ The pool reuses its threads from scrape to scrape (no thread started per
 target per scrape); a target never waits for a free worker longer than the
 pool's ``stall`` (100 ms), so hung targets cannot starve the others.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,8 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 
@@ -49,9 +51,9 @@ class Target(ABC):
 class Area(ABC):
     """An inspection area: its metrics, and the targets it builds from the config."""
 
-    name: str                      # area name: database, services, ...
-    target_label: str              # label naming the target: database, service, ...
-    up_metric: str | None = None   # e.g. aftercare_database_up
+    name: str  # area name: database, services, ...
+    target_label: str  # label naming the target: database, service, ...
+    up_metric: str | None = None  # e.g. aftercare_database_up
     up_help: str = ""
     reasons: tuple[str, ...] = ()  # bounded failure reasons, exposed 0/1
     metrics: tuple[Metric, ...] = ()
@@ -61,13 +63,11 @@ class Area(ABC):
         self.targets: list[Target] = list(self.build_targets(config))
 
     @abstractmethod
-    def build_targets(self, config: Config) -> Iterable[Target]:
-        ...
+    def build_targets(self, config: Config) -> Iterable[Target]: ...
 
     def classify(self, err: BaseException) -> str:
         """Map an exception from a target to one of ``reasons``."""
         return "error"
-
 
 
 def _close(target: Target) -> None:
@@ -89,15 +89,16 @@ class WorkerPool:
     targets; a worker unused for ``idle_seconds`` exits.
     """
 
-    def __init__(self, size: int = 16, stall: float = 0.1, idle_seconds: float = 300.0,
-                 name: str = "collect"):
+    def __init__(
+        self, size: int = 16, stall: float = 0.1, idle_seconds: float = 300.0, name: str = "collect"
+    ):
         self.size, self.stall, self.idle_seconds, self.name = size, stall, idle_seconds, name
         lock = threading.Lock()
-        self._work = threading.Condition(lock)      # workers wait here for jobs
-        self._watch = threading.Condition(lock)     # the supervisor waits here for a backlog
-        self._jobs: deque = deque()                 # jobs waiting for a worker
-        self._busy_since: dict[int, float] = {}     # worker number -> when its job started
-        self._idle = 0                              # workers waiting in _work
+        self._work = threading.Condition(lock)  # workers wait here for jobs
+        self._watch = threading.Condition(lock)  # the supervisor waits here for a backlog
+        self._jobs: deque = deque()  # jobs waiting for a worker
+        self._busy_since: dict[int, float] = {}  # worker number -> when its job started
+        self._idle = 0  # workers waiting in _work
         self._threads = 0
         self._started = 0
         self._supervisor: threading.Thread | None = None
@@ -125,8 +126,9 @@ class WorkerPool:
             else:
                 self._jobs.append(job)
                 if self._supervisor is None:
-                    self._supervisor = threading.Thread(target=self._supervise,
-                                                        name=f"{self.name}-supervisor", daemon=True)
+                    self._supervisor = threading.Thread(
+                        target=self._supervise, name=f"{self.name}-supervisor", daemon=True
+                    )
                     self._supervisor.start()
                 self._watch.notify()
 
@@ -136,8 +138,9 @@ class WorkerPool:
         self._started += 1
         number = self._started
         self._busy_since[number] = time.monotonic()
-        threading.Thread(target=self._worker, args=(number, job), name=f"{self.name}-{number}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._worker, args=(number, job), name=f"{self.name}-{number}", daemon=True
+        ).start()
 
     def _supervise(self) -> None:
         """Start a worker for queued jobs whenever a busy worker has been stuck for ``stall``."""
@@ -150,8 +153,11 @@ class WorkerPool:
                 stuck = sum(1 for since in self._busy_since.values() if since + self.stall <= now)
                 while self._jobs and self._threads < self.size + stuck:
                     self._spawn(self._jobs.popleft())
-                later = [since + self.stall for since in self._busy_since.values()
-                         if since + self.stall > now]
+                later = [
+                    since + self.stall
+                    for since in self._busy_since.values()
+                    if since + self.stall > now
+                ]
                 self._watch.wait(min(later) - now if later else self.stall)
 
     def _worker(self, number: int, job) -> None:
@@ -181,7 +187,7 @@ class _Flight:
         self.started = time.monotonic()
         self.done = threading.Event()
         self.sink = Sink()
-        self.retire = False             # close the target once this collection ends
+        self.retire = False  # close the target once this collection ends
         self.lock = threading.Lock()
         pool.submit(lambda: self._run(area, target, timeout))
 
@@ -255,11 +261,16 @@ class Scraper:
         key = (area.name, target.system, target.name)
         with self._lock:
             was, self._was_up[key] = self._was_up.get(key), up
-        fields: dict[str, str | None] = {"area": area.name, "system": target.system,
-                                         "target": target.name}
+        fields: dict[str, str | None] = {
+            "area": area.name,
+            "system": target.system,
+            "target": target.name,
+        }
         if not up:
-            fields.update(reason=sink.reason if sink else "timeout",
-                          err=(sink.error if sink else None) or f"no answer within {target.timeout:g}s")
+            fields.update(
+                reason=sink.reason if sink else "timeout",
+                err=(sink.error if sink else None) or f"no answer within {target.timeout:g}s",
+            )
         if was is None and up:
             log.debug("target up", extra=fields)
         elif was != up:
@@ -269,13 +280,17 @@ class Scraper:
 
     def _families(self, results) -> list:
         families = []
-        success = GaugeMetricFamily("aftercare_scrape_collector_success",
-                                    "1 if the collector ran without error at this scrape, 0 if it "
-                                    "failed or its target was unreachable.",
-                                    labels=["system", "target", "collector"])
-        duration = GaugeMetricFamily("aftercare_scrape_collector_duration_seconds",
-                                     "Seconds the collector took at this scrape.",
-                                     labels=["system", "target", "collector"])
+        success = GaugeMetricFamily(
+            "aftercare_scrape_collector_success",
+            "1 if the collector ran without error at this scrape, 0 if it "
+            "failed or its target was unreachable.",
+            labels=["system", "target", "collector"],
+        )
+        duration = GaugeMetricFamily(
+            "aftercare_scrape_collector_duration_seconds",
+            "Seconds the collector took at this scrape.",
+            labels=["system", "target", "collector"],
+        )
         for area in self.areas:
             mine = [(t, s) for a, t, s in results if a is area]
             base = ("system", area.target_label)
@@ -285,23 +300,29 @@ class Scraper:
                     up.add_metric([target.system, target.name], 1.0 if sink and sink.up else 0.0)
                 families.append(up)
             if area.reasons:
-                failed = gauge(f"aftercare_{area.target_label}_failure",
-                               "1 for the reason the last check failed (one of a fixed set), "
-                               "0 for the others; all 0 while up.", "reason").family(base)
+                failed = gauge(
+                    f"aftercare_{area.target_label}_failure",
+                    "1 for the reason the last check failed (one of a fixed set), "
+                    "0 for the others; all 0 while up.",
+                    "reason",
+                ).family(base)
                 for target, sink in mine:
                     reason = "timeout" if sink is None else sink.reason
                     for r in area.reasons:
-                        failed.add_metric([target.system, target.name, r], 1.0 if r == reason else 0.0)
+                        failed.add_metric(
+                            [target.system, target.name, r], 1.0 if r == reason else 0.0
+                        )
                 families.append(failed)
             by_name = {m.name: (m, m.family(base)) for m in area.metrics}
             for target, sink in mine:
                 for collector in target.collectors:
                     run = sink.collectors.get(collector) if sink else None
-                    success.add_metric([target.system, target.name, collector],
-                                       1.0 if run and run.success else 0.0)
+                    success.add_metric(
+                        [target.system, target.name, collector], 1.0 if run and run.success else 0.0
+                    )
                     if run:
                         duration.add_metric([target.system, target.name, collector], run.duration)
-                for name, labels, value in (sink.samples if sink else ()):
+                for name, labels, value in sink.samples if sink else ():
                     if name not in by_name:
                         log.error("undeclared metric", extra={"area": area.name, "metric": name})
                         continue

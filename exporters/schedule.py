@@ -1,4 +1,5 @@
 """When the next success is due: a cron schedule read in the system's time zone."""
+
 from __future__ import annotations
 
 import time
@@ -19,8 +20,13 @@ def next_fire(schedule: str, after: float, timezone: str) -> float:
     return croniter(schedule, start).get_next(datetime).timestamp()
 
 
-def deadline(schedule: str, timezone: str, last_success: float | None,
-             watch_start: float | None, allowance: float) -> float:
+def deadline(
+    schedule: str,
+    timezone: str,
+    last_success: float | None,
+    watch_start: float | None,
+    allowance: float,
+) -> float:
     """The time by which the next success is due.
 
     The first scheduled start after the last success (or, with no success
@@ -29,6 +35,6 @@ def deadline(schedule: str, timezone: str, last_success: float | None,
     did not succeed.
     """
     since = last_success if last_success is not None else watch_start
-    if since is None:                   # not watched before: from now
+    if since is None:  # not watched before: from now
         since = time.time()
     return next_fire(schedule, since, timezone) + allowance

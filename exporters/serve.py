@@ -1,4 +1,5 @@
 """aftercare-exporter AREA: parse the flags, load the config, serve until stopped."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,29 +33,59 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aftercare-exporter",
         description="Prometheus exporter for the Aftercare inspection areas. "
-                    "Also: aftercare-exporter check-config FILE; aftercare-exporter targets "
-                    "--config.file FILE --out DIR")
+        "Also: aftercare-exporter check-config FILE; aftercare-exporter targets "
+        "--config.file FILE --out DIR",
+    )
     served = "; ".join(f"{name}: {', '.join(exporter_areas(name))}" for name in EXPORTERS)
-    parser.add_argument("area", choices=sorted(EXPORTERS) + ["all"],
-                        help=f"the inspection area to serve ({served}; all: every area)")
+    parser.add_argument(
+        "area",
+        choices=sorted(EXPORTERS) + ["all"],
+        help=f"the inspection area to serve ({served}; all: every area)",
+    )
     parser.add_argument("--version", action="version", version=version_line("aftercare-exporter"))
-    parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
-                        help="the aftercare.yml to read (default: %(default)s)")
-    parser.add_argument("--web.listen-address", dest="listen", type=parse_listen,
-                        action="append", metavar="ADDRESS",
-                        help="address to listen on, repeatable; :PORT is every IPv4 and IPv6 "
-                             "address (default: :PORT of the area, e.g. :9851 for database)")
-    parser.add_argument("--web.config.file", dest="web_config", default=None,
-                        help="exporter-toolkit web config: TLS and basic auth "
-                             "(re-read on SIGHUP and POST /-/reload; default: none, plain HTTP "
-                             "without auth)")
-    parser.add_argument("--web.telemetry-path", dest="telemetry_path", default="/metrics",
-                        help="path of the metrics endpoint (default: %(default)s)")
-    parser.add_argument("--log.level", dest="log_level", choices=list(LEVELS), default="info",
-                        help="least severe level logged: %(choices)s (default: %(default)s)")
-    parser.add_argument("--log.format", dest="log_format", choices=["logfmt", "json"],
-                        default="logfmt",
-                        help="log line format: %(choices)s (default: %(default)s)")
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="aftercare.yml",
+        help="the aftercare.yml to read (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        type=parse_listen,
+        action="append",
+        metavar="ADDRESS",
+        help="address to listen on, repeatable; :PORT is every IPv4 and IPv6 "
+        "address (default: :PORT of the area, e.g. :9851 for database)",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        default=None,
+        help="exporter-toolkit web config: TLS and basic auth "
+        "(re-read on SIGHUP and POST /-/reload; default: none, plain HTTP "
+        "without auth)",
+    )
+    parser.add_argument(
+        "--web.telemetry-path",
+        dest="telemetry_path",
+        default="/metrics",
+        help="path of the metrics endpoint (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=list(LEVELS),
+        default="info",
+        help="least severe level logged: %(choices)s (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=["logfmt", "json"],
+        default="logfmt",
+        help="log line format: %(choices)s (default: %(default)s)",
+    )
     return parser
 
 
@@ -83,8 +114,13 @@ def serve_main(argv: list[str]) -> int:
         print(f"aftercare-exporter: cannot start: {safe_error(err)}", file=sys.stderr)
         return 1
     try:
-        servers = make_servers(exporter, addresses, web, telemetry_path=args.telemetry_path,
-                               title=f"Aftercare {args.area} exporter")
+        servers = make_servers(
+            exporter,
+            addresses,
+            web,
+            telemetry_path=args.telemetry_path,
+            title=f"Aftercare {args.area} exporter",
+        )
     except ListenError as err:
         print(f"aftercare-exporter: {err}", file=sys.stderr)
         exporter.close()
@@ -101,8 +137,10 @@ def serve_main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     for server in servers:
-        log.info("listening", extra={"area": args.area, "address": server.address,
-                                     "web": web.current.describe()})
+        log.info(
+            "listening",
+            extra={"area": args.area, "address": server.address, "web": web.current.describe()},
+        )
     try:
         serve(servers, stop)
     except Exception as err:  # pragma: no cover - last resort, keeps the message clean

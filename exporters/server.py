@@ -4,6 +4,7 @@ Endpoints: ``/metrics`` (scrape), ``/-/healthy``, ``/-/ready``, ``POST /-/reload
 and an index page.  With ``--web.config.file`` every endpoint requires the
 configured basic auth, and TLS is served when configured.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,8 +14,8 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
@@ -30,7 +31,7 @@ from .webconfig import WebConfig, load_web_config
 
 log = logging.getLogger(LOG_NAME)
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
-SCRAPE_MARGIN = 0.5          # seconds kept back from Prometheus's scrape timeout
+SCRAPE_MARGIN = 0.5  # seconds kept back from Prometheus's scrape timeout
 
 
 def config_secrets(value) -> list[str]:
@@ -38,7 +39,9 @@ def config_secrets(value) -> list[str]:
     if isinstance(value, Secret):
         return [value.reveal()]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [s for f in dataclasses.fields(value) for s in config_secrets(getattr(value, f.name))]
+        return [
+            s for f in dataclasses.fields(value) for s in config_secrets(getattr(value, f.name))
+        ]
     if isinstance(value, (list, tuple)):
         return [s for v in value for s in config_secrets(v)]
     if isinstance(value, dict):
@@ -56,7 +59,7 @@ class LiveWebConfig:
 
     def __init__(self, file: str | None):
         self.file = file
-        self.current: WebConfig = load_web_config(file)   # ConfigError at start: exit 2
+        self.current: WebConfig = load_web_config(file)  # ConfigError at start: exit 2
 
     def reload(self) -> tuple[bool, str]:
         if self.file is None:
@@ -65,8 +68,10 @@ class LiveWebConfig:
             new = load_web_config(self.file)
         except Exception as err:  # ConfigError, or an unexpected failure reading it
             message = str(err) if isinstance(err, ConfigError) else safe_error(err)
-            log.error("web config reload failed; keeping the previous one",
-                      extra={"file": self.file, "err": message})
+            log.error(
+                "web config reload failed; keeping the previous one",
+                extra={"file": self.file, "err": message},
+            )
             return False, message
         self.current = new
         log.info("web config loaded", extra={"file": self.file, "web": new.describe()})
@@ -76,18 +81,19 @@ class LiveWebConfig:
 class Exporter:
     """Serves a set of areas from one config file; reloads it (and the web config) on demand."""
 
-    def __init__(self, config_file: str, area_classes: list[type[Area]],
-                 web: LiveWebConfig | None = None):
+    def __init__(
+        self, config_file: str, area_classes: list[type[Area]], web: LiveWebConfig | None = None
+    ):
         self.config_file = config_file
         self.area_classes = area_classes
         self.web = web
         self._lock = threading.Lock()
-        self._reload_lock = threading.Lock()    # SIGHUP and POST /-/reload one at a time
+        self._reload_lock = threading.Lock()  # SIGHUP and POST /-/reload one at a time
         self.scraper: Scraper | None = None
         self.config: Config | None = None
         self.reload_ok = True
         self.reload_ok_time = 0.0
-        self._pool = WorkerPool()       # kept across reloads: collections reuse its threads
+        self._pool = WorkerPool()  # kept across reloads: collections reuse its threads
         self._registry = CollectorRegistry(auto_describe=False)
         ProcessCollector(registry=self._registry)
         PlatformCollector(registry=self._registry)
@@ -101,8 +107,10 @@ class Exporter:
             self.reload_ok, self.reload_ok_time = True, time.time()
         if old:
             old.close()
-        log.info("config loaded", extra={"file": self.config_file,
-                                         "targets": sum(len(a.targets) for a in scraper.areas)})
+        log.info(
+            "config loaded",
+            extra={"file": self.config_file, "targets": sum(len(a.targets) for a in scraper.areas)},
+        )
 
     def load(self) -> None:
         """First load: a bad config raises ConfigError (the caller exits 2)."""
@@ -144,19 +152,24 @@ class Exporter:
         class _Scrape:
             def collect(self):
                 yield from exporter._registry.collect()
-                ok = GaugeMetricFamily("aftercare_config_last_reload_successful",
-                                       "1 if the last (re)load of the config file and the web "
-                                       "config succeeded, 0 if the last attempt failed and the "
-                                       "previous one is still in use.")
+                ok = GaugeMetricFamily(
+                    "aftercare_config_last_reload_successful",
+                    "1 if the last (re)load of the config file and the web "
+                    "config succeeded, 0 if the last attempt failed and the "
+                    "previous one is still in use.",
+                )
                 ok.add_metric([], 1.0 if exporter.reload_ok else 0.0)
                 yield ok
-                when = GaugeMetricFamily("aftercare_config_last_reload_success_timestamp_seconds",
-                                         "Unix time of the last successful config load.")
+                when = GaugeMetricFamily(
+                    "aftercare_config_last_reload_success_timestamp_seconds",
+                    "Unix time of the last successful config load.",
+                )
                 when.add_metric([], exporter.reload_ok_time)
                 yield when
                 scraper = exporter.scraper
                 assert scraper is not None, "scrapes are served only after load()"
                 yield from scraper.scrape(budget)
+
         return _Scrape()
 
     def close(self) -> None:
@@ -201,26 +214,39 @@ class _Server(ThreadingHTTPServer):
             try:
                 request = ssl_context.wrap_socket(request, server_side=True)
             except (OSError, ValueError) as err:
-                log.debug("TLS handshake failed", extra={"client": client_address[0],
-                                                         "err": safe_error(err)})
+                log.debug(
+                    "TLS handshake failed",
+                    extra={"client": client_address[0], "err": safe_error(err)},
+                )
                 request.close()
                 return
         super().finish_request(request, client_address)
 
 
-def make_handler(exporter: Exporter, web: LiveWebConfig, telemetry_path: str = "/metrics",
-                 title: str = "Aftercare exporter") -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    exporter: Exporter,
+    web: LiveWebConfig,
+    telemetry_path: str = "/metrics",
+    title: str = "Aftercare exporter",
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aftercare-exporter"
         timeout = 30
         protocol_version = "HTTP/1.1"
 
         def log_message(self, fmt, *args):  # access log at debug level only
-            log.debug("http request", extra={"client": self.client_address[0],
-                                             "request": redact(self.requestline)})
+            log.debug(
+                "http request",
+                extra={"client": self.client_address[0], "request": redact(self.requestline)},
+            )
 
-        def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8",
-                  headers: dict | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str = "text/plain; charset=utf-8",
+            headers: dict | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             for k, v in {**self.webcfg.extra_headers, **(headers or {})}.items():
@@ -232,17 +258,25 @@ def make_handler(exporter: Exporter, web: LiveWebConfig, telemetry_path: str = "
 
         def _authorized(self) -> bool:
             webcfg = self.webcfg
-            if webcfg.auth_required and not webcfg.check_basic_auth(self.headers.get("Authorization")):
-                self._send(401, b"Unauthorized\n",
-                           headers={"WWW-Authenticate": 'Basic realm="aftercare"'})
+            if webcfg.auth_required and not webcfg.check_basic_auth(
+                self.headers.get("Authorization")
+            ):
+                self._send(
+                    401, b"Unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="aftercare"'}
+                )
                 return False
             return True
 
         def _route(self, method: str) -> Callable[[], None]:
             path = self.path.split("?", 1)[0]
-            routes = {("GET", telemetry_path): self._metrics, ("GET", "/-/healthy"): self._healthy,
-                      ("GET", "/-/ready"): self._ready, ("POST", "/-/reload"): self._reload,
-                      ("PUT", "/-/reload"): self._reload, ("GET", "/"): self._index}
+            routes = {
+                ("GET", telemetry_path): self._metrics,
+                ("GET", "/-/healthy"): self._healthy,
+                ("GET", "/-/ready"): self._ready,
+                ("POST", "/-/reload"): self._reload,
+                ("PUT", "/-/reload"): self._reload,
+                ("GET", "/"): self._index,
+            }
             if (method, path) in routes:
                 return routes[(method, path)]
             if any(p == path for _, p in routes):
@@ -250,7 +284,7 @@ def make_handler(exporter: Exporter, web: LiveWebConfig, telemetry_path: str = "
             return lambda: self._send(404, b"Not Found\n")
 
         def _handle(self, method: str) -> None:
-            self.webcfg = web.current        # one web config for the whole request
+            self.webcfg = web.current  # one web config for the whole request
             if self._authorized():
                 self._route(method)()
 
@@ -301,19 +335,22 @@ def make_handler(exporter: Exporter, web: LiveWebConfig, telemetry_path: str = "
 
         def _index(self):
             areas = ", ".join(a.name for a in exporter.scraper.areas) if exporter.scraper else ""
-            body = (f"<html><head><title>{html.escape(title)}</title></head><body>"
-                    f"<h1>{html.escape(title)}</h1><p>Areas: {html.escape(areas)}</p><ul>"
-                    f"<li><a href='{telemetry_path}'>Metrics</a></li>"
-                    "<li><a href='/-/healthy'>Health</a></li><li><a href='/-/ready'>Readiness</a></li>"
-                    "</ul><p>POST /-/reload re-reads the config file and the web config.</p>"
-                    "</body></html>")
+            body = (
+                f"<html><head><title>{html.escape(title)}</title></head><body>"
+                f"<h1>{html.escape(title)}</h1><p>Areas: {html.escape(areas)}</p><ul>"
+                f"<li><a href='{telemetry_path}'>Metrics</a></li>"
+                "<li><a href='/-/healthy'>Health</a></li><li><a href='/-/ready'>Readiness</a></li>"
+                "</ul><p>POST /-/reload re-reads the config file and the web config.</p>"
+                "</body></html>"
+            )
             self._send(200, body.encode(), "text/html; charset=utf-8")
 
     return Handler
 
 
-def make_servers(exporter: Exporter, addresses: list[ListenAddress], web: LiveWebConfig,
-                 **kw) -> list[_Server]:
+def make_servers(
+    exporter: Exporter, addresses: list[ListenAddress], web: LiveWebConfig, **kw
+) -> list[_Server]:
     """One server per listen address, all sharing the exporter and the web config.
 
     OSError (naming the address) when one cannot be bound; none is left open then.
@@ -346,13 +383,17 @@ class ListenError(OSError):
 
 def serve(servers: list[_Server], stop: threading.Event, poll_interval: float = 0.2) -> None:
     """Serve on every server, each in its own thread, until ``stop`` is set."""
-    threads = [threading.Thread(target=s.serve_forever, args=(poll_interval,),
-                                name=f"listen {s.address}", daemon=True) for s in servers]
+    threads = [
+        threading.Thread(
+            target=s.serve_forever, args=(poll_interval,), name=f"listen {s.address}", daemon=True
+        )
+        for s in servers
+    ]
     for thread in threads:
         thread.start()
     try:
         while not stop.wait(0.5):
-            if not all(t.is_alive() for t in threads):     # pragma: no cover - a crashed loop
+            if not all(t.is_alive() for t in threads):  # pragma: no cover - a crashed loop
                 raise RuntimeError("a listener stopped unexpectedly")
     finally:
         for server in servers:

@@ -3,20 +3,21 @@
 Each configured service is one target checked by one prober of
 :mod:`exporters.probes` (http, tcp, process).
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .config import Config, Service
 from .metrics import Sink, gauge, metrics_in
-from .probes import REASONS, classify_error, run_probe
-from .probes import appserver, http, process, tls
+from .probes import REASONS, appserver, classify_error, http, process, run_probe, tls
 from .runtime import Area, Target
 
 RESPONSE_SECONDS = gauge(
     "aftercare_service_response_seconds",
     "Seconds the service's check took (whole HTTP exchange with redirects, TCP "
-    "connect and answer, process lookup); only when the check passed.")
+    "connect and answer, process lookup); only when the check passed.",
+)
 
 
 class ServiceTarget(Target):
@@ -33,8 +34,10 @@ class ServicesArea(Area):
     name = "services"
     target_label = "service"
     up_metric = "aftercare_service_up"
-    up_help = ("1 if the service passed its check (HTTP status and body, TCP answer, process "
-               "running) within its timeout at this scrape, 0 otherwise.")
+    up_help = (
+        "1 if the service passed its check (HTTP status and body, TCP answer, process "
+        "running) within its timeout at this scrape, 0 otherwise."
+    )
     reasons = REASONS
     metrics = metrics_in(globals(), http, tls, process, appserver)
 

@@ -1,4 +1,5 @@
 """Durable small state files shared by the areas (job runs, log offsets, caches)."""
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ exporter, scraped by the job of that name.  An exporter's series carry their own
 would turn them into ``exported_system``).  Files are replaced atomically, so a
 Prometheus watching them never reads half a file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,14 @@ DEFAULT_EXPORTER_ADDRESS = "localhost:{port}"
 
 def node_targets(config: Config) -> list[dict]:
     """One target group per host: its node_exporter address and labels."""
-    return [{"targets": [host.address],
-             "labels": {**host.labels, "system": system.name, "host": host.name,
-                        "role": host.role}}
-            for system in config.systems for host in system.hosts]
+    return [
+        {
+            "targets": [host.address],
+            "labels": {**host.labels, "system": system.name, "host": host.name, "role": host.role},
+        }
+        for system in config.systems
+        for host in system.hosts
+    ]
 
 
 def exporter_ports(mode: str) -> dict[str, int]:
@@ -43,9 +48,12 @@ def exporter_ports(mode: str) -> dict[str, int]:
 
 def exporter_targets(template: str, mode: str) -> dict[str, list[dict]]:
     """File name -> target groups of each Aftercare exporter's scrape job."""
-    return {f"aftercare-{name}.json": [{"targets": [template.format(exporter=name, port=port)],
-                                        "labels": {}}]
-            for name, port in exporter_ports(mode).items()}
+    return {
+        f"aftercare-{name}.json": [
+            {"targets": [template.format(exporter=name, port=port)], "labels": {}}
+        ]
+        for name, port in exporter_ports(mode).items()
+    }
 
 
 def all_files(config: Config, template: str, mode: str) -> dict[str, list[dict]]:
@@ -70,7 +78,8 @@ def check_template(template: str) -> str:
         template.format(exporter="services", port=1)
     except (KeyError, IndexError, ValueError):
         raise argparse.ArgumentTypeError(
-            f"expected a host:port template using {{exporter}} and {{port}}, got {template!r}")
+            f"expected a host:port template using {{exporter}} and {{port}}, got {template!r}"
+        ) from None
     return template
 
 
@@ -78,16 +87,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aftercare-exporter targets",
         description="Write Prometheus file_sd target files for the hosts' node_exporters "
-                    f"({NODE_FILE}) and for Aftercare's exporters (aftercare-<exporter>.json).")
-    parser.add_argument("--config.file", dest="config_file", default="aftercare.yml",
-                        help="the aftercare.yml naming the systems and their hosts")
+        f"({NODE_FILE}) and for Aftercare's exporters (aftercare-<exporter>.json).",
+    )
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="aftercare.yml",
+        help="the aftercare.yml naming the systems and their hosts",
+    )
     parser.add_argument("--out", required=True, help="the directory Prometheus reads them from")
-    parser.add_argument("--exporter-address", dest="template", type=check_template,
-                        default=DEFAULT_EXPORTER_ADDRESS,
-                        help="where the exporters listen, {exporter} and {port} replaced "
-                             "(default %(default)s; compose: exporter-{exporter}:{port})")
-    parser.add_argument("--exporters", choices=["areas", "all"], default="areas",
-                        help="one exporter per area (default) or one `aftercare-exporter all`")
+    parser.add_argument(
+        "--exporter-address",
+        dest="template",
+        type=check_template,
+        default=DEFAULT_EXPORTER_ADDRESS,
+        help="where the exporters listen, {exporter} and {port} replaced "
+        "(default %(default)s; compose: exporter-{exporter}:{port})",
+    )
+    parser.add_argument(
+        "--exporters",
+        choices=["areas", "all"],
+        default="areas",
+        help="one exporter per area (default) or one `aftercare-exporter all`",
+    )
     return parser
 
 
@@ -107,10 +129,10 @@ def targets_main(argv: list[str]) -> int:
         for name, groups in files.items():
             write_atomically(out / name, groups)
     except OSError as err:
-        print(f"aftercare-exporter: --out {args.out}: cannot write: {err.strerror}",
-              file=sys.stderr)
+        print(
+            f"aftercare-exporter: --out {args.out}: cannot write: {err.strerror}", file=sys.stderr
+        )
         return EXIT_CONFIG
     hosts = len(files[NODE_FILE])
-    print(f"{args.out}: {hosts} host(s) in {NODE_FILE}, "
-          f"{len(files) - 1} exporter target file(s)")
+    print(f"{args.out}: {hosts} host(s) in {NODE_FILE}, {len(files) - 1} exporter target file(s)")
     return EXIT_OK

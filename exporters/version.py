@@ -1,4 +1,5 @@
 """The one version of Aftercare: read from the installed package's metadata at run time."""
+
 from __future__ import annotations
 
 import platform
@@ -29,8 +30,11 @@ class BuildInfoCollector:
         self.labels = [version(), platform.python_version()]
 
     def collect(self):
-        info = GaugeMetricFamily("aftercare_build_info",
-                                 "A constant 1 labelled with the Aftercare version and the Python "
-                                 "version this exporter runs on.", labels=["version", "python"])
+        info = GaugeMetricFamily(
+            "aftercare_build_info",
+            "A constant 1 labelled with the Aftercare version and the Python "
+            "version this exporter runs on.",
+            labels=["version", "python"],
+        )
         info.add_metric(self.labels, 1.0)
         yield info

@@ -38,6 +38,7 @@ the key is refused with a message saying so, never silently ignored:
 Relative file names are resolved against the directory of the web config file.
 No password or hash is ever part of an error, a ``repr()`` or ``describe()``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,11 +70,17 @@ _MAX_AUTH_HEADER = 4096
 
 # --- the format's vocabulary ---------------------------------------------------------
 
-CLIENT_AUTH_TYPES = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert",
-                     "RequireClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+CLIENT_AUTH_TYPES = (
+    "NoClientCert",
+    "RequestClientCert",
+    "RequireAnyClientCert",
+    "RequireClientCert",
+    "VerifyClientCertIfGiven",
+    "RequireAndVerifyClientCert",
+)
 _VERIFY_MODES = {
     "NoClientCert": ssl.CERT_NONE,
-    "RequestClientCert": ssl.CERT_NONE,          # see the module docstring
+    "RequestClientCert": ssl.CERT_NONE,  # see the module docstring
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
@@ -102,12 +109,19 @@ CIPHER_SUITES = {
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
 }
-TLS13_CIPHER_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
-                       "TLS_CHACHA20_POLY1305_SHA256")
+TLS13_CIPHER_SUITES = (
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+)
 
 # Go crypto/tls curve name -> OpenSSL group name.
-CURVES = {"CurveP256": "prime256v1", "CurveP384": "secp384r1", "CurveP521": "secp521r1",
-          "X25519": "X25519"}
+CURVES = {
+    "CurveP256": "prime256v1",
+    "CurveP384": "secp384r1",
+    "CurveP521": "secp521r1",
+    "X25519": "X25519",
+}
 
 # The response headers the exporter-toolkit lets a web config set, with the
 # values allowed where the header has a fixed vocabulary.
@@ -124,12 +138,15 @@ _BCRYPT = re.compile(r"\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}")
 
 # --- the keys' validators --------------------------------------------------------------
 
+
 def _pem_text(what: str) -> Any:
     """Inline PEM text; the value is never echoed (it may be a private key)."""
+
     def check(value, path):
         if not isinstance(value, str) or "-----BEGIN" not in value:
             raise ConfigError(path, f"expected {what} as PEM text (-----BEGIN ...)")
         return value
+
     return check
 
 
@@ -145,30 +162,35 @@ def _readable_file(what: str) -> Any:
         if not data.strip():
             raise ConfigError(path, f"{what} {full} is empty")
         return full
+
     return check
 
 
 def _one_of_names(names, what: str) -> Any:
     def check(value, path):
         if value not in names:
-            raise ConfigError(path, f"unknown {what} {describe(value)}; expected one of "
-                                    + ", ".join(names))
+            raise ConfigError(
+                path, f"unknown {what} {describe(value)}; expected one of " + ", ".join(names)
+            )
         return value
+
     return check
 
 
 def _headers(value, path):
     if not isinstance(value, dict):
-        raise ConfigError(path, "expected a mapping of header name to value, "
-                                f"got {describe(value)}")
+        raise ConfigError(
+            path, f"expected a mapping of header name to value, got {describe(value)}"
+        )
     out = {}
     for name, text in value.items():
         where = path + (str(name),)
         if name not in HEADERS:
-            raise ConfigError(where, "this header cannot be configured; expected one of "
-                                     + ", ".join(HEADERS))
+            raise ConfigError(
+                where, "this header cannot be configured; expected one of " + ", ".join(HEADERS)
+            )
         if text is None or text == "":
-            continue                                   # blank: the header is not set
+            continue  # blank: the header is not set
         if isinstance(text, bool) or not isinstance(text, (str, int)):
             raise ConfigError(where, f"expected a header value (a string), got {describe(text)}")
         text = str(text)
@@ -195,9 +217,12 @@ def _users(value, path):
             raise ConfigError(where, "a basic auth user name cannot contain ':'")
         match = _BCRYPT.fullmatch(hashed) if isinstance(hashed, str) else None
         if match is None:
-            raise ConfigError(where, "expected a bcrypt hash ($2y$, $2b$ or $2a$, 60 characters, "
-                                     "e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'); "
-                                     "the value given is not one (not shown)")
+            raise ConfigError(
+                where,
+                "expected a bcrypt hash ($2y$, $2b$ or $2a$, 60 characters, "
+                "e.g. from htpasswd -nBC 10 \"\" | tr -d ':\\n'); "
+                "the value given is not one (not shown)",
+            )
         cost = int(match.group(1))
         if not 4 <= cost <= 31:
             raise ConfigError(where, f"expected a bcrypt cost between 4 and 31, got {cost}")
@@ -208,46 +233,61 @@ def _users(value, path):
 def _unsupported(reason: str) -> Any:
     def check(value, path):
         raise ConfigError(path, f"not supported by aftercare exporters: {reason}")
+
     return check
 
 
 def _check_tls(v: dict, path: tuple) -> None:
     if not v["cert_file"] and not v["cert"]:
-        raise ConfigError(path + ("cert_file",),
-                          "required key is missing (or give the PEM inline as cert)")
+        raise ConfigError(
+            path + ("cert_file",), "required key is missing (or give the PEM inline as cert)"
+        )
     if not v["key_file"] and not v["key"]:
-        raise ConfigError(path + ("key_file",),
-                          "required key is missing (or give the PEM inline as key)")
+        raise ConfigError(
+            path + ("key_file",), "required key is missing (or give the PEM inline as key)"
+        )
     auth = v["client_auth_type"]
     has_ca = bool(v["client_ca_file"] or v["client_ca"])
     ca_key = "client_ca" if v["client_ca"] else "client_ca_file"
     if auth in ("RequireAnyClientCert", "RequireClientCert"):
-        raise ConfigError(path + ("client_auth_type",),
-                          f"{auth} (require a client certificate without verifying it) cannot be "
-                          "done with Python's ssl module; use RequireAndVerifyClientCert "
-                          "with client_ca_file")
+        raise ConfigError(
+            path + ("client_auth_type",),
+            f"{auth} (require a client certificate without verifying it) cannot be "
+            "done with Python's ssl module; use RequireAndVerifyClientCert "
+            "with client_ca_file",
+        )
     if auth in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert") and not has_ca:
-        raise ConfigError(path + ("client_ca_file",),
-                          f"required when client_auth_type is {auth}: "
-                          "the CA that signs the client certificates")
+        raise ConfigError(
+            path + ("client_ca_file",),
+            f"required when client_auth_type is {auth}: the CA that signs the client certificates",
+        )
     if has_ca and auth == "NoClientCert":
-        raise ConfigError(path + (ca_key,),
-                          "a client CA is set but client_auth_type is NoClientCert; "
-                          "set client_auth_type: RequireAndVerifyClientCert")
+        raise ConfigError(
+            path + (ca_key,),
+            "a client CA is set but client_auth_type is NoClientCert; "
+            "set client_auth_type: RequireAndVerifyClientCert",
+        )
     if v["client_allowed_sans"] and auth != "RequireAndVerifyClientCert":
-        raise ConfigError(path + ("client_allowed_sans",),
-                          "needs client_auth_type: RequireAndVerifyClientCert "
-                          "(a client must present a verified certificate to match against)")
+        raise ConfigError(
+            path + ("client_allowed_sans",),
+            "needs client_auth_type: RequireAndVerifyClientCert "
+            "(a client must present a verified certificate to match against)",
+        )
     if TLS_VERSIONS[v["min_version"]] > TLS_VERSIONS[v["max_version"]]:
-        raise ConfigError(path + ("max_version",),
-                          f"{v['max_version']} is lower than min_version {v['min_version']}")
+        raise ConfigError(
+            path + ("max_version",),
+            f"{v['max_version']} is lower than min_version {v['min_version']}",
+        )
     if len(v["curve_preferences"]) > 1:
-        raise ConfigError(path + ("curve_preferences",),
-                          "Python's ssl module can restrict key exchange to one curve only; "
-                          "list a single curve or remove curve_preferences")
+        raise ConfigError(
+            path + ("curve_preferences",),
+            "Python's ssl module can restrict key exchange to one curve only; "
+            "list a single curve or remove curve_preferences",
+        )
 
 
 # --- the model, each key declared once -----------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class TLSServerConfig:
@@ -258,12 +298,15 @@ class TLSServerConfig:
     client_ca: str | None = f(_pem_text("the client CA certificate(s)"), repr=False)
     client_ca_file: str | None = f(_readable_file("the client CA file"))
     client_auth_type: str = f(Enum(*CLIENT_AUTH_TYPES), default="NoClientCert")
-    client_allowed_sans: tuple = f(ListOf(Str(what="a SAN (DNS name, IP, e-mail or URI)")),
-                                   default=())
+    client_allowed_sans: tuple = f(
+        ListOf(Str(what="a SAN (DNS name, IP, e-mail or URI)")), default=()
+    )
     min_version: str = f(Enum(*TLS_VERSIONS), default="TLS12")
     max_version: str = f(Enum(*TLS_VERSIONS), default="TLS13")
-    cipher_suites: tuple = f(ListOf(_one_of_names(tuple(CIPHER_SUITES) + TLS13_CIPHER_SUITES,
-                                                  "cipher suite")), default=())
+    cipher_suites: tuple = f(
+        ListOf(_one_of_names(tuple(CIPHER_SUITES) + TLS13_CIPHER_SUITES, "cipher suite")),
+        default=(),
+    )
     prefer_server_cipher_suites: bool = f(Bool(), default=True)
     curve_preferences: tuple = f(ListOf(_one_of_names(tuple(CURVES), "curve")), default=())
 
@@ -276,9 +319,13 @@ class HTTPServerConfig:
 
 @dataclasses.dataclass(frozen=True)
 class _Document:
-    tls_server_config: TLSServerConfig | None = f(Struct(
-        TLSServerConfig, post=_check_tls,
-        exclusive=[("cert_file", "cert"), ("key_file", "key"), ("client_ca_file", "client_ca")]))
+    tls_server_config: TLSServerConfig | None = f(
+        Struct(
+            TLSServerConfig,
+            post=_check_tls,
+            exclusive=[("cert_file", "cert"), ("key_file", "key"), ("client_ca_file", "client_ca")],
+        )
+    )
     http_server_config: HTTPServerConfig | None = f(Struct(HTTPServerConfig))
     basic_auth_users: dict = f(_users, default={}, repr=False)
     rate_limit: Any = f(_unsupported("rate limiting; put a reverse proxy in front if needed"))
@@ -288,8 +335,8 @@ _DOCUMENT = Struct(_Document)
 
 
 class AuthCacheInfo(NamedTuple):
-    hits: int          # answered from the cache
-    misses: int        # bcrypt checks run
+    hits: int  # answered from the cache
+    misses: int  # bcrypt checks run
     size: int
     maxsize: int
 
@@ -297,9 +344,15 @@ class AuthCacheInfo(NamedTuple):
 class WebConfig:
     """A validated web config: the server SSL context, basic auth and extra headers."""
 
-    def __init__(self, file: str | None = None, tls: TLSServerConfig | None = None,
-                 http: HTTPServerConfig | None = None, users: dict[str, str] | None = None,
-                 ssl_context: ssl.SSLContext | None = None, auth_cache_size: int = AUTH_CACHE_SIZE):
+    def __init__(
+        self,
+        file: str | None = None,
+        tls: TLSServerConfig | None = None,
+        http: HTTPServerConfig | None = None,
+        users: dict[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        auth_cache_size: int = AUTH_CACHE_SIZE,
+    ):
         self.file = file
         self.tls = tls
         self.http = http or HTTPServerConfig()
@@ -309,7 +362,7 @@ class WebConfig:
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
         self._cache_size = max(1, int(auth_cache_size))
         self._cache_lock = threading.Lock()
-        self._bcrypt_lock = threading.Lock()    # one bcrypt at a time: bounds the CPU spent
+        self._bcrypt_lock = threading.Lock()  # one bcrypt at a time: bounds the CPU spent
         self._hits = 0
         self._misses = 0
         self._dummy_hash: bytes | None = None
@@ -347,22 +400,22 @@ class WebConfig:
             return False
         user, password = credentials
         found: bytes | None = None
-        for name, hashed in self._users.items():   # compare every name, in constant time each
+        for name, hashed in self._users.items():  # compare every name, in constant time each
             if hmac.compare_digest(name, user):
                 found = hashed
         known = found is not None
-        stored = self._dummy() if found is None else found   # same bcrypt cost as a real user
+        stored = self._dummy() if found is None else found  # same bcrypt cost as a real user
         key = _cache_key(user, password, stored)
         cached = self._cache_get(key)
         if cached is not None:
             return cached and known
         with self._bcrypt_lock:
-            cached = self._cache_get(key)           # another thread may have just checked it
+            cached = self._cache_get(key)  # another thread may have just checked it
             if cached is not None:
                 return cached and known
             try:
                 ok = bcrypt.checkpw(password, stored)
-            except ValueError:                      # e.g. a password longer than 72 bytes
+            except ValueError:  # e.g. a password longer than 72 bytes
                 ok = False
             ok = ok and known
             with self._cache_lock:
@@ -420,6 +473,7 @@ class WebConfig:
 
 # --- basic auth helpers ------------------------------------------------------------------
 
+
 def _parse_basic(header: str | None) -> tuple[bytes, bytes] | None:
     if not header or len(header) > _MAX_AUTH_HEADER:
         return None
@@ -451,6 +505,7 @@ def _cache_key(*parts: bytes) -> bytes:
 
 # --- the SSL context -------------------------------------------------------------------------
 
+
 class _EncryptedKey(Exception):
     pass
 
@@ -465,7 +520,7 @@ def _ssl_error(err: ssl.SSLError) -> str:
 
 def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with warnings.catch_warnings():          # TLS10/TLS11 are deprecated, but asked for
+    with warnings.catch_warnings():  # TLS10/TLS11 are deprecated, but asked for
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx.minimum_version = TLS_VERSIONS[tls.min_version]
         ctx.maximum_version = TLS_VERSIONS[tls.max_version]
@@ -482,17 +537,22 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
                 cert_pem = fh.read()
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=cert_pem)
     except (ssl.SSLError, ValueError) as err:
-        raise ConfigError(path + (cert_key,),
-                          "expected a PEM certificate (-----BEGIN CERTIFICATE-----)") from err
+        raise ConfigError(
+            path + (cert_key,), "expected a PEM certificate (-----BEGIN CERTIFICATE-----)"
+        ) from err
     except OSError as err:
-        raise ConfigError(path + (cert_key,),
-                          f"cannot read the server certificate: {err.strerror}") from err
+        raise ConfigError(
+            path + (cert_key,), f"cannot read the server certificate: {err.strerror}"
+        ) from err
 
     key_key = "key" if tls.key else "key_file"
-    with tempfile.TemporaryDirectory(prefix="aftercare-tls-") if (tls.cert or tls.key) \
-            else contextlib.nullcontext() as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="aftercare-tls-")
+        if (tls.cert or tls.key)
+        else contextlib.nullcontext() as tmp
+    ):
         cert_file, key_file = tls.cert_file, tls.key_file
-        if tmp is not None:                      # made when a PEM is given inline
+        if tmp is not None:  # made when a PEM is given inline
             if tls.cert:
                 cert_file = _write_private(tmp, "cert.pem", tls.cert)
             if tls.key:
@@ -501,14 +561,18 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
         try:
             ctx.load_cert_chain(cert_file, key_file, password=_no_password)
         except _EncryptedKey:
-            raise ConfigError(path + (key_key,), "the private key is encrypted; "
-                                                 "an unencrypted PEM key is needed") from None
+            raise ConfigError(
+                path + (key_key,), "the private key is encrypted; an unencrypted PEM key is needed"
+            ) from None
         except ssl.SSLError as err:
-            raise ConfigError(path + (key_key,), "expected a PEM private key that matches the "
-                                                 f"certificate ({_ssl_error(err)})") from err
+            raise ConfigError(
+                path + (key_key,),
+                f"expected a PEM private key that matches the certificate ({_ssl_error(err)})",
+            ) from err
         except OSError as err:
-            raise ConfigError(path + (key_key,),
-                              f"cannot read the server key: {err.strerror}") from err
+            raise ConfigError(
+                path + (key_key,), f"cannot read the server key: {err.strerror}"
+            ) from err
 
     ctx.verify_mode = _VERIFY_MODES[tls.client_auth_type]
     if tls.client_ca or tls.client_ca_file:
@@ -520,11 +584,13 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
                 ctx.load_verify_locations(cafile=tls.client_ca_file)
         except (ssl.SSLError, ValueError) as err:
             reason = _ssl_error(err) if isinstance(err, ssl.SSLError) else "no certificate found"
-            raise ConfigError(path + (ca_key,),
-                              f"expected PEM CA certificate(s) ({reason})") from err
+            raise ConfigError(
+                path + (ca_key,), f"expected PEM CA certificate(s) ({reason})"
+            ) from err
         except OSError as err:
-            raise ConfigError(path + (ca_key,),
-                              f"cannot read the client CA file: {err.strerror}") from err
+            raise ConfigError(
+                path + (ca_key,), f"cannot read the client CA file: {err.strerror}"
+            ) from err
         if not ctx.get_ca_certs():
             raise ConfigError(path + (ca_key,), "expected PEM CA certificate(s); none found")
 
@@ -533,9 +599,10 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
         try:
             ctx.set_ciphers(":".join(suites))
         except ssl.SSLError as err:
-            raise ConfigError(path + ("cipher_suites",),
-                              "none of these cipher suites is available in this OpenSSL build"
-                              ) from err
+            raise ConfigError(
+                path + ("cipher_suites",),
+                "none of these cipher suites is available in this OpenSSL build",
+            ) from err
     if tls.prefer_server_cipher_suites:
         ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     else:
@@ -544,12 +611,14 @@ def _build_context(tls: TLSServerConfig, path: tuple) -> ssl.SSLContext:
         try:
             ctx.set_ecdh_curve(CURVES[tls.curve_preferences[0]])
         except (ValueError, ssl.SSLError) as err:
-            raise ConfigError(path + ("curve_preferences", 0), "this curve is not available "
-                                                               "in this OpenSSL build") from err
+            raise ConfigError(
+                path + ("curve_preferences", 0), "this curve is not available in this OpenSSL build"
+            ) from err
     if tls.client_allowed_sans:
         allowed = frozenset(_norm_san(s) for s in tls.client_allowed_sans)
-        ctx.sslsocket_class = type("SANCheckingSSLSocket", (_SANCheckingSocket,),
-                                   {"allowed_sans": allowed})
+        ctx.sslsocket_class = type(
+            "SANCheckingSSLSocket", (_SANCheckingSocket,), {"allowed_sans": allowed}
+        )
     return ctx
 
 
@@ -584,12 +653,15 @@ class _SANCheckingSocket(ssl.SSLSocket):
             cert = self.getpeercert() or {}
             # typeshed types every value of the certificate dict alike; this one holds pairs
             sans = cast("tuple[tuple[str, str], ...]", cert.get("subjectAltName", ()))
-            names = {_norm_san(v) if kind == "IP Address" else v
-                     for kind, v in sans
-                     if kind in ("DNS", "IP Address", "email", "URI")}
+            names = {
+                _norm_san(v) if kind == "IP Address" else v
+                for kind, v in sans
+                if kind in ("DNS", "IP Address", "email", "URI")
+            }
             if not names & self.allowed_sans:
-                raise ssl.SSLError("the client certificate has none of the SANs in "
-                                   "client_allowed_sans")
+                raise ssl.SSLError(
+                    "the client certificate has none of the SANs in client_allowed_sans"
+                )
             self._sans_checked = True
 
     def _handshake_if_pending(self) -> None:
@@ -605,12 +677,13 @@ class _SANCheckingSocket(ssl.SSLSocket):
         self._handshake_if_pending()
         return super().write(data)
 
-    def send(self, data, flags=0):               # sendall and sendfile go through here
+    def send(self, data, flags=0):  # sendall and sendfile go through here
         self._handshake_if_pending()
         return super().send(data, flags)
 
 
 # --- loading ---------------------------------------------------------------------------------
+
 
 def load_web_config(path: str | None, *, auth_cache_size: int = AUTH_CACHE_SIZE) -> WebConfig:
     """Read and validate a web config file; ``None`` means no TLS and no auth.
@@ -623,11 +696,19 @@ def load_web_config(path: str | None, *, auth_cache_size: int = AUTH_CACHE_SIZE)
     try:
         with relative_to(path):
             doc = _DOCUMENT({} if raw is None else raw, ())
-        ctx = _build_context(doc.tls_server_config, ("tls_server_config",)) \
-            if doc.tls_server_config else None
-        return WebConfig(file=path, tls=doc.tls_server_config, http=doc.http_server_config,
-                         users=doc.basic_auth_users, ssl_context=ctx,
-                         auth_cache_size=auth_cache_size)
+        ctx = (
+            _build_context(doc.tls_server_config, ("tls_server_config",))
+            if doc.tls_server_config
+            else None
+        )
+        return WebConfig(
+            file=path,
+            tls=doc.tls_server_config,
+            http=doc.http_server_config,
+            users=doc.basic_auth_users,
+            ssl_context=ctx,
+            auth_cache_size=auth_cache_size,
+        )
     except ConfigError as err:
         err.file = path
         raise

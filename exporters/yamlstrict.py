@@ -6,6 +6,7 @@ deep all become one :class:`~exporters.schema.ConfigError` naming the file and
 the line, never another exception.  Anchors, aliases and ``<<`` merge keys work
 as in any YAML.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,11 +26,12 @@ class StrictLoader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except (yaml.YAMLError, ConfigError, RecursionError):
             raise
-        except Exception:   # ValueError, KeyError... of a tag's constructor on a bad value
+        except Exception:  # ValueError, KeyError... of a tag's constructor on a bad value
             # never echo the value: it may be a password given the wrong tag
             kind = node.tag.rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
-                None, None, f"found a value that is not a valid {kind}", node.start_mark) from None
+                None, None, f"found a value that is not a valid {kind}", node.start_mark
+            ) from None
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -39,14 +41,17 @@ def _strict_mapping(loader: StrictLoader, node, deep: bool = False):
     seen = set()
     for key_node, _ in node.value:
         if key_node.tag == _MERGE:
-            continue            # "<<: *base" merges a mapping; keys given here win, as in YAML
+            continue  # "<<: *base" merges a mapping; keys given here win, as in YAML
         key = loader.construct_object(key_node, deep=deep)
         try:
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
-                None, None, "found a mapping or list used as a key (an unrendered template?)",
-                key_node.start_mark) from None
+                None,
+                None,
+                "found a mapping or list used as a key (an unrendered template?)",
+                key_node.start_mark,
+            ) from None
         if key in seen:
             line = key_node.start_mark.line + 1
             raise ConfigError((), f"line {line}: key {describe(key)} appears twice in one mapping")

@@ -9,13 +9,14 @@ catalogues that the server packages install, so the table is exactly what the
 servers write.  Exit 0 when written, 2 when no catalogue is found or a counted
 severity (ERROR, FATAL, PANIC) shares a word with another.
 """
+
 from __future__ import annotations
 
 import argparse
 import gettext
 import re
-import textwrap
 import sys
+import textwrap
 from pathlib import Path
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "exporters" / "logs" / "pg_messages.py"
@@ -23,15 +24,26 @@ DEFAULT_OUT = Path(__file__).resolve().parent.parent / "exporters" / "logs" / "p
 # error_severity() in the server's elog.c: the level names, printed as "%s:  "
 SEVERITIES = ("DEBUG", "LOG", "INFO", "NOTICE", "WARNING", "ERROR", "FATAL", "PANIC")
 # the continuation lines of a message, each msgid printed as it stands
-CONTINUATIONS = ("DETAIL:  ", "HINT:  ", "QUERY:  ", "CONTEXT:  ", "LOCATION:  ", "STATEMENT:  ",
-                 "BACKTRACE:  ")
+CONTINUATIONS = (
+    "DETAIL:  ",
+    "HINT:  ",
+    "QUERY:  ",
+    "CONTEXT:  ",
+    "LOCATION:  ",
+    "STATEMENT:  ",
+    "BACKTRACE:  ",
+)
 # a completed statement slower than log_min_duration_statement (postgres.c), as a LOG message,
 # with the statement; the plain form is written when log_statement already logged the statement
 # (and, for every statement, by log_duration)
 PLAIN_DURATION = "duration: %s ms"
-SLOW_STATEMENTS = ("duration: %s ms  statement: %s", "duration: %s ms  %s %s%s%s: %s",
-                   "duration: %s ms  bind %s%s%s: %s", "duration: %s ms  parse %s: %s",
-                   'duration: %s ms  fastpath function call: "%s" (OID %u)')
+SLOW_STATEMENTS = (
+    "duration: %s ms  statement: %s",
+    "duration: %s ms  %s %s%s%s: %s",
+    "duration: %s ms  bind %s%s%s: %s",
+    "duration: %s ms  parse %s: %s",
+    'duration: %s ms  fastpath function call: "%s" (OID %u)',
+)
 
 HEADER = '''\
 """PostgreSQL's severity words in every language its server catalogues carry.
@@ -90,8 +102,12 @@ def collect(found: list[tuple[str, str, Path]]) -> dict[str, list]:
         pair = _split_duration(translations.gettext(PLAIN_DURATION))
         if pair not in plain:
             plain.append(pair)
-    return {"severities": severities, "continuations": continuations, "durations": durations,
-            "plain": plain}
+    return {
+        "severities": severities,
+        "continuations": continuations,
+        "durations": durations,
+        "plain": plain,
+    }
 
 
 # the severities Aftercare counts: none of their words may also name another severity
@@ -105,21 +121,32 @@ def clashes(severities: dict[str, list[str]]) -> list[str]:
     out = []
     for name in COUNTED:
         for other, words in severities.items():
-            out += [f"{word!r} is both {name} and {other}"
-                    for word in severities[name] if other != name and word in words]
+            out += [
+                f"{word!r} is both {name} and {other}"
+                for word in severities[name]
+                if other != name and word in words
+            ]
     return out
 
 
 def render(found: list[tuple[str, str, Path]], table: dict[str, list]) -> str:
     versions = sorted({version for version, _, _ in found}, key=int)
     languages = sorted({lang for _, lang, _ in found})
-    sources = textwrap.fill(f"the postgres-{'/'.join(versions)}.mo catalogues of "
-                            f"{', '.join(languages)}", width=76)
-    lines = [HEADER.format(sources=sources), f"VERSIONS = {tuple(versions)!r}",
-             f"LANGUAGES = {tuple(languages)!r}", "", "SEVERITIES = {"]
+    sources = textwrap.fill(
+        f"the postgres-{'/'.join(versions)}.mo catalogues of {', '.join(languages)}", width=76
+    )
+    lines = [
+        HEADER.format(sources=sources),
+        f"VERSIONS = {tuple(versions)!r}",
+        f"LANGUAGES = {tuple(languages)!r}",
+        "",
+        "SEVERITIES = {",
+    ]
     for name, words in table["severities"].items():
         lines += [f"    {name!r}: ("] + [f"        {word!r}," for word in words] + ["    ),"]
-    lines += ["}", "", "CONTINUATIONS = ("] + [f"    {prefix!r}," for prefix in table["continuations"]]
+    lines += ["}", "", "CONTINUATIONS = ("] + [
+        f"    {prefix!r}," for prefix in table["continuations"]
+    ]
     lines += [")", "", "SLOW_STATEMENTS = ("] + [f"    {pair!r}," for pair in table["durations"]]
     lines += [")", "", "PLAIN_DURATIONS = ("] + [f"    {pair!r}," for pair in table["plain"]]
     return "\n".join(lines + [")", ""])
@@ -127,16 +154,25 @@ def render(found: list[tuple[str, str, Path]], table: dict[str, list]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gen_pg_messages", description=__doc__.splitlines()[0])
-    parser.add_argument("--locale-dir", type=Path, default=Path("/usr/share/locale"),
-                        help="where the postgres-NN.mo catalogues are (default: %(default)s)")
-    parser.add_argument("--versions", nargs="*", default=None,
-                        help="only these server major versions (default: every one found)")
+    parser.add_argument(
+        "--locale-dir",
+        type=Path,
+        default=Path("/usr/share/locale"),
+        help="where the postgres-NN.mo catalogues are (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--versions",
+        nargs="*",
+        default=None,
+        help="only these server major versions (default: every one found)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: %(default)s")
     args = parser.parse_args(argv)
     found = catalogues(args.locale_dir, args.versions)
     if not found:
-        print(f"gen_pg_messages: no postgres-NN.mo catalogue under {args.locale_dir}",
-              file=sys.stderr)
+        print(
+            f"gen_pg_messages: no postgres-NN.mo catalogue under {args.locale_dir}", file=sys.stderr
+        )
         return 2
     table = collect(found)
     problems = clashes(table["severities"])

@@ -6,6 +6,7 @@ Writes one recording rule per system, `aftercare:sla_response_seconds{system=...
 which AftercareServiceSlow compares every service's mean response time with.
 Exit 0 when written, 2 on a bad config (one line: file, key path, what was expected).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,14 @@ HEADER = """\
 
 def sla_rules(config) -> dict:
     """The rule-file document for a loaded Config."""
-    rules = [{"record": "aftercare:sla_response_seconds",
-              "expr": f"vector({system.sla.response_time:g})",
-              "labels": {"system": system.name}}
-             for system in config.systems]
+    rules = [
+        {
+            "record": "aftercare:sla_response_seconds",
+            "expr": f"vector({system.sla.response_time:g})",
+            "labels": {"system": system.name},
+        }
+        for system in config.systems
+    ]
     return {"groups": [{"name": "aftercare-services-sla", "rules": rules}]}
 
 
@@ -43,11 +48,20 @@ def render(config, source: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.gen_rules", description=__doc__.splitlines()[0])
-    parser.add_argument("--config.file", dest="config_file", required=True, help="the aftercare.yml")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="rule file to write (default: %(default)s)")
-    parser.add_argument("--source-name", default=None,
-                        help="how the header names the config (default: the --config.file argument)")
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.gen_rules", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--config.file", dest="config_file", required=True, help="the aftercare.yml"
+    )
+    parser.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="rule file to write (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--source-name",
+        default=None,
+        help="how the header names the config (default: the --config.file argument)",
+    )
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config_file)

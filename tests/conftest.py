@@ -1,9 +1,11 @@
 """Shared fixtures over the dev stack (devstack/): real Prometheus, Alertmanager, PostgreSQL,
 webhook sink, black hole."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import psycopg2
 import pytest
@@ -52,13 +54,20 @@ def alertmanager_factory(webhook_sink: WebhookSink) -> Iterator[Callable[..., Al
     """
     started: list[Alertmanager] = []
 
-    def factory(config_text: str | None = None, *, path: str | Path | None = None,
-                webhook_address: str | None = None, timings: dict[str, str] | None = None,
-                **kwargs: Any) -> Alertmanager:
+    def factory(
+        config_text: str | None = None,
+        *,
+        path: str | Path | None = None,
+        webhook_address: str | None = None,
+        timings: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Alertmanager:
         kwargs["webhook_address"] = webhook_address or webhook_sink.address
         kwargs["timings"] = dict(FAST_TIMINGS) if timings is None else timings
         if config_text is None:
-            am = Alertmanager.from_file(path or REPO_ROOT / "alertmanager" / "alertmanager.yml", **kwargs)
+            am = Alertmanager.from_file(
+                path or REPO_ROOT / "alertmanager" / "alertmanager.yml", **kwargs
+            )
         else:
             am = Alertmanager(config_text, **kwargs)
         started.append(am)

@@ -3,6 +3,7 @@ examples, the templates, and a live Alertmanager for inhibition and delivery.
 
 Runs the real amtool and Alertmanager 0.25 (Debian package
 `prometheus-alertmanager`)."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 AM_DIR = REPO / "alertmanager"
 CONFIG = AM_DIR / "alertmanager.yml"
 TEMPLATES = AM_DIR / "templates"
-BRIDGE = "http://127.0.0.1:9099/"          # placeholder address in the config
+BRIDGE = "http://127.0.0.1:9099/"  # placeholder address in the config
 RUNBOOK_BASE = "https://github.com/aftercare/aftercare/blob/main/docs/runbooks/"
 
 
@@ -36,7 +37,9 @@ def tool(*names: str) -> str:
 
 
 def amtool(*args: str, check: bool = False) -> subprocess.CompletedProcess:
-    result = subprocess.run([tool("amtool"), *args], cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [tool("amtool"), *args], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -72,6 +75,7 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 # --- offline checks -------------------------------------------------------
 
+
 def test_check_config():
     result = amtool("check-config", str(CONFIG), check=True)
     assert "1 templates" in result.stdout, result.stdout
@@ -85,7 +89,15 @@ def test_check_config_fails_on_a_broken_file(tmp_path):
 
 
 ROUTES = [
-    ("oncall", ["severity=critical", "alertname=AftercareDatabaseDown", "system=billing", "database=billing-pg"]),
+    (
+        "oncall",
+        [
+            "severity=critical",
+            "alertname=AftercareDatabaseDown",
+            "system=billing",
+            "database=billing-pg",
+        ],
+    ),
     ("oncall", ["severity=critical", "alertname=AftercareExporterDown", "job=aftercare-database"]),
     ("ticket", ["severity=warning", "alertname=AftercareDatabaseMetricsAbsent", "system=billing"]),
     ("ticket", ["severity=warning", "alertname=AftercareConfigReloadFailed"]),
@@ -94,32 +106,97 @@ ROUTES = [
     # The Watchdog route comes first: even a mislabelled Watchdog is a heartbeat.
     ("watchdog", ["severity=critical", "alertname=Watchdog"]),
     # One per area, as the rules label them.
-    ("oncall", ["severity=critical", "alertname=AftercareServiceSlow", "area=services", "system=billing", "service=web"]),
-    ("ticket", ["severity=warning", "alertname=AftercareServiceSlow", "area=services", "system=billing", "service=web"]),
-    ("oncall", ["severity=critical", "alertname=AftercareIntegrationDown", "area=integrations", "system=billing"]),
-    ("ticket", ["severity=warning", "alertname=AftercareLogErrorSpike", "area=logs", "system=billing"]),
-    ("oncall", ["severity=critical", "alertname=AftercareExchangeOverdue", "area=exchange", "system=billing"]),
-    ("ticket", ["severity=warning", "alertname=AftercareBackupMissing", "area=backups", "system=billing"]),
-    ("oncall", ["severity=critical", "alertname=AftercareDatabaseWalArchivingFailing", "area=database"]),
-    ("oncall", ["severity=critical", "alertname=AftercarePrometheusRuleEvaluationFailures", "area=meta"]),
+    (
+        "oncall",
+        [
+            "severity=critical",
+            "alertname=AftercareServiceSlow",
+            "area=services",
+            "system=billing",
+            "service=web",
+        ],
+    ),
+    (
+        "ticket",
+        [
+            "severity=warning",
+            "alertname=AftercareServiceSlow",
+            "area=services",
+            "system=billing",
+            "service=web",
+        ],
+    ),
+    (
+        "oncall",
+        [
+            "severity=critical",
+            "alertname=AftercareIntegrationDown",
+            "area=integrations",
+            "system=billing",
+        ],
+    ),
+    (
+        "ticket",
+        ["severity=warning", "alertname=AftercareLogErrorSpike", "area=logs", "system=billing"],
+    ),
+    (
+        "oncall",
+        [
+            "severity=critical",
+            "alertname=AftercareExchangeOverdue",
+            "area=exchange",
+            "system=billing",
+        ],
+    ),
+    (
+        "ticket",
+        ["severity=warning", "alertname=AftercareBackupMissing", "area=backups", "system=billing"],
+    ),
+    (
+        "oncall",
+        ["severity=critical", "alertname=AftercareDatabaseWalArchivingFailing", "area=database"],
+    ),
+    (
+        "oncall",
+        ["severity=critical", "alertname=AftercarePrometheusRuleEvaluationFailures", "area=meta"],
+    ),
     # aftercare-notify stuck: by e-mail, not through the chat path it reports on.
-    ("email-oncall", ["severity=critical", "alertname=AftercareNotifyQueueStuck", "area=meta",
-                      "channel=oncall"]),
+    (
+        "email-oncall",
+        ["severity=critical", "alertname=AftercareNotifyQueueStuck", "area=meta", "channel=oncall"],
+    ),
     # No known severity: a bug in a rule, still reaches people as a ticket.
     ("ticket", ["alertname=NoSeverity", "system=billing"]),
 ]
 
 
-@pytest.mark.parametrize("receiver,labels", ROUTES, ids=[" ".join(l) for _, l in ROUTES])
+@pytest.mark.parametrize("receiver,labels", ROUTES, ids=[" ".join(labels) for _, labels in ROUTES])
 def test_route(receiver, labels):
-    amtool("config", "routes", "test", "--config.file", str(CONFIG),
-           f"--verify.receivers={receiver}", *labels, check=True)
+    amtool(
+        "config",
+        "routes",
+        "test",
+        "--config.file",
+        str(CONFIG),
+        f"--verify.receivers={receiver}",
+        *labels,
+        check=True,
+    )
 
 
 def test_route_verification_fails_on_a_wrong_expectation():
     """--verify.receivers really fails when the receiver differs."""
-    result = amtool("config", "routes", "test", "--config.file", str(CONFIG),
-                    "--verify.receivers=ticket", "severity=critical", "alertname=X", "system=s")
+    result = amtool(
+        "config",
+        "routes",
+        "test",
+        "--config.file",
+        str(CONFIG),
+        "--verify.receivers=ticket",
+        "severity=critical",
+        "alertname=X",
+        "system=s",
+    )
     assert result.returncode != 0, result.stdout
     assert "oncall" in result.stdout
 
@@ -136,15 +213,20 @@ def test_warnings_only_in_business_hours():
     assert warning["receiver"] == "ticket"
     assert warning["active_time_intervals"] == ["business-hours"]
     (interval,) = [t for t in cfg["time_intervals"] if t["name"] == "business-hours"]
-    assert interval["time_intervals"] == [{
-        "weekdays": ["monday:friday"],
-        "times": [{"start_time": "09:00", "end_time": "18:00"}],
-        "location": "Asia/Shanghai",
-    }]
+    assert interval["time_intervals"] == [
+        {
+            "weekdays": ["monday:friday"],
+            "times": [{"start_time": "09:00", "end_time": "18:00"}],
+            "location": "Asia/Shanghai",
+        }
+    ]
 
 
 def test_webhooks_use_the_bridge_placeholder():
-    urls = {r["name"]: [w["url"] for w in r.get("webhook_configs", [])] for r in load_config()["receivers"]}
+    urls = {
+        r["name"]: [w["url"] for w in r.get("webhook_configs", [])]
+        for r in load_config()["receivers"]
+    }
     assert urls == {
         "oncall": [BRIDGE + "notify/oncall"],
         "watchdog": [BRIDGE + "notify/watchdog"],
@@ -164,12 +246,18 @@ def test_commented_examples_are_valid(tmp_path):
 
 @pytest.mark.parametrize("name", ["aftercare.title", "aftercare.text"])
 def test_template_renders(name):
-    result = amtool("template", "render", f"--template.glob={TEMPLATES}/*.tmpl",
-                    f'--template.text={{{{ template "{name}" . }}}}', check=True)
+    result = amtool(
+        "template",
+        "render",
+        f"--template.glob={TEMPLATES}/*.tmpl",
+        f'--template.text={{{{ template "{name}" . }}}}',
+        check=True,
+    )
     assert result.stdout.strip()
 
 
 # --- a live Alertmanager ----------------------------------------------------
+
 
 class Bridge:
     """Stands in for the pager bridge (webhooks) and the WeChat Work API."""
@@ -217,7 +305,9 @@ def free_port() -> int:
 
 def http(method: str, url: str, doc=None):
     data = json.dumps(doc).encode() if doc is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         body = resp.read()
     return json.loads(body) if body.strip() else None
@@ -254,11 +344,18 @@ def live(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     log = (tmp / "alertmanager.log").open("w")
     proc = subprocess.Popen(
-        [tool("prometheus-alertmanager", "alertmanager"), f"--config.file={path}",
-         f"--storage.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-         "--cluster.listen-address="],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            tool("prometheus-alertmanager", "alertmanager"),
+            f"--config.file={path}",
+            f"--storage.path={tmp / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
+
         def ready():
             try:
                 with urllib.request.urlopen(url + "/-/ready", timeout=1) as resp:
@@ -266,6 +363,7 @@ def live(tmp_path_factory):
             except OSError:
                 assert proc.poll() is None, (tmp / "alertmanager.log").read_text()
                 return False
+
         wait_for("Alertmanager to start", ready)
         yield url, bridge
     finally:
@@ -275,7 +373,7 @@ def live(tmp_path_factory):
         bridge.server.shutdown()
 
 
-STARTS = "2026-01-05T01:02:03Z"     # 09:02:03 in Shanghai
+STARTS = "2026-01-05T01:02:03Z"  # 09:02:03 in Shanghai
 ENDS = "2099-01-01T00:00:00Z"
 
 
@@ -294,11 +392,21 @@ def alert(alertname: str, severity: str, **labels: str) -> dict:
 
 
 SENT = [
-    alert("AftercareDatabaseDown", "critical", area="database", system="billing", database="billing-pg"),
+    alert(
+        "AftercareDatabaseDown",
+        "critical",
+        area="database",
+        system="billing",
+        database="billing-pg",
+    ),
     # muted by AftercareDatabaseDown (same system and database)
-    alert("AftercareDatabaseSlow", "warning", area="database", system="billing", database="billing-pg"),
+    alert(
+        "AftercareDatabaseSlow", "warning", area="database", system="billing", database="billing-pg"
+    ),
     # not muted: another database
-    alert("AftercareDatabaseSlow", "warning", area="database", system="billing", database="billing-my"),
+    alert(
+        "AftercareDatabaseSlow", "warning", area="database", system="billing", database="billing-my"
+    ),
     # critical mutes the same alert's warning for the same target only
     alert("AftercareServiceSlow", "critical", area="services", system="billing", service="web"),
     alert("AftercareServiceSlow", "warning", area="services", system="billing", service="web"),
@@ -306,13 +414,39 @@ SENT = [
     # the whole crm system down mutes its per-service alerts, not its integrations
     alert("AftercareSystemDown", "critical", area="services", system="crm"),
     alert("AftercareServiceDown", "critical", area="services", system="crm", service="crm-web"),
-    alert("AftercareIntegrationDown", "critical", area="integrations", system="crm", integration="crm-mq"),
+    alert(
+        "AftercareIntegrationDown",
+        "critical",
+        area="integrations",
+        system="crm",
+        integration="crm-mq",
+    ),
     # an exporter that is down mutes the "absent" warnings of its targets
-    alert("AftercareExporterDown", "critical", area="meta", job="aftercare-database", instance="127.0.0.1:9701"),
-    alert("AftercareDatabaseMetricsAbsent", "warning", area="database", system="erp", database="erp-pg",
-          job="aftercare-database", instance="127.0.0.1:9701"),
-    alert("AftercareDatabaseMetricsAbsent", "warning", area="database", system="erp", database="erp-my",
-          job="aftercare-database", instance="127.0.0.1:9702"),
+    alert(
+        "AftercareExporterDown",
+        "critical",
+        area="meta",
+        job="aftercare-database",
+        instance="127.0.0.1:9701",
+    ),
+    alert(
+        "AftercareDatabaseMetricsAbsent",
+        "warning",
+        area="database",
+        system="erp",
+        database="erp-pg",
+        job="aftercare-database",
+        instance="127.0.0.1:9701",
+    ),
+    alert(
+        "AftercareDatabaseMetricsAbsent",
+        "warning",
+        area="database",
+        system="erp",
+        database="erp-my",
+        job="aftercare-database",
+        instance="127.0.0.1:9702",
+    ),
     alert("Watchdog", "none", area="meta"),
     alert("SomethingInformational", "info", area="meta", system="billing"),
 ]
@@ -339,12 +473,30 @@ HOST_SENT = [
     alert("AftercareHostCpuBusy", "warning", area="hosts", system="billing", host="app1"),
     alert("AftercareHostCpuBusy", "warning", area="hosts", system="billing", host="app2"),
     # a critical full filesystem hides the warning of the same mount point only
-    alert("AftercareHostFilesystemFull", "critical", area="hosts", system="erp", host="db1",
-          mountpoint="/data"),
-    alert("AftercareHostFilesystemFull", "warning", area="hosts", system="erp", host="db1",
-          mountpoint="/data"),
-    alert("AftercareHostFilesystemFull", "warning", area="hosts", system="erp", host="db1",
-          mountpoint="/"),
+    alert(
+        "AftercareHostFilesystemFull",
+        "critical",
+        area="hosts",
+        system="erp",
+        host="db1",
+        mountpoint="/data",
+    ),
+    alert(
+        "AftercareHostFilesystemFull",
+        "warning",
+        area="hosts",
+        system="erp",
+        host="db1",
+        mountpoint="/data",
+    ),
+    alert(
+        "AftercareHostFilesystemFull",
+        "warning",
+        area="hosts",
+        system="erp",
+        host="db1",
+        mountpoint="/",
+    ),
 ]
 
 HOST_INHIBITED = {
@@ -358,8 +510,13 @@ HOST_INHIBITED = {
 
 
 def key_of(labels: dict) -> tuple:
-    target = labels.get("database") or labels.get("service") or labels.get("integration") \
-        or labels.get("host") or labels.get("instance")
+    target = (
+        labels.get("database")
+        or labels.get("service")
+        or labels.get("integration")
+        or labels.get("host")
+        or labels.get("instance")
+    )
     if "mountpoint" in labels:
         return labels["alertname"], f"{target}:{labels['mountpoint']}", labels["severity"]
     if labels["alertname"] == "AftercareServiceSlow" and target == "web":
@@ -372,34 +529,58 @@ def test_live_inhibition_and_delivery(live):
     http("POST", url + "/api/v2/alerts", SENT)
 
     def statuses():
-        got = {key_of(a["labels"]): bool(a["status"]["inhibitedBy"])
-               for a in http("GET", url + "/api/v2/alerts")}
-        return got if all(k in got for k in INHIBITED) and all(
-            got[k] == v for k, v in INHIBITED.items()) else None
+        got = {
+            key_of(a["labels"]): bool(a["status"]["inhibitedBy"])
+            for a in http("GET", url + "/api/v2/alerts")
+        }
+        return (
+            got
+            if all(k in got for k in INHIBITED) and all(got[k] == v for k, v in INHIBITED.items())
+            else None
+        )
+
     # Inhibition is computed asynchronously: wait until it settles as expected.
     try:
         wait_for("inhibition", statuses, timeout=15)
     except AssertionError:
-        got = {key_of(a["labels"]): a["status"]["inhibitedBy"] for a in http("GET", url + "/api/v2/alerts")}
-        raise AssertionError(f"inhibition differs: expected {INHIBITED}, got {got}")
+        got = {
+            key_of(a["labels"]): a["status"]["inhibitedBy"]
+            for a in http("GET", url + "/api/v2/alerts")
+        }
+        raise AssertionError(f"inhibition differs: expected {INHIBITED}, got {got}") from None
 
     # Watchdog: group_wait 0s, to /watchdog only.
-    (beat, *_) = wait_for("a Watchdog heartbeat", lambda: bridge.received("/notify/watchdog"), timeout=15)
+    (beat, *_) = wait_for(
+        "a Watchdog heartbeat", lambda: bridge.received("/notify/watchdog"), timeout=15
+    )
     assert [a["labels"]["alertname"] for a in beat["alerts"]] == ["Watchdog"]
 
     # Critical: group_wait 10s, one group per alertname+system, to /oncall.
-    pages = wait_for("five pages", lambda: len(bridge.received("/notify/oncall")) >= 5
-                     and bridge.received("/notify/oncall"))
+    pages = wait_for(
+        "five pages",
+        lambda: len(bridge.received("/notify/oncall")) >= 5 and bridge.received("/notify/oncall"),
+    )
     paged = sorted(a["labels"]["alertname"] for page in pages for a in page["alerts"])
-    assert paged == ["AftercareDatabaseDown", "AftercareExporterDown", "AftercareIntegrationDown",
-                     "AftercareServiceSlow", "AftercareSystemDown"]
+    assert paged == [
+        "AftercareDatabaseDown",
+        "AftercareExporterDown",
+        "AftercareIntegrationDown",
+        "AftercareServiceSlow",
+        "AftercareSystemDown",
+    ]
     assert all(page["receiver"] == "oncall" for page in pages)
 
     # The same groups through the WeChat example, rendered by our templates.
-    messages = wait_for("five WeChat messages",
-                        lambda: len(bridge.received("/cgi-bin/message/send")) >= 5
-                        and bridge.received("/cgi-bin/message/send"))
-    (db,) = [m["text"]["content"] for m in messages if "AftercareDatabaseDown" in m["text"]["content"]]
+    messages = wait_for(
+        "five WeChat messages",
+        lambda: (
+            len(bridge.received("/cgi-bin/message/send")) >= 5
+            and bridge.received("/cgi-bin/message/send")
+        ),
+    )
+    (db,) = [
+        m["text"]["content"] for m in messages if "AftercareDatabaseDown" in m["text"]["content"]
+    ]
     for expected in [
         "【告警 FIRING】AftercareDatabaseDown · billing",
         "【告警】AftercareDatabaseDown 摘要",
@@ -418,7 +599,9 @@ def test_live_inhibition_and_delivery(live):
         assert expected in db, f"{expected!r} not in the rendered message:\n{db}"
 
     # Nothing else went to the pager, and the info alert went nowhere.
-    everything = [a["labels"]["alertname"] for _, body in bridge.posts for a in body.get("alerts", [])]
+    everything = [
+        a["labels"]["alertname"] for _, body in bridge.posts for a in body.get("alerts", [])
+    ]
     assert "SomethingInformational" not in everything
 
 
@@ -427,7 +610,10 @@ def test_live_host_inhibition(live):
     http("POST", url + "/api/v2/alerts", HOST_SENT)
 
     def statuses():
-        got = {key_of(a["labels"]): bool(a["status"]["inhibitedBy"])
-               for a in http("GET", url + "/api/v2/alerts")}
+        got = {
+            key_of(a["labels"]): bool(a["status"]["inhibitedBy"])
+            for a in http("GET", url + "/api/v2/alerts")
+        }
         return all(got.get(k) == v for k, v in HOST_INHIBITED.items()) or None
+
     wait_for("host inhibition", statuses, timeout=15)

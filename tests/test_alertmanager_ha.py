@@ -8,6 +8,7 @@ healthy pair sends each notification once; a lost instance loses no page (the
 survivor sends it); duplicates happen only when the log could not be gossiped
 in time (a partition, or a peer lost between sending and gossiping).
 """
+
 from __future__ import annotations
 
 import time
@@ -15,8 +16,8 @@ import time
 import pytest
 import yaml
 
-from devstack.alertmanager import ClusteredAlertmanager
 from devstack import REPO_ROOT
+from devstack.alertmanager import ClusteredAlertmanager
 from devstack.exporter import ExporterProcess
 from devstack.ports import free_port
 from devstack.prometheus import Prometheus
@@ -27,14 +28,17 @@ from devstack.webhook import WebhookSink, firing
 PEER_TIMEOUT = 3.0
 
 
-def oncall_pages(sink: WebhookSink, alertname: str, status: str = "firing") -> list[tuple[str, str]]:
+def oncall_pages(
+    sink: WebhookSink, alertname: str, status: str = "firing"
+) -> list[tuple[str, str]]:
     """(which instance, group status) of each /amN/oncall notification carrying alertname in
     status."""
     out = []
     for n in sink.received():
         instance, _, receiver = n.path.strip("/").partition("/")
-        if receiver == "oncall" and any(a["labels"].get("alertname") == alertname and a["status"] == status
-                                        for a in n.alerts):
+        if receiver == "oncall" and any(
+            a["labels"].get("alertname") == alertname and a["status"] == status for a in n.alerts
+        ):
             out.append((instance, n.status))
     return out
 
@@ -46,27 +50,64 @@ def stack(tmp_path):
     config_text = (REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text()
     cluster_ports = [free_port(), free_port()]
     with WebhookSink() as sink:
-        ams = [ClusteredAlertmanager(config_text, cluster_ports[i], [cluster_ports[1 - i]],
-                                     peer_timeout=f"{PEER_TIMEOUT:g}s",
-                                     webhook_address=f"{sink.address}/am{i + 1}",
-                                     timings={"group_wait": "2s", "group_interval": "2s"},
-                                     config_dir=REPO_ROOT / "alertmanager")
-               for i in range(2)]
+        ams = [
+            ClusteredAlertmanager(
+                config_text,
+                cluster_ports[i],
+                [cluster_ports[1 - i]],
+                peer_timeout=f"{PEER_TIMEOUT:g}s",
+                webhook_address=f"{sink.address}/am{i + 1}",
+                timings={"group_wait": "2s", "group_interval": "2s"},
+                config_dir=REPO_ROOT / "alertmanager",
+            )
+            for i in range(2)
+        ]
         config = tmp_path / "aftercare.yml"
-        config.write_text(yaml.safe_dump({"systems": [{"name": "ha", "databases": [
-            {"name": "ha-pg", "type": "postgresql",
-             "dsn": f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"}]}]}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "systems": [
+                        {
+                            "name": "ha",
+                            "databases": [
+                                {
+                                    "name": "ha-pg",
+                                    "type": "postgresql",
+                                    "dsn": f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
+                                }
+                            ],
+                        }
+                    ]
+                }
+            )
+        )
         exporter = ExporterProcess("database", config)
         try:
             for am in ams:
                 am.start()
             exporter.start()
-            wait_until(lambda: all(am.cluster()["status"] == "ready" and len(am.cluster()["peers"]) == 2
-                                   for am in ams), 60, 0.5, "the pair to settle")
-            rules = shortened_rules(tmp_path / "rules", "2s", names=("database.alerts.yml", "meta.alerts.yml"))
-            with Prometheus(scrape_configs=[{"job_name": "aftercare-database",
-                                             "static_configs": [{"targets": [exporter.address]}]}],
-                            rule_files=rules, alertmanagers=[am.address for am in ams]) as prom:
+            wait_until(
+                lambda: all(
+                    am.cluster()["status"] == "ready" and len(am.cluster()["peers"]) == 2
+                    for am in ams
+                ),
+                60,
+                0.5,
+                "the pair to settle",
+            )
+            rules = shortened_rules(
+                tmp_path / "rules", "2s", names=("database.alerts.yml", "meta.alerts.yml")
+            )
+            with Prometheus(
+                scrape_configs=[
+                    {
+                        "job_name": "aftercare-database",
+                        "static_configs": [{"targets": [exporter.address]}],
+                    }
+                ],
+                rule_files=rules,
+                alertmanagers=[am.address for am in ams],
+            ) as prom:
                 yield sink, ams, exporter, prom
         finally:
             exporter.close()
@@ -89,14 +130,16 @@ def test_a_lost_instance_loses_no_page_and_the_pair_sends_each_page_once(stack):
 
     # 1. both alive: the page is sent once, by the instance at position 0
     sink.wait_for(firing("AftercareDatabaseDown", system="ha", database="ha-pg"), timeout=60)
-    time.sleep(PEER_TIMEOUT + 2)                  # the other instance has looked and stayed silent
+    time.sleep(PEER_TIMEOUT + 2)  # the other instance has looked and stayed silent
     assert oncall_pages(sink, "AftercareDatabaseDown") == [(first_name, "firing")]
-    for am in ams:                                # both hold the alert: Prometheus sends to each
-        assert any(a["labels"]["alertname"] == "AftercareDatabaseDown" for a in am.alerts(active=True))
+    for am in ams:  # both hold the alert: Prometheus sends to each
+        assert any(
+            a["labels"]["alertname"] == "AftercareDatabaseDown" for a in am.alerts(active=True)
+        )
 
     # 2. kill the instance that pages first while the alert fires; then a new fault
     first.kill()
-    exporter.stop()                               # AftercareExporterDown: a new page is due
+    exporter.stop()  # AftercareExporterDown: a new page is due
     page = sink.wait_for(firing("AftercareExporterDown", job="aftercare-database"), timeout=60)
     assert page.path == f"/{second_name}/oncall"  # the survivor sent it
     assert page.alerts[0]["annotations"]["runbook_url"].endswith("AftercareExporterDown.md")
@@ -105,5 +148,12 @@ def test_a_lost_instance_loses_no_page_and_the_pair_sends_each_page_once(stack):
     # the gossiped notification log kept the survivor from paging the old alert again
     assert oncall_pages(sink, "AftercareDatabaseDown") == [(first_name, "firing")]
     # Prometheus still sends to both; one of them is gone and that is all it logs
-    assert wait_until(lambda: "Error sending alert" in prom.log_tail(400)
-                      or "connection refused" in prom.log_tail(400), 30, 0.5, "Prometheus to notice")
+    assert wait_until(
+        lambda: (
+            "Error sending alert" in prom.log_tail(400)
+            or "connection refused" in prom.log_tail(400)
+        ),
+        30,
+        0.5,
+        "Prometheus to notice",
+    )

@@ -1,6 +1,7 @@
 """The `status` services check against Debian's real nginx (stub_status) and Apache
 (mod_status ?auto) started here, under load the test holds: the metrics equal the
 server's own status page read just before and just after."""
+
 from __future__ import annotations
 
 import http.server
@@ -35,9 +36,15 @@ def nginx_page(url: str) -> dict[str, int]:
     words = requests.get(url, timeout=5).text.split()
     # Active connections: N / server accepts handled requests / A H R / Reading: r Writing: w
     # Waiting: q
-    return {"active": int(words[2]), "accepted": int(words[7]), "handled": int(words[8]),
-            "requests": int(words[9]), "reading": int(words[11]), "writing": int(words[13]),
-            "waiting": int(words[15])}
+    return {
+        "active": int(words[2]),
+        "accepted": int(words[7]),
+        "handled": int(words[8]),
+        "requests": int(words[9]),
+        "reading": int(words[11]),
+        "writing": int(words[13]),
+        "waiting": int(words[15]),
+    }
 
 
 class Held:
@@ -74,8 +81,12 @@ HELD = 3
 def nginx():
     backend = Held()
     with Nginx(upstream=backend.address) as server:
-        clients = [threading.Thread(target=requests.get, args=(f"{server.url}/slow/{i}",),
-                                    kwargs={"timeout": 40}) for i in range(HELD)]
+        clients = [
+            threading.Thread(
+                target=requests.get, args=(f"{server.url}/slow/{i}",), kwargs={"timeout": 40}
+            )
+            for i in range(HELD)
+        ]
         for client in clients:
             client.start()
         wait_until(lambda: nginx_page(f"{server.url}/status")["writing"] == HELD + 1, 20)
@@ -96,9 +107,11 @@ def test_nginx_metrics_equal_the_stub_status_page(nginx):
         assert got[("aftercare_appserver_connections", state)] == before[state] == after[state]
     assert got[("aftercare_appserver_connections", "writing")] == HELD + 1
     # each read of the page is one connection and one request: ours sits between the two
-    for key, metric in (("accepted", "aftercare_appserver_connections_accepted_total"),
-                        ("handled", "aftercare_appserver_connections_handled_total"),
-                        ("requests", "aftercare_appserver_requests_total")):
+    for key, metric in (
+        ("accepted", "aftercare_appserver_connections_accepted_total"),
+        ("handled", "aftercare_appserver_connections_handled_total"),
+        ("requests", "aftercare_appserver_requests_total"),
+    ):
         assert before[key] + 1 == got[(metric,)] == after[key] - 1, key
 
 
@@ -113,8 +126,9 @@ def test_nginx_html_page_is_content_not_a_crash(nginx):
 
 
 def apache_page(server: Apache) -> tuple[dict, str]:
-    text = requests.get(f"{server.url}/server-status?auto", timeout=5,
-                        auth=(server.user, server.password)).text
+    text = requests.get(
+        f"{server.url}/server-status?auto", timeout=5, auth=(server.user, server.password)
+    ).text
     fields = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
     return fields, fields["Scoreboard"]
 
@@ -134,40 +148,69 @@ def apache(tmp_path_factory):
 
 def test_apache_metrics_equal_the_mod_status_page(apache, monkeypatch):
     monkeypatch.setenv("STATUS_PASSWORD", apache.password)
-    spec = {"type": "apache", "url": f"{apache.url}/server-status?auto",
-            "username": apache.user, "password_env": "STATUS_PASSWORD"}
+    spec = {
+        "type": "apache",
+        "url": f"{apache.url}/server-status?auto",
+        "username": apache.user,
+        "password_env": "STATUS_PASSWORD",
+    }
     before, board_before = apache_page(apache)
     sink, got = probe(spec)
     after, board_after = apache_page(apache)
     assert sink.up is True, sink.error
-    assert got[("aftercare_appserver_threads_busy", "workers")] == int(before["BusyWorkers"]) \
+    assert (
+        got[("aftercare_appserver_threads_busy", "workers")]
+        == int(before["BusyWorkers"])
         == int(after["BusyWorkers"])
+    )
     assert got[("aftercare_appserver_threads_max", "workers")] == len(board_before)
     for letter, state in APACHE_STATES.items():
-        assert got[("aftercare_appserver_connections", state)] == board_before.count(letter) \
-            == board_after.count(letter), state
+        assert (
+            got[("aftercare_appserver_connections", state)]
+            == board_before.count(letter)
+            == board_after.count(letter)
+        ), state
     assert got[("aftercare_appserver_connections", "reading")] >= HELD
-    assert int(before["Total Accesses"]) + 1 == got[("aftercare_appserver_requests_total",)] \
+    assert (
+        int(before["Total Accesses"]) + 1
+        == got[("aftercare_appserver_requests_total",)]
         == int(after["Total Accesses"]) - 1
+    )
 
 
 def test_apache_without_credentials_is_auth_and_the_password_never_shows(apache, monkeypatch):
     sink, _ = probe({"type": "apache", "url": f"{apache.url}/server-status?auto"})
     assert (sink.up, sink.reason) == (False, "auth")
     monkeypatch.setenv("STATUS_PASSWORD", "wrong-password")
-    sink, _ = probe({"type": "apache", "url": f"{apache.url}/server-status?auto",
-                     "username": apache.user, "password_env": "STATUS_PASSWORD"})
+    sink, _ = probe(
+        {
+            "type": "apache",
+            "url": f"{apache.url}/server-status?auto",
+            "username": apache.user,
+            "password_env": "STATUS_PASSWORD",
+        }
+    )
     assert (sink.up, sink.reason) == (False, "auth")
     assert "wrong-password" not in str(sink.error) and "wrong-password" not in repr(
-        status_check({"type": "apache", "url": "http://a:1/", "username": "u",
-                      "password_env": "STATUS_PASSWORD"}))
+        status_check(
+            {
+                "type": "apache",
+                "url": "http://a:1/",
+                "username": "u",
+                "password_env": "STATUS_PASSWORD",
+            }
+        )
+    )
 
 
-@pytest.mark.parametrize("spec, key, expected", [
-    ({"type": "tomcat", "url": "http://a:1/"}, "type", "expected one of"),
-    ({"type": "nginx", "url": "ftp://a/"}, "url", "http"),
-    ({"type": "nginx"}, "url", "required"),
-])
+@pytest.mark.parametrize(
+    "spec, key, expected",
+    [
+        ({"type": "tomcat", "url": "http://a:1/"}, "type", "expected one of"),
+        ({"type": "nginx", "url": "ftp://a/"}, "url", "http"),
+        ({"type": "nginx"}, "url", "required"),
+    ],
+)
 def test_bad_status_config_is_one_error(spec, key, expected):
     with pytest.raises(ConfigError) as err:
         status_check(spec)

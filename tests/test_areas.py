@@ -1,5 +1,6 @@
 """The area table (exporters/areas.py) against the repository: every name it gives exists where
 it says, and the exporters, dashboards and report read their areas from it."""
+
 from __future__ import annotations
 
 import datetime
@@ -29,12 +30,11 @@ from exporters.registry import DEFAULT_PORTS, EXPORTERS, areas_for
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [a.name for a in areas.AREAS]
-SERVED = [a.name for a in areas.AREAS if a.exporter]      # the areas an exporter of ours serves
+SERVED = [a.name for a in areas.AREAS if a.exporter]  # the areas an exporter of ours serves
 
 
 def test_the_areas_of_the_contract_in_order():
-    assert NAMES == ["database", "services", "logs", "integrations", "exchange", "backups",
-                     "hosts"]
+    assert NAMES == ["database", "services", "logs", "integrations", "exchange", "backups", "hosts"]
     assert set(areas.BY_NAME) == set(NAMES)
     assert len({a.target_label for a in areas.AREAS}) == len(NAMES)
 
@@ -110,16 +110,24 @@ def test_config_keys_are_the_lists_of_a_system():
 
 def test_check_config_counts_every_area_by_its_config_key():
     example = str(REPO / "examples" / "aftercare.yml")
-    done = subprocess.run([sys.executable, "-m", "exporters.cli", "check-config", example],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "exporters.cli", "check-config", example],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     counted = re.findall(r"\d+ (\w+)", done.stdout.split(";", 1)[1])
     assert counted == [a.config_key for a in areas.AREAS]
 
 
 def test_help_names_the_areas_each_exporter_serves():
-    done = subprocess.run([sys.executable, "-m", "exporters.cli", "--help"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "exporters.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     text = " ".join(done.stdout.split())
     assert "services: services, logs" in text
@@ -130,6 +138,7 @@ def test_help_names_the_areas_each_exporter_serves():
 def test_report_sections_cover_every_area_and_keep_the_json_keys():
     from reportgen.analysis import AREAS as GRADE_KEYS
     from reportgen.render.messages import MESSAGES
+
     sections = {s.key: s for s in areas.REPORT_SECTIONS}
     assert GRADE_KEYS == tuple(s.grade_key for s in areas.REPORT_SECTIONS)
     assert sections["backups"].grade_key == "protection"
@@ -157,7 +166,7 @@ def test_docs_page_names_the_area_everywhere_and_is_linked_from_the_readme(name:
     assert f"`systems[].{area.config_key}`" in section
     if area.exporter:
         assert f"`aftercare-exporter {area.exporter}`" in section
-    else:                       # scraped from node_exporter, through the targets we write
+    else:  # scraped from node_exporter, through the targets we write
         assert "`aftercare-exporter targets`" in section and "node_exporter" in section
     assert f"`{area.target_label}`" in section
     assert f"`{area.rules_file}`" in section and f"`{area.alerts_file}`" in section
@@ -178,9 +187,21 @@ def free_port() -> int:
 def scrape_families(exporter: str, config: Path) -> set[str]:
     """The aftercare_* metric families a real exporter process exposes for config."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "exporters.cli", exporter, "--config.file",
-                             str(config), "--web.listen-address", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporters.cli",
+            exporter,
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -205,7 +226,7 @@ def documented_metrics(page: str) -> set[str]:
     return {re.sub(r"_total$", "", n.replace("<prefix>", "aftercare_log")) for n in names}
 
 
-COMMON = re.compile(r"aftercare_(config|scrape)_|aftercare_build_info$")   # every exporter has them
+COMMON = re.compile(r"aftercare_(config|scrape)_|aftercare_build_info$")  # every exporter has them
 
 
 @pytest.fixture
@@ -213,15 +234,25 @@ def https_server(tmp_path):
     """A throwaway HTTPS server with a self-signed certificate: its port."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=30))
-            .sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
@@ -234,15 +265,36 @@ def https_server(tmp_path):
 
 
 def test_services_and_integrations_pages_document_exactly_what_their_exporters_expose(
-        tmp_path, https_server):
+    tmp_path, https_server
+):
     config = tmp_path / "aftercare.yml"
-    config.write_text(yaml.safe_dump({
-        "defaults": {"timeout": "3s", "state_dir": str(tmp_path / "state"), "timezone": "UTC"},
-        "systems": [{"name": "s", "services": [
-            {"name": "web",
-             "http": {"url": f"https://127.0.0.1:{https_server}/", "tls_verify": False}},
-            {"name": "runner", "process": {"pattern": "pytest"}}],
-            "integrations": [{"name": "pg", "tcp": {"address": "127.0.0.1:5432"}}]}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {
+                    "timeout": "3s",
+                    "state_dir": str(tmp_path / "state"),
+                    "timezone": "UTC",
+                },
+                "systems": [
+                    {
+                        "name": "s",
+                        "services": [
+                            {
+                                "name": "web",
+                                "http": {
+                                    "url": f"https://127.0.0.1:{https_server}/",
+                                    "tls_verify": False,
+                                },
+                            },
+                            {"name": "runner", "process": {"pattern": "pytest"}},
+                        ],
+                        "integrations": [{"name": "pg", "tcp": {"address": "127.0.0.1:5432"}}],
+                    }
+                ],
+            }
+        )
+    )
     services = documented_metrics((REPO / "docs" / "services.md").read_text())
     logs = documented_metrics((REPO / "docs" / "logs.md").read_text())
     exposed = {n for n in scrape_families("services", config) if not COMMON.match(n)}

@@ -1,6 +1,7 @@
 """`aftercare-exporter check-config FILE`: exit 0 and a one-line summary for a
 valid file; exit 2 and exactly one line on stderr (file, key path, what was
 expected, no traceback) for a bad one."""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
-UNSET_PASSWORD_ENV = "AFTERCARE_TEST_UNSET_PASSWORD"   # named by invalid-password-env-unset.yml
+UNSET_PASSWORD_ENV = "AFTERCARE_TEST_UNSET_PASSWORD"  # named by invalid-password-env-unset.yml
 EXPECT = re.compile(r"# expect: (?P<key>\S.*?) \| (?P<message>\S.*)")
 
 
@@ -40,8 +41,14 @@ INVALID_SAMPLE = [
 
 def check_config(file: Path | str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != UNSET_PASSWORD_ENV}
-    return subprocess.run([sys.executable, "-m", "exporters.cli", "check-config", str(file)],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "exporters.cli", "check-config", str(file)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("name", ["valid-minimal.yml", "valid-full.yml"])
@@ -60,12 +67,19 @@ def test_valid_summary_counts(tmp_path):
     result = check_config(FIXTURES / "valid-full.yml", tmp_path)
     assert result.returncode == 0, result.stderr
     summary = result.stdout.strip()
-    for part in ("2 system(s)", "2 databases", "4 services", "2 logs", "7 integrations",
-                 "2 exchange", "2 backups"):
+    for part in (
+        "2 system(s)",
+        "2 databases",
+        "4 services",
+        "2 logs",
+        "7 integrations",
+        "2 exchange",
+        "2 backups",
+    ):
         assert part in summary, summary
 
 
-@pytest.mark.parametrize("name", INVALID_SAMPLE, ids=lambda n: n[len("invalid-"):-len(".yml")])
+@pytest.mark.parametrize("name", INVALID_SAMPLE, ids=lambda n: n[len("invalid-") : -len(".yml")])
 def test_invalid_config(name, tmp_path):
     file = FIXTURES / name
     key, message = expectation(file)

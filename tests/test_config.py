@@ -8,6 +8,7 @@ on its first line, where the error must point and part of what it must say::
 Adding a file adds a case.  The ``valid-*.yml`` files must load, with their
 values converted (durations to seconds, sizes to bytes, defaults applied).
 """
+
 from __future__ import annotations
 
 import re
@@ -54,6 +55,7 @@ def in_fixture_dir(monkeypatch):
 
 # --- the bad files ---------------------------------------------------------------------
 
+
 def test_fixture_set_is_complete():
     assert len(INVALID) >= 30
     assert {p.name for p in VALID} >= {"valid-minimal.yml", "valid-full.yml"}
@@ -77,13 +79,17 @@ def test_invalid_config(path, in_fixture_dir):
     assert "\n" not in str(err)
 
 
-@pytest.mark.parametrize("content, key, message", [
-    (b"", "(top level)", "expected a mapping with 'systems'"),
-    (b"\n  \n", "(top level)", "expected a mapping with 'systems'"),
-    (b"systems:\n  - name: caf\xe9\n", "(top level)", "not UTF-8"),
-    (b"systems: 5\n", "systems", "expected a list"),
-    (b"just a string\n", "(top level)", "expected a mapping with 'systems'"),
-], ids=["zero-bytes", "blank", "latin-1", "systems-int", "top-level-string"])
+@pytest.mark.parametrize(
+    "content, key, message",
+    [
+        (b"", "(top level)", "expected a mapping with 'systems'"),
+        (b"\n  \n", "(top level)", "expected a mapping with 'systems'"),
+        (b"systems:\n  - name: caf\xe9\n", "(top level)", "not UTF-8"),
+        (b"systems: 5\n", "systems", "expected a list"),
+        (b"just a string\n", "(top level)", "expected a mapping with 'systems'"),
+    ],
+    ids=["zero-bytes", "blank", "latin-1", "systems-int", "top-level-string"],
+)
 def test_invalid_documents(tmp_path, content, key, message):
     file = tmp_path / "aftercare.yml"
     file.write_bytes(content)
@@ -102,8 +108,10 @@ def test_missing_file(tmp_path):
 
 # --- the good files ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", VALID + [REPO / "examples" / "aftercare.yml"],
-                         ids=lambda p: p.name)
+
+@pytest.mark.parametrize(
+    "path", VALID + [REPO / "examples" / "aftercare.yml"], ids=lambda p: p.name
+)
 def test_valid_config_loads(path):
     config = load_config(str(path))
     assert config.file == str(path)
@@ -206,8 +214,10 @@ def test_full_sla(full):
 def test_full_log_levels(full):
     billing = full.system("billing")
     app1 = by_name(billing.logs, "app1")
-    assert {k: v.pattern for k, v in app1.levels.items()} == {"error": "ERROR|Exception",
-                                                                "warning": "WARN"}
+    assert {k: v.pattern for k, v in app1.levels.items()} == {
+        "error": "ERROR|Exception",
+        "warning": "WARN",
+    }
     assert app1.format == "plain"
     access = by_name(billing.logs, "app1-access")
     assert access.format == "combined"
@@ -222,14 +232,26 @@ def test_full_targets(full):
     billing = full.system("billing")
     assert [s.kind for s in billing.services] == ["http", "tcp", "process"]
     assert [i.kind for i in billing.integrations] == [
-        "http", "redis", "amqp", "mqtt", "postgresql", "tcp", "dns"]
+        "http",
+        "redis",
+        "amqp",
+        "mqtt",
+        "postgresql",
+        "tcp",
+        "dns",
+    ]
     assert by_name(billing.services, "billing-web").http.expect_status == (200,)
     assert by_name(billing.services, "billing-worker").process.pattern.search("billing-worker -c x")
     pg = by_name(billing.databases, "billing-pg")
     assert (pg.type, pg.top_tables, pg.data_path) == ("postgresql", 20, "/var/lib/postgresql")
     assert (pg.log.path, pg.log.format) == ("/var/log/postgresql/postgresql-15-main.log", "auto")
     assert (pg.dsn.scheme, pg.dsn.host, pg.dsn.port, pg.dsn.user, pg.dsn.database) == (
-        "postgresql", "127.0.0.1", 5432, "monitor", "postgres")
+        "postgresql",
+        "127.0.0.1",
+        5432,
+        "monitor",
+        "postgres",
+    )
     assert pg.password is None
     assert str(pg.dsn) == "postgresql://monitor@127.0.0.1:5432/postgres"
     my = by_name(billing.databases, "billing-my")
@@ -246,10 +268,20 @@ systems:
 """
 
 
-@pytest.mark.parametrize("value, seconds", [
-    ("500ms", 0.5), ("5s", 5.0), ("2m", 120.0), ("26h", 93600.0), ("1h30m", 5400.0),
-    ("1d", 86400.0), ("1w", 604800.0), ("1m30s", 90.0), ("100ms", 0.1),
-])
+@pytest.mark.parametrize(
+    "value, seconds",
+    [
+        ("500ms", 0.5),
+        ("5s", 5.0),
+        ("2m", 120.0),
+        ("26h", 93600.0),
+        ("1h30m", 5400.0),
+        ("1d", 86400.0),
+        ("1w", 604800.0),
+        ("1m30s", 90.0),
+        ("100ms", 0.1),
+    ],
+)
 def test_duration_conversion(tmp_path, value, seconds):
     file = tmp_path / "aftercare.yml"
     file.write_text(SERVICE_TIMEOUT.format(value=value))
@@ -265,10 +297,20 @@ systems:
 """
 
 
-@pytest.mark.parametrize("value, size", [
-    ("512", 512), ('"512"', 512), ("0", 0), ("10MiB", 10485760), ("2GB", 2_000_000_000),
-    ("1KiB", 1024), ("1KB", 1000), ("1.5KiB", 1536), ("1TiB", 2**40),
-])
+@pytest.mark.parametrize(
+    "value, size",
+    [
+        ("512", 512),
+        ('"512"', 512),
+        ("0", 0),
+        ("10MiB", 10485760),
+        ("2GB", 2_000_000_000),
+        ("1KiB", 1024),
+        ("1KB", 1000),
+        ("1.5KiB", 1536),
+        ("1TiB", 2**40),
+    ],
+)
 def test_size_conversion(tmp_path, value, size):
     file = tmp_path / "aftercare.yml"
     file.write_text(BACKUP_SIZE.format(value=value))
@@ -308,22 +350,34 @@ systems:
 
 # A later key in the same file that is wrong: the secrets above were read by then.
 LATER_MISTAKES = {
-    "bad-address": ("""\
+    "bad-address": (
+        """\
     services:
       - {name: billing-rpc, tcp: {address: "app1"}}
-""", "systems[0].services[0].tcp.address"),
-    "bad-backup-verify": ("""\
+""",
+        "systems[0].services[0].tcp.address",
+    ),
+    "bad-backup-verify": (
+        """\
     backups:
       - {name: nightly, path: "/backups/*.dump", verify: md5}
-""", "systems[0].backups[0].verify"),
-    "duplicate-system": ("""\
+""",
+        "systems[0].backups[0].verify",
+    ),
+    "duplicate-system": (
+        """\
   - name: billing
     services:
       - {name: billing-web, tcp: {address: "app1:8080"}}
-""", "systems[1].name"),
-    "yaml-error": ("""\
+""",
+        "systems[1].name",
+    ),
+    "yaml-error": (
+        """\
     services: [
-""", "(top level)"),
+""",
+        "(top level)",
+    ),
 }
 
 
@@ -379,39 +433,63 @@ def test_secrets_not_in_error_for_later_key(secret_config, mistake):
 
 
 BAD_URL_WITH_PASSWORD = {
-    "http-url-scheme": ("""\
+    "http-url-scheme": (
+        """\
     services:
       - {name: files, http: {url: "ftp://monitor:S3cretPW@files1/status"}}
-""", "systems[0].services[0].http.url"),
-    "http-url-port": ("""\
+""",
+        "systems[0].services[0].http.url",
+    ),
+    "http-url-port": (
+        """\
     services:
       - {name: web, http: {url: "http://monitor:S3cretPW@app1:99999/health"}}
-""", "systems[0].services[0].http.url"),
-    "dsn-scheme": ("""\
+""",
+        "systems[0].services[0].http.url",
+    ),
+    "dsn-scheme": (
+        """\
     databases:
       - {name: billing-my, type: mysql, dsn: "postgresql://monitor:S3cretPW@db1/postgres"}
-""", "systems[0].databases[0].dsn"),
-    "dsn-without-host": ("""\
+""",
+        "systems[0].databases[0].dsn",
+    ),
+    "dsn-without-host": (
+        """\
     integrations:
       - {name: erp-db, postgresql: {dsn: "postgresql://monitor:S3cretPW@/erp"}}
-""", "systems[0].integrations[0].postgresql.dsn"),
-    "dsn-broken-ipv6": ("""\
+""",
+        "systems[0].integrations[0].postgresql.dsn",
+    ),
+    "dsn-broken-ipv6": (
+        """\
     databases:
       - {name: billing-pg, type: postgresql, dsn: "postgresql://monitor:S3cretPW@[::1/db"}
-""", "systems[0].databases[0].dsn"),
-    "amqp-url-scheme": ("""\
+""",
+        "systems[0].databases[0].dsn",
+    ),
+    "amqp-url-scheme": (
+        """\
     integrations:
       - {name: queue, amqp: {url: "http://guest:S3cretPW@mq1:15672/"}}
-""", "systems[0].integrations[0].amqp.url"),
+""",
+        "systems[0].integrations[0].amqp.url",
+    ),
     # a URL written where host:port is expected is still a URL with a password
-    "redis-url-as-address": ("""\
+    "redis-url-as-address": (
+        """\
     integrations:
       - {name: cache, redis: {address: "redis://:S3cretPW@cache1:6379"}}
-""", "systems[0].integrations[0].redis.address"),
-    "mqtt-url-as-address": ("""\
+""",
+        "systems[0].integrations[0].redis.address",
+    ),
+    "mqtt-url-as-address": (
+        """\
     integrations:
       - {name: iot, mqtt: {address: "mqtt://iot:S3cretPW@mq1:1883"}}
-""", "systems[0].integrations[0].mqtt.address"),
+""",
+        "systems[0].integrations[0].mqtt.address",
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 """Dashboards as code: generation is deterministic and committed, the JSON is well formed,
 variables, units, links and thresholds follow the conventions, provisioning matches compose."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ def dashboards() -> dict[str, dict]:
 
 def test_committed_json_equals_a_fresh_generation(tmp_path):
     """The drift check: regenerate into a temp dir and compare bytes with dashboards/generated/."""
-    result = subprocess.run([sys.executable, "-m", "dashboards.build", "--out", str(tmp_path)],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "dashboards.build", "--out", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     fresh = {p.name: p.read_bytes() for p in tmp_path.glob("*.json")}
     committed = {p.name: p.read_bytes() for p in build.GENERATED_DIR.glob("*.json")}
@@ -39,7 +45,10 @@ def test_committed_json_equals_a_fresh_generation(tmp_path):
 def test_output_is_sorted_indented_and_ends_with_a_newline():
     for name, text in build.generate().items():
         assert text.endswith("}\n") and not text.endswith("\n\n"), name
-        assert text == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        assert (
+            text
+            == json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        )
     assert build.generate() == build.generate()
 
 
@@ -51,7 +60,7 @@ def test_check_mode_reports_drift(tmp_path):
     (tmp_path / "aftercare-removed.json").write_text("{}\n")
     assert build.differences(tmp_path) == ["aftercare-backups.json", "aftercare-removed.json"]
     assert build.main(["--check", "--out", str(tmp_path)]) == 1
-    build.write(tmp_path)                               # rewrites the changed one, removes the stale one
+    build.write(tmp_path)  # rewrites the changed one, removes the stale one
     assert build.differences(tmp_path) == []
 
 
@@ -84,7 +93,9 @@ def test_modern_panels_only_with_unique_ids_on_the_grid(dashboards):
 def test_every_panel_reads_the_datasource_variable_and_has_a_unit(dashboards):
     for uid, dashboard in dashboards.items():
         for panel in panels(dashboard):
-            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel[
+                "title"
+            ]
             assert panel["targets"], panel["title"]
             for t in panel["targets"]:
                 assert t["datasource"] == panel["datasource"] and t["expr"] and t["refId"]
@@ -101,7 +112,12 @@ def test_units_follow_the_metric(dashboards):
         for panel in panels(dashboard):
             unit = panel["fieldConfig"]["defaults"]["unit"]
             exprs = " ".join(t["expr"] for t in panel["targets"])
-            if panel["type"] == "timeseries" and "_bytes" in exprs and "rate(" not in exprs and " / " not in exprs:
+            if (
+                panel["type"] == "timeseries"
+                and "_bytes" in exprs
+                and "rate(" not in exprs
+                and " / " not in exprs
+            ):
                 assert unit == "bytes", panel["title"]
             if "- time()" in exprs or "time() -" in exprs:
                 assert unit in {"s", "dtdurations"}, panel["title"]
@@ -123,7 +139,10 @@ def test_variables_datasource_system_and_the_areas_target(dashboards):
             assert v["current"]["value"] == ["$__all"]
             assert v["datasource"]["uid"] == "${datasource}"
         if label:
-            assert listed[label]["query"].startswith("label_values(") and '{system=~"$system"}' in listed[label]["query"]
+            assert (
+                listed[label]["query"].startswith("label_values(")
+                and '{system=~"$system"}' in listed[label]["query"]
+            )
             for q in queries(dashboards[uid]):
                 if q.kind != "annotation" and "aftercare_" in q.expr and "ALERTS" not in q.expr:
                     assert 'system=~"$system"' in q.expr, q.key
@@ -142,8 +161,17 @@ def test_overview_repeats_a_row_per_system_and_links_carry_the_system(dashboards
     assert [r.get("repeat") for r in rows] == [None, "system"]
     repeated = [p for p in overview["panels"] if p["gridPos"]["y"] > rows[1]["gridPos"]["y"]]
     titles = [p["title"] for p in repeated]
-    assert titles == ["Databases down", "Services down", "Integrations down", "Exchange jobs late or failed",
-                      "Backups late or bad", "Hosts down or in trouble", "Critical alerts", "Warning alerts", "Service availability"]
+    assert titles == [
+        "Databases down",
+        "Services down",
+        "Integrations down",
+        "Exchange jobs late or failed",
+        "Backups late or bad",
+        "Hosts down or in trouble",
+        "Critical alerts",
+        "Warning alerts",
+        "Service availability",
+    ]
     assert all(p["type"] == "stat" and p["options"]["colorMode"] == "background" for p in repeated)
     uids = {uid for uid, _, _ in helpers.DASHBOARDS.values()}
     linked = set()
@@ -161,7 +189,10 @@ def test_overview_repeats_a_row_per_system_and_links_carry_the_system(dashboards
 def test_overview_alerts_come_from_ALERTS_by_severity(dashboards):
     overview = {p["title"]: p for p in panels(dashboards["aftercare-overview"])}
     by_severity = overview["Firing alerts by severity"]["targets"][0]["expr"]
-    assert by_severity.startswith("count by (severity) (ALERTS{") and 'alertstate="firing"' in by_severity
+    assert (
+        by_severity.startswith("count by (severity) (ALERTS{")
+        and 'alertstate="firing"' in by_severity
+    )
     assert 'alertname!="Watchdog"' in by_severity
     assert 'severity="critical"' in overview["Critical alerts"]["targets"][0]["expr"]
     assert overview["Firing alerts"]["targets"][0]["format"] == "table"
@@ -171,8 +202,9 @@ def test_area_dashboards_annotate_their_areas_alerts(dashboards):
     for name in AREA_DASHBOARDS:
         uid = helpers.DASHBOARDS[name][0]
         (annotation,) = dashboards[uid]["annotations"]["list"]
-        assert annotation["expr"] == (f'ALERTS{{alertstate="firing",area=~"{helpers.ALERT_AREAS[name]}",'
-                                      f'system=~"$system"}}')
+        assert annotation["expr"] == (
+            f'ALERTS{{alertstate="firing",area=~"{helpers.ALERT_AREAS[name]}",system=~"$system"}}'
+        )
         assert annotation["datasource"]["uid"] == "${datasource}" and annotation["enable"]
 
 
@@ -180,7 +212,9 @@ def test_every_alert_area_is_annotated_on_exactly_one_dashboard():
     areas = {rule["labels"]["area"] for rule in alert_rules().values()} - {"meta"}
     assert "database" in areas
     for area in areas:
-        matching = [name for name, regex in helpers.ALERT_AREAS.items() if re.fullmatch(regex, area)]
+        matching = [
+            name for name, regex in helpers.ALERT_AREAS.items() if re.fullmatch(regex, area)
+        ]
         assert len(matching) == 1, f"alerts of area {area!r} annotate {matching}"
 
 
@@ -205,8 +239,14 @@ def alert_rules() -> dict[str, dict]:
 
 # THRESHOLDS key -> the aftercare:threshold:* recording rules of its (amber, red) steps.
 THRESHOLD_RECORDS = {
-    "filesystem_free_ratio": ("database_filesystem_warning_free_ratio", "database_filesystem_critical_free_ratio"),
-    "connections_used_ratio": ("database_connections_warning_ratio", "database_connections_critical_ratio"),
+    "filesystem_free_ratio": (
+        "database_filesystem_warning_free_ratio",
+        "database_filesystem_critical_free_ratio",
+    ),
+    "connections_used_ratio": (
+        "database_connections_warning_ratio",
+        "database_connections_critical_ratio",
+    ),
     "oldest_transaction_seconds": ("database_transaction_age_seconds", None),
     "replication_lag_seconds": ("database_replication_lag_seconds", None),
     "deadlocks_per_hour": ("database_deadlocks_per_hour", None),
@@ -218,10 +258,14 @@ THRESHOLD_RECORDS = {
     "backup_size_change_ratio": ("backup_shrink_ratio", None),
     "host_cpu_busy_ratio": ("host_cpu_busy_ratio", None),
     "host_load_per_core": ("host_load_per_core", None),
-    "host_memory_available_ratio": ("host_memory_available_warning_ratio",
-                                    "host_memory_available_critical_ratio"),
-    "host_filesystem_used_ratio": ("host_filesystem_used_warning_ratio",
-                                   "host_filesystem_used_critical_ratio"),
+    "host_memory_available_ratio": (
+        "host_memory_available_warning_ratio",
+        "host_memory_available_critical_ratio",
+    ),
+    "host_filesystem_used_ratio": (
+        "host_filesystem_used_warning_ratio",
+        "host_filesystem_used_critical_ratio",
+    ),
     "host_disk_busy_ratio": ("host_disk_busy_ratio", None),
     "host_clock_offset_seconds": ("host_clock_offset_seconds", None),
 }
@@ -237,7 +281,9 @@ def threshold_records() -> dict[str, float]:
                 name = rule.get("record", "")
                 m = re.fullmatch(r"vector\(([\d\s.*/+-]+)\)", str(rule.get("expr", "")).strip())
                 if name.startswith("aftercare:threshold:") and m:
-                    out[name.split(":")[-1]] = eval(m.group(1), {"__builtins__": {}})   # digits and operators only
+                    out[name.split(":")[-1]] = eval(
+                        m.group(1), {"__builtins__": {}}
+                    )  # digits and operators only
     return out
 
 
@@ -251,7 +297,9 @@ def test_dashboard_thresholds_equal_the_alert_thresholds():
             if name is None:
                 assert value is None, f"{key}: a dashboard step without an alert behind it"
             elif name in records and records[name] != value:
-                mismatches.append(f"{key}: dashboard {value}, rules aftercare:threshold:{name} {records[name]}")
+                mismatches.append(
+                    f"{key}: dashboard {value}, rules aftercare:threshold:{name} {records[name]}"
+                )
     assert not mismatches, "\n".join(mismatches)
 
 
@@ -266,42 +314,63 @@ def test_dashboards_colour_red_where_the_alerts_fire(dashboards):
     assert up == [{"color": "red", "value": None}, {"color": "green", "value": 1}]
     # AftercareExporterDown: up{job=~"aftercare.*"} == 0 -> the overview counts exactly those
     assert rules["AftercareExporterDown"]["expr"].strip() == 'up{job=~"aftercare.*"} == 0'
-    assert by_title["Aftercare exporters down"]["targets"][0]["expr"] == \
-        'count(up{job=~"aftercare.*"} == 0) or vector(0)'
+    assert (
+        by_title["Aftercare exporters down"]["targets"][0]["expr"]
+        == 'count(up{job=~"aftercare.*"} == 0) or vector(0)'
+    )
     tls = by_title["TLS certificate expires in"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert tls == [{"color": "red", "value": None}, {"color": "orange", "value": 3 * 86400},
-                   {"color": "green", "value": 20 * 86400}]
+    assert tls == [
+        {"color": "red", "value": None},
+        {"color": "orange", "value": 3 * 86400},
+        {"color": "green", "value": 20 * 86400},
+    ]
     overdue = by_title["Deadline in"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert overdue[0]["color"] in {"red", "orange"} and overdue[-1] == {"color": "green", "value": 0}
+    assert overdue[0]["color"] in {"red", "orange"} and overdue[-1] == {
+        "color": "green",
+        "value": 0,
+    }
 
 
 def test_provisioning_matches_the_compose_mounts():
     base = REPO_ROOT / "dashboards" / "provisioning"
-    (datasource,) = yaml.safe_load((base / "datasources" / "prometheus.yml").read_text())["datasources"]
+    (datasource,) = yaml.safe_load((base / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
     assert datasource["uid"] == helpers.DATASOURCE_UID and datasource["type"] == "prometheus"
     assert datasource["url"] == "http://prometheus:9090" and datasource["isDefault"]
     (provider,) = yaml.safe_load((base / "dashboards" / "aftercare.yml").read_text())["providers"]
-    assert provider["type"] == "file" and provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (
+        provider["type"] == "file" and provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    )
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     grafana = compose.get("services", {}).get("grafana")
     if grafana is None:
         pytest.fail("docker-compose.yml has no grafana service to load the provisioning")
     mounts = {v.split(":")[0]: v.split(":")[1] for v in grafana["volumes"] if v.startswith("./")}
-    assert mounts["./dashboards/provisioning/datasources"] == "/etc/grafana/provisioning/datasources"
+    assert (
+        mounts["./dashboards/provisioning/datasources"] == "/etc/grafana/provisioning/datasources"
+    )
     assert mounts["./dashboards/provisioning/dashboards"] == "/etc/grafana/provisioning/dashboards"
     assert mounts["./dashboards/generated"] == provider["options"]["path"]
 
 
 def test_sources_never_name_this_machine():
-    for path in [*build.SOURCE_DIR.glob("*.py"), *build.GENERATED_DIR.glob("*.json"),
-                 *Path(build.SOURCE_DIR / "provisioning").rglob("*.yml")]:
+    for path in [
+        *build.SOURCE_DIR.glob("*.py"),
+        *build.GENERATED_DIR.glob("*.json"),
+        *Path(build.SOURCE_DIR / "provisioning").rglob("*.yml"),
+    ]:
         text = path.read_text()
         assert "/work/" not in text and "/root/" not in text and "/tmp/" not in text, path
 
 
 def test_firing_alerts_by_severity_are_red_for_critical():
-    overview = json.loads((REPO_ROOT / "dashboards" / "generated" / "aftercare-overview.json").read_text())
+    overview = json.loads(
+        (REPO_ROOT / "dashboards" / "generated" / "aftercare-overview.json").read_text()
+    )
     (panel,) = [p for p in overview["panels"] if p.get("title") == "Firing alerts by severity"]
-    colors = {o["matcher"]["options"]: o["properties"][0]["value"]["fixedColor"]
-              for o in panel["fieldConfig"]["overrides"]}
+    colors = {
+        o["matcher"]["options"]: o["properties"][0]["value"]["fixedColor"]
+        for o in panel["fieldConfig"]["overrides"]
+    }
     assert colors == {"critical": "red", "warning": "orange", "info": "blue"}

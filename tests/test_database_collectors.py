@@ -1,5 +1,6 @@
 """A database collector declares the functions it runs (``RUNS``); a module that
 lacks a function it declares fails when its package is imported."""
+
 from __future__ import annotations
 
 import importlib
@@ -32,19 +33,30 @@ def test_the_registered_collectors_match_their_declarations():
     assert all(c.metrics for c in COLLECTORS.values())
 
 
-@pytest.mark.parametrize("source, message", [
-    ('RUNS = ("postgresql", "mysql")\ndef postgresql(cur, target, sink): pass\n',
-     "RUNS declares mysql but the module defines no mysql()"),
-    ('RUNS = ("postgresql",)\ndef postgresql(cur, target, sink): pass\n'
-     'def mysql(cur, target, sink): pass\n',
-     "defines mysql() but RUNS does not declare it"),
-    ('def postgresql(cur, target, sink): pass\n', "RUNS must be a non-empty tuple"),
-    ('RUNS = ("postgres",)\ndef postgres(cur, target, sink): pass\n',
-     "RUNS must be a non-empty tuple"),
-    ('RUNS = ("local",)\ndef local(cur, target, sink): pass\n',
-     "local() must take (target, sink)"),
-    ('RUNS = ("postgresql",)\npostgresql = None\n', "defines no postgresql()"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (
+            'RUNS = ("postgresql", "mysql")\ndef postgresql(cur, target, sink): pass\n',
+            "RUNS declares mysql but the module defines no mysql()",
+        ),
+        (
+            'RUNS = ("postgresql",)\ndef postgresql(cur, target, sink): pass\n'
+            "def mysql(cur, target, sink): pass\n",
+            "defines mysql() but RUNS does not declare it",
+        ),
+        ("def postgresql(cur, target, sink): pass\n", "RUNS must be a non-empty tuple"),
+        (
+            'RUNS = ("postgres",)\ndef postgres(cur, target, sink): pass\n',
+            "RUNS must be a non-empty tuple",
+        ),
+        (
+            'RUNS = ("local",)\ndef local(cur, target, sink): pass\n',
+            "local() must take (target, sink)",
+        ),
+        ('RUNS = ("postgresql",)\npostgresql = None\n', "defines no postgresql()"),
+    ],
+)
 def test_a_collector_not_matching_its_declaration_is_refused(source, message):
     with pytest.raises(TypeError, match=re.escape(message)):
         register("broken", _module("aftercare_test_broken_collector", source))
@@ -56,13 +68,15 @@ def test_a_collector_module_missing_its_engine_function_fails_at_import(tmp_path
     (package / "__init__.py").write_text(
         "from exporters.database.collector import register_all\n"
         "from . import replication\n"
-        "COLLECTORS = register_all({'replication': replication})\n")
+        "COLLECTORS = register_all({'replication': replication})\n"
+    )
     # a copy of a real collector whose MySQL function was misnamed
     source = (PACKAGE / "database" / "replication.py").read_text()
     assert "\ndef mysql(cur, target, sink)" in source
     source = source.replace("from ..metrics import", "from exporters.metrics import")
     (package / "replication.py").write_text(
-        source.replace("\ndef mysql(cur, target, sink)", "\ndef mysq(cur, target, sink)"))
+        source.replace("\ndef mysql(cur, target, sink)", "\ndef mysq(cur, target, sink)")
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(TypeError, match="RUNS declares mysql but the module defines no mysql"):
         importlib.import_module("aftercare_test_collectors")

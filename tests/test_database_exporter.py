@@ -1,4 +1,5 @@
 """The `database` exporter as a process: both engines, promtool-clean output."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,6 +15,7 @@ from tests.test_database_support import closed_port, write_config
 
 def free_port() -> int:
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -22,17 +24,40 @@ def free_port() -> int:
 def test_exporter_serves_both_engines_promtool_clean(tmp_path, repo_root):
     promtool = shutil.which("promtool")
     assert promtool, "promtool is part of the development machine (apt-get install prometheus)"
-    config = write_config(tmp_path, [
-        {"name": "pg", "type": "postgresql", "dsn": "postgresql://postgres@127.0.0.1:5432/postgres",
-         "data_path": str(tmp_path)},
-        {"name": "my", "type": "mysql", "dsn": "mysql://root@127.0.0.1:3306/"},
-        {"name": "gone", "type": "postgresql",
-         "dsn": f"postgresql://postgres@127.0.0.1:{closed_port()}/postgres"},
-    ], timeout="3s")
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "pg",
+                "type": "postgresql",
+                "dsn": "postgresql://postgres@127.0.0.1:5432/postgres",
+                "data_path": str(tmp_path),
+            },
+            {"name": "my", "type": "mysql", "dsn": "mysql://root@127.0.0.1:3306/"},
+            {
+                "name": "gone",
+                "type": "postgresql",
+                "dsn": f"postgresql://postgres@127.0.0.1:{closed_port()}/postgres",
+            },
+        ],
+        timeout="3s",
+    )
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "exporters.cli", "database", "--config.file",
-                             str(config), "--web.listen-address", f"127.0.0.1:{port}"],
-                            cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporters.cli",
+            "database",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -50,10 +75,16 @@ def test_exporter_serves_both_engines_promtool_clean(tmp_path, repo_root):
         assert 'aftercare_database_up{database="pg",system="demo"} 1.0' in text
         assert 'aftercare_database_up{database="my",system="demo"} 1.0' in text
         assert 'aftercare_database_up{database="gone",system="demo"} 0.0' in text
-        assert 'aftercare_database_size_bytes{database="pg",datname="postgres",system="demo"}' in text
+        assert (
+            'aftercare_database_size_bytes{database="pg",datname="postgres",system="demo"}' in text
+        )
         assert 'aftercare_database_deadlocks_total{database="my",datname="",system="demo"}' in text
         # every family says what it is
-        names = {line.split()[2] for line in text.splitlines() if line.startswith("# HELP aftercare_database")}
+        names = {
+            line.split()[2]
+            for line in text.splitlines()
+            if line.startswith("# HELP aftercare_database")
+        }
         assert len(names) >= 35
     finally:
         proc.terminate()

@@ -1,4 +1,5 @@
 """The database area against the real MariaDB at 127.0.0.1:3306."""
+
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,14 @@ import pymysql
 import pytest
 
 from exporters.database import COLLECTORS
-from tests.test_database_support import (Exporter, closed_port, my_connect, my_database,
-                                         silent_listener, unique)
+from tests.test_database_support import (
+    Exporter,
+    closed_port,
+    my_connect,
+    my_database,
+    silent_listener,
+    unique,
+)
 
 ONLY_PG = {"tablespaces", "checkpoints", "wal_archiving", "filesystem"}
 
@@ -27,13 +34,19 @@ def known_schema():
     with my_database() as name:
         conn = my_connect(name)
         with conn.cursor() as cur:
-            cur.execute("CREATE TABLE big (id int PRIMARY KEY, payload varchar(2000)) ENGINE=InnoDB")
-            cur.execute("INSERT INTO big SELECT seq, CONCAT(REPEAT(MD5(seq), 31), LEFT(MD5(seq), 8)) "
-                        "FROM seq_1_to_10000")
+            cur.execute(
+                "CREATE TABLE big (id int PRIMARY KEY, payload varchar(2000)) ENGINE=InnoDB"
+            )
+            cur.execute(
+                "INSERT INTO big SELECT seq, CONCAT(REPEAT(MD5(seq), 31), LEFT(MD5(seq), 8)) "
+                "FROM seq_1_to_10000"
+            )
             for i in range(9):
                 cur.execute(f"CREATE TABLE small_{i} (x varchar(300)) ENGINE=InnoDB")
-                cur.execute(f"INSERT INTO small_{i} SELECT REPEAT('x', 250) "
-                            f"FROM seq_1_to_{(i + 1) ** 2 * 250}")
+                cur.execute(
+                    f"INSERT INTO small_{i} SELECT REPEAT('x', 250) "
+                    f"FROM seq_1_to_{(i + 1) ** 2 * 250}"
+                )
         conn.close()
         yield name
 
@@ -63,33 +76,40 @@ def test_schema_size_matches_files_on_disk(tmp_path, known_schema):
         cur.execute("SELECT @@datadir")
         datadir = cur.fetchone()[0]
     folder = os.path.join(datadir, known_schema)
-    on_disk = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)
-                  if f.endswith(".ibd"))
+    on_disk = sum(
+        os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder) if f.endswith(".ibd")
+    )
     assert abs(size - on_disk) / on_disk < 0.03
     big = s.get("aftercare_database_table_size_bytes", datname=known_schema, table="big")
     assert big == os.path.getsize(os.path.join(folder, "big.ibd"))
-    assert 10_000_000 <= big < 25_000_000          # 10 MB of rows in 16 KiB pages and extents
+    assert 10_000_000 <= big < 25_000_000  # 10 MB of rows in 16 KiB pages and extents
     assert s.get("aftercare_database_up", database="my") == 1
 
 
 def test_least_privilege_user_sees_everything(tmp_path, known_schema, monitor_user):
     password_file = tmp_path / "pass"
     password_file.write_text("s3cret-Pw\n")
-    with Exporter(tmp_path, [my(user=monitor_user, password_file=str(password_file), top_tables=3)]) as exp:
+    with Exporter(
+        tmp_path, [my(user=monitor_user, password_file=str(password_file), top_tables=3)]
+    ) as exp:
         s = exp.scrape()
         success = s.success("my")
         assert set(success) == set(COLLECTORS) - ONLY_PG
         assert set(success.values()) == {1.0}
-        labels = {lab["table"] for lab, _ in s.all("aftercare_database_table_size_bytes",
-                                                   datname=known_schema)}
+        labels = {
+            lab["table"]
+            for lab, _ in s.all("aftercare_database_table_size_bytes", datname=known_schema)
+        }
         assert labels == {"big", "small_8", "small_7", "__other__"}
         assert s.get("aftercare_database_tables", datname=known_schema) == 10
         # without the replication monitoring privileges only that collector fails
         with my_connect() as admin, admin.cursor() as cur:
-            cur.execute(f"REVOKE REPLICATION CLIENT, SLAVE MONITOR ON *.* FROM '{monitor_user}'@'%'")
+            cur.execute(
+                f"REVOKE REPLICATION CLIENT, SLAVE MONITOR ON *.* FROM '{monitor_user}'@'%'"
+            )
         exp.scraper.close()
         for target in exp.area.targets:
-            target.close()                  # privileges are read at login
+            target.close()  # privileges are read at login
         s = exp.scrape()
     success = s.success("my")
     assert success.pop("replication") == 0
@@ -129,6 +149,7 @@ def test_real_deadlock_counts_exactly_one(tmp_path):
                     ca.execute("UPDATE t SET v = v + 1 WHERE id = 2")
                 except pymysql.err.OperationalError as err:
                     errors.append(err.args[0])
+
             thread = threading.Thread(target=cross)
             thread.start()
             time.sleep(0.3)
@@ -137,7 +158,7 @@ def test_real_deadlock_counts_exactly_one(tmp_path):
             except pymysql.err.OperationalError as err:
                 errors.append(err.args[0])
             thread.join(15)
-            assert errors == [1213]            # ER_LOCK_DEADLOCK, once
+            assert errors == [1213]  # ER_LOCK_DEADLOCK, once
             a.rollback(), b.rollback()
             a.close(), b.close()
             after = exp.scrape().get("aftercare_database_deadlocks_total", datname="")
@@ -161,8 +182,11 @@ def test_long_transaction_slow_query_and_waiting_lock(tmp_path):
                     cur.execute("UPDATE t SET id = 2 WHERE id = 1")
                 except pymysql.err.OperationalError:
                     pass
-        threads = [threading.Thread(target=wait),
-                   threading.Thread(target=lambda: slow.cursor().execute("SELECT SLEEP(3)"))]
+
+        threads = [
+            threading.Thread(target=wait),
+            threading.Thread(target=lambda: slow.cursor().execute("SELECT SLEEP(3)")),
+        ]
         for thread in threads:
             thread.start()
         time.sleep(2.2)
@@ -200,9 +224,11 @@ def test_server_facts(tmp_path):
     with Exporter(tmp_path, [my()]) as exp:
         s = exp.scrape()
     with my_connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT @@max_connections, @@performance_schema, UNIX_TIMESTAMP() - "
-                    "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-                    "WHERE VARIABLE_NAME = 'UPTIME')")
+        cur.execute(
+            "SELECT @@max_connections, @@performance_schema, UNIX_TIMESTAMP() - "
+            "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+            "WHERE VARIABLE_NAME = 'UPTIME')"
+        )
         max_connections, perf_schema, started = cur.fetchone()
     assert s.get("aftercare_database_max_connections") == max_connections
     assert s.get("aftercare_database_statements_available") == perf_schema

@@ -1,4 +1,5 @@
 """The database area against the real PostgreSQL at 127.0.0.1:5432."""
+
 from __future__ import annotations
 
 import os
@@ -9,15 +10,26 @@ import psycopg2
 import pytest
 
 from exporters.database import COLLECTORS, tables, tablespaces
-from tests.test_database_support import (Exporter, closed_port, pg_connect, pg_database,
-                                         silent_listener, unique, wait_for)
+from tests.test_database_support import (
+    Exporter,
+    closed_port,
+    pg_connect,
+    pg_database,
+    silent_listener,
+    unique,
+    wait_for,
+)
 
 DSN = "postgresql://{user}@127.0.0.1:{port}/{db}"
 
 
 def pg(name="pg", user="postgres", port=5432, db="postgres", **extra) -> dict:
-    return {"name": name, "type": "postgresql", "dsn": DSN.format(user=user, port=port, db=db),
-            **extra}
+    return {
+        "name": name,
+        "type": "postgresql",
+        "dsn": DSN.format(user=user, port=port, db=db),
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -28,12 +40,16 @@ def known_db():
         with conn.cursor() as cur:
             cur.execute("CREATE TABLE big (id int PRIMARY KEY, payload text)")
             # 1000 bytes of hex per row: incompressible enough, stored inline
-            cur.execute("INSERT INTO big SELECT g, repeat(md5(g::text), 31) || left(md5(g::text), 8) "
-                        "FROM generate_series(1, 10000) g")
+            cur.execute(
+                "INSERT INTO big SELECT g, repeat(md5(g::text), 31) || left(md5(g::text), 8) "
+                "FROM generate_series(1, 10000) g"
+            )
             for i in range(24):
                 cur.execute(f"CREATE TABLE small_{i:02d} (x text)")
-                cur.execute(f"INSERT INTO small_{i:02d} SELECT repeat('x', 200) "
-                            f"FROM generate_series(1, {(i + 1) * 40})")
+                cur.execute(
+                    f"INSERT INTO small_{i:02d} SELECT repeat('x', 200) "
+                    f"FROM generate_series(1, {(i + 1) * 40})"
+                )
             cur.execute("CHECKPOINT")
         conn.close()
         yield name
@@ -46,18 +62,27 @@ def test_database_size_matches_files_on_disk(tmp_path, known_db):
     # independent figure: the bytes of the database's directory on disk
     conn = pg_connect(known_db)
     with conn.cursor() as cur:
-        cur.execute("SELECT current_setting('data_directory'), oid FROM pg_database "
-                    "WHERE datname = current_database()")
+        cur.execute(
+            "SELECT current_setting('data_directory'), oid FROM pg_database "
+            "WHERE datname = current_database()"
+        )
         data_dir, oid = cur.fetchone()
         cur.execute("SELECT pg_total_relation_size('big')")
         big = cur.fetchone()[0]
     conn.close()
-    on_disk = sum(e.stat().st_size for e in os.scandir(os.path.join(data_dir, "base", str(oid)))
-                  if e.is_file())
+    on_disk = sum(
+        e.stat().st_size
+        for e in os.scandir(os.path.join(data_dir, "base", str(oid)))
+        if e.is_file()
+    )
     assert abs(size - on_disk) / on_disk < 0.03
     # 10,000 rows of 1,000 bytes: 10 MB of payload, under 13 MB with pages and index
-    assert 10_000_000 <= s.get("aftercare_database_table_size_bytes", datname=known_db,
-                               table="public.big") == big < 13_000_000
+    assert (
+        10_000_000
+        <= s.get("aftercare_database_table_size_bytes", datname=known_db, table="public.big")
+        == big
+        < 13_000_000
+    )
     assert s.get("aftercare_database_up", database="pg") == 1
 
 
@@ -66,40 +91,54 @@ def test_top_tables_have_stable_labels_and_other(tmp_path, known_db, monkeypatch
     config = [pg(db=known_db, top_tables=3)]
     with Exporter(tmp_path, config) as exp:
         s = exp.scrape()
-        series = dict((lab["table"], v) for lab, v in
-                      s.all("aftercare_database_table_size_bytes", datname=known_db))
+        series = dict(
+            (lab["table"], v)
+            for lab, v in s.all("aftercare_database_table_size_bytes", datname=known_db)
+        )
         assert set(series) == {"public.big", "public.small_23", "public.small_22", "__other__"}
         conn = pg_connect(known_db)
         with conn.cursor() as cur:
-            cur.execute("SELECT sum(pg_total_relation_size(oid)) FROM pg_class "
-                        "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace")
+            cur.execute(
+                "SELECT sum(pg_total_relation_size(oid)) FROM pg_class "
+                "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+            )
             total = float(cur.fetchone()[0])
             assert sum(series.values()) == total
             assert s.get("aftercare_database_tables", datname=known_db) == 25
             # small_21 grows a little past small_22: not enough to take its place
             cur.execute("INSERT INTO small_21 SELECT repeat('x', 200) FROM generate_series(1, 60)")
             s = exp.scrape()
-            labels = {lab["table"] for lab, _ in s.all("aftercare_database_table_size_bytes",
-                                                       datname=known_db)}
+            labels = {
+                lab["table"]
+                for lab, _ in s.all("aftercare_database_table_size_bytes", datname=known_db)
+            }
             assert labels == set(series)
             # small_00 becomes much larger than every small member: it takes the smallest place
-            cur.execute("INSERT INTO small_00 SELECT repeat('x', 200) FROM generate_series(1, 4000)")
+            cur.execute(
+                "INSERT INTO small_00 SELECT repeat('x', 200) FROM generate_series(1, 4000)"
+            )
             s = exp.scrape()
-            labels = {lab["table"] for lab, _ in s.all("aftercare_database_table_size_bytes",
-                                                       datname=known_db)}
+            labels = {
+                lab["table"]
+                for lab, _ in s.all("aftercare_database_table_size_bytes", datname=known_db)
+            }
             assert labels == {"public.big", "public.small_00", "public.small_23", "__other__"}
             # dropped tables leave, the largest outsider fills the place
             cur.execute("DROP TABLE small_23")
             s = exp.scrape()
-            labels = {lab["table"] for lab, _ in s.all("aftercare_database_table_size_bytes",
-                                                       datname=known_db)}
+            labels = {
+                lab["table"]
+                for lab, _ in s.all("aftercare_database_table_size_bytes", datname=known_db)
+            }
             assert labels == {"public.big", "public.small_00", "public.small_21", "__other__"}
             # a restart keeps the members, though small_22 is now a little larger than small_21
             cur.execute("INSERT INTO small_22 SELECT repeat('x', 200) FROM generate_series(1, 100)")
         conn.close()
     with Exporter(tmp_path, config) as exp:
         s = exp.scrape()
-    labels = {lab["table"] for lab, _ in s.all("aftercare_database_table_size_bytes", datname=known_db)}
+    labels = {
+        lab["table"] for lab, _ in s.all("aftercare_database_table_size_bytes", datname=known_db)
+    }
     assert labels == {"public.big", "public.small_00", "public.small_21", "__other__"}
 
 
@@ -119,8 +158,10 @@ def test_other_databases_are_visited_one_per_scrape(tmp_path, known_db, monkeypa
         # the home database at once, then one more database after each scrape
         assert [len(x) for x in seen[:3]] == [1, 2, 3]
         assert known_db in seen[-1]
-        members = {lab["table"] for lab, _ in s.all("aftercare_database_table_size_bytes",
-                                                    datname=known_db)}
+        members = {
+            lab["table"]
+            for lab, _ in s.all("aftercare_database_table_size_bytes", datname=known_db)
+        }
         assert members == {"public.big", "public.small_23", "__other__"}
 
 
@@ -148,6 +189,7 @@ def test_real_deadlock_counts_exactly_one(tmp_path):
                     ca.execute("UPDATE t SET v = v + 1 WHERE id = 2")
                 except psycopg2.errors.DeadlockDetected as err:
                     errors.append(err)
+
             thread = threading.Thread(target=cross)
             thread.start()
             time.sleep(0.2)
@@ -158,16 +200,24 @@ def test_real_deadlock_counts_exactly_one(tmp_path):
             thread.join(10)
             assert len(errors) == 1
             a.rollback(), b.rollback()
-            a.close(), b.close()          # a backend flushes its statistics when it ends
-            after = wait_for(lambda: (v := exp.scrape().get("aftercare_database_deadlocks_total",
-                                                             datname=name)) > before and v, 5)
+            a.close(), b.close()  # a backend flushes its statistics when it ends
+            after = wait_for(
+                lambda: (
+                    (v := exp.scrape().get("aftercare_database_deadlocks_total", datname=name))
+                    > before
+                    and v
+                ),
+                5,
+            )
             assert after - before == 1
             time.sleep(1.2)
-            assert exp.scrape().get("aftercare_database_deadlocks_total", datname=name) - before == 1
+            assert (
+                exp.scrape().get("aftercare_database_deadlocks_total", datname=name) - before == 1
+            )
 
 
 def test_role_without_pg_monitor_fails_only_tablespaces(tmp_path, monkeypatch):
-    monkeypatch.setattr(tablespaces, "REFRESH_SECONDS", 0.0)    # read at every scrape
+    monkeypatch.setattr(tablespaces, "REFRESH_SECONDS", 0.0)  # read at every scrape
     role = unique()
     admin = pg_connect()
     with admin.cursor() as cur:
@@ -229,7 +279,7 @@ def test_connection_is_reused_and_reopened_after_server_side_kill(tmp_path):
             cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
         admin.close()
         time.sleep(0.2)
-        s = exp.scrape()            # finds the connection dead: down for this scrape at most
+        s = exp.scrape()  # finds the connection dead: down for this scrape at most
         if s.get("aftercare_database_up", database="pg") == 0:
             s = exp.scrape()
         assert s.get("aftercare_database_up", database="pg") == 1
@@ -243,8 +293,10 @@ def test_long_transaction_slow_query_and_waiting_lock(tmp_path):
             cur.execute("CREATE TABLE t (id int)")
             cur.execute("BEGIN")
             cur.execute("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
-        threads = [threading.Thread(target=lambda: waiter.cursor().execute("SELECT * FROM t")),
-                   threading.Thread(target=lambda: slow.cursor().execute("SELECT pg_sleep(2.5)"))]
+        threads = [
+            threading.Thread(target=lambda: waiter.cursor().execute("SELECT * FROM t")),
+            threading.Thread(target=lambda: slow.cursor().execute("SELECT pg_sleep(2.5)")),
+        ]
         for thread in threads:
             thread.start()
         time.sleep(1.3)
@@ -258,7 +310,7 @@ def test_long_transaction_slow_query_and_waiting_lock(tmp_path):
             c.close()
     assert s.get("aftercare_database_oldest_transaction_seconds") >= 1.2
     assert s.get("aftercare_database_locks_waiting") >= 1
-    assert s.get("aftercare_database_slow_queries") >= 2          # the sleeper and the waiter
+    assert s.get("aftercare_database_slow_queries") >= 2  # the sleeper and the waiter
     assert 1.2 <= s.get("aftercare_database_longest_query_seconds") < 60
     assert s.get("aftercare_database_slow_query_threshold_seconds") == 1.0
     assert s.get("aftercare_database_connections", state="idle_in_transaction") >= 1
@@ -266,11 +318,20 @@ def test_long_transaction_slow_query_and_waiting_lock(tmp_path):
 
 
 def test_filesystem_of_data_path(tmp_path):
-    with Exporter(tmp_path, [pg(data_path=str(tmp_path)), pg("nopath"),
-                             pg("missing", data_path=str(tmp_path / "nope"))]) as exp:
+    with Exporter(
+        tmp_path,
+        [
+            pg(data_path=str(tmp_path)),
+            pg("nopath"),
+            pg("missing", data_path=str(tmp_path / "nope")),
+        ],
+    ) as exp:
         s = exp.scrape()
     st = os.statvfs(tmp_path)
-    assert s.get("aftercare_database_filesystem_size_bytes", database="pg") == st.f_blocks * st.f_frsize
+    assert (
+        s.get("aftercare_database_filesystem_size_bytes", database="pg")
+        == st.f_blocks * st.f_frsize
+    )
     free = s.get("aftercare_database_filesystem_free_bytes", database="pg")
     assert abs(free - st.f_bavail * st.f_frsize) < 50_000_000
     assert "filesystem" not in s.success("nopath")

@@ -1,5 +1,6 @@
 """Helpers for the database area tests (no tests here): config files, in-process
 scrapes, throwaway databases on the shared servers, a silent TCP listener."""
+
 from __future__ import annotations
 
 import secrets
@@ -28,10 +29,14 @@ def write_config(tmp_path: Path, databases: list[dict], timeout: str = "5s") -> 
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
     path = tmp_path / "aftercare.yml"
-    path.write_text(yaml.safe_dump({
-        "defaults": {"timeout": timeout, "state_dir": str(state)},
-        "systems": [{"name": "demo", "databases": databases}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"timeout": timeout, "state_dir": str(state)},
+                "systems": [{"name": "demo", "databases": databases}],
+            }
+        )
+    )
     return path
 
 
@@ -43,7 +48,7 @@ class Exporter:
         self.area = DatabaseArea(self.config)
         self.scraper = Scraper([self.area])
 
-    def scrape(self, budget: float = 10.0) -> "Samples":
+    def scrape(self, budget: float = 10.0) -> Samples:
         return Samples(self.scraper.scrape(budget))
 
     def close(self) -> None:
@@ -61,8 +66,11 @@ class Samples:
         self.rows = [(s.name, dict(s.labels), s.value) for f in families for s in f.samples]
 
     def all(self, name: str, **labels) -> list[tuple[dict, float]]:
-        return [(lab, v) for n, lab, v in self.rows
-                if n == name and all(lab.get(k) == str(val) for k, val in labels.items())]
+        return [
+            (lab, v)
+            for n, lab, v in self.rows
+            if n == name and all(lab.get(k) == str(val) for k, val in labels.items())
+        ]
 
     def get(self, name: str, **labels) -> float:
         found = self.all(name, **labels)
@@ -70,8 +78,10 @@ class Samples:
         return found[0][1]
 
     def success(self, target: str) -> dict[str, float]:
-        return {lab["collector"]: v for lab, v in self.all("aftercare_scrape_collector_success",
-                                                           target=target)}
+        return {
+            lab["collector"]: v
+            for lab, v in self.all("aftercare_scrape_collector_success", target=target)
+        }
 
 
 def pg_connect(dbname: str = "postgres", **kwargs):
@@ -81,7 +91,9 @@ def pg_connect(dbname: str = "postgres", **kwargs):
 
 
 def my_connect(database: str | None = None, **kwargs):
-    return pymysql.connect(database=database, autocommit=True, connect_timeout=5, **{**MY, **kwargs})
+    return pymysql.connect(
+        database=database, autocommit=True, connect_timeout=5, **{**MY, **kwargs}
+    )
 
 
 @contextmanager

@@ -1,4 +1,5 @@
 """Sticky top-N selection (pure function) and its state file."""
+
 from __future__ import annotations
 
 from exporters.database import topn
@@ -13,8 +14,8 @@ def test_first_choice_is_the_largest_with_name_ties():
 
 def test_members_stay_until_an_outsider_is_clearly_larger():
     members = ["a", "b"]
-    assert topn.choose(members, {"a": 100, "b": 50, "c": 74}, 2) == ["a", "b"]     # < 1.5 x 50
-    assert topn.choose(members, {"a": 100, "b": 50, "c": 76}, 2) == ["a", "c"]     # > 1.5 x 50
+    assert topn.choose(members, {"a": 100, "b": 50, "c": 74}, 2) == ["a", "b"]  # < 1.5 x 50
+    assert topn.choose(members, {"a": 100, "b": 50, "c": 76}, 2) == ["a", "c"]  # > 1.5 x 50
     # two outsiders far larger than both members replace both
     assert topn.choose(members, {"a": 1, "b": 2, "c": 90, "d": 80}, 2) == ["c", "d"]
 

@@ -1,5 +1,6 @@
 """The shared database drivers: one classification for the database exporter and the
 link probes, against real login failures, and the one reserved-name guard."""
+
 from __future__ import annotations
 
 import pymysql
@@ -9,14 +10,16 @@ from exporters.config import validate
 from exporters.database import DatabaseArea
 from exporters.drivers import REASONS, mysql, postgresql
 from exporters.probes import ProbeFailed
-from exporters.probes import mysql as mysql_probe, postgresql as postgresql_probe
+from exporters.probes import mysql as mysql_probe
+from exporters.probes import postgresql as postgresql_probe
 from exporters.probes.core import refuse_reserved_name
 
 
 def config(url: str):
     kind = url.split(":", 1)[0]
-    return validate({"systems": [{"name": "t", "databases": [
-        {"name": "d", "type": kind, "dsn": url}]}]})
+    return validate(
+        {"systems": [{"name": "t", "databases": [{"name": "d", "type": kind, "dsn": url}]}]}
+    )
 
 
 def dsn(url: str):
@@ -37,8 +40,9 @@ def test_unknown_mysql_auth_plugin_is_auth_on_both_sides():
 
 def test_real_postgresql_login_failure_is_auth_on_both_sides():
     with pytest.raises(Exception) as caught:
-        postgresql.connect(dsn("postgresql://no_such_role_aftercare@127.0.0.1:5432/postgres"),
-                           None, 2.0)
+        postgresql.connect(
+            dsn("postgresql://no_such_role_aftercare@127.0.0.1:5432/postgres"), None, 2.0
+        )
     assert postgresql.classify(caught.value) == "auth"
     assert area().classify(caught.value) == "auth"
     assert postgresql_probe.classify(caught.value) == "auth"
@@ -47,7 +51,7 @@ def test_real_postgresql_login_failure_is_auth_on_both_sides():
 def test_real_mysql_login_failure_is_auth_on_both_sides():
     with pytest.raises(pymysql.err.OperationalError) as caught:
         mysql.connect(dsn("mysql://no_such_user_aftercare@127.0.0.1:3306/"), None, 2.0)
-    assert mysql.error_code(caught.value) in (1045, 1698)     # MySQL; MariaDB with unix_socket
+    assert mysql.error_code(caught.value) in (1045, 1698)  # MySQL; MariaDB with unix_socket
     assert area().classify(caught.value) == "auth"
     assert mysql_probe.classify(caught.value) == "auth"
 
@@ -72,7 +76,7 @@ def test_each_side_maps_the_driver_reasons_onto_its_own():
     assert mysql_probe.classify(plain) == "content"
     tls = RuntimeError("SSL error: certificate verify failed")
     assert postgresql_probe.classify(tls) == "tls"
-    assert area().classify(tls) == "connect"      # the database area has no tls reason
+    assert area().classify(tls) == "connect"  # the database area has no tls reason
 
 
 @pytest.mark.parametrize("host", ["invalid", "invalid.", "db.invalid", "DB.Example.INVALID."])

@@ -13,6 +13,7 @@ Then: a warning outside business hours is held, not sent (a time interval
 that puts "now" outside it), while a critical is paged at once.
 
 Prints the fault -> page latency per area."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,16 +28,16 @@ from pathlib import Path
 
 import yaml
 
-from scripts import gen_rules
 from devstack import REPO_ROOT
 from devstack.rulefiles import shortened_rules
 from devstack.waiting import wait_until
 from devstack.webhook import firing, resolved
+from scripts import gen_rules
 
-PENDING = "5s"                  # every rule's `for`, shortened
-SCRAPE = "2s"                   # scrape interval (and timeout): the exporter answers within 1.5 s
-SLA = 0.3                       # the system's sla.response_time, seconds
-SLOW = 0.6                      # the service's answer time during the fault
+PENDING = "5s"  # every rule's `for`, shortened
+SCRAPE = "2s"  # scrape interval (and timeout): the exporter answers within 1.5 s
+SLA = 0.3  # the system's sla.response_time, seconds
+SLOW = 0.6  # the service's answer time during the fault
 RUNBOOK_BASE = "https://github.com/aftercare/aftercare/blob/main/docs/runbooks/"
 SYSTEM = "shop"
 
@@ -96,16 +97,33 @@ def always_business_hours(config_text: str) -> str:
     """The project's alertmanager.yml with business hours covering every minute of every day."""
     config = yaml.safe_load(config_text)
     (interval,) = [t for t in config["time_intervals"] if t["name"] == "business-hours"]
-    interval["time_intervals"] = [{"times": [{"start_time": "00:00", "end_time": "24:00"}],
-                                   "location": "Asia/Shanghai"}]
+    interval["time_intervals"] = [
+        {"times": [{"start_time": "00:00", "end_time": "24:00"}], "location": "Asia/Shanghai"}
+    ]
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
 def run_job(config: Path, job: str, command: str) -> None:
     """Record one run of a data-exchange job through aftercare-job."""
-    result = subprocess.run([sys.executable, "-m", "exporters.jobcli", "run", "--config.file", str(config),
-                             "--job", job, "--", command], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=30, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporters.jobcli",
+            "run",
+            "--config.file",
+            str(config),
+            "--job",
+            job,
+            "--",
+            command,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert result.returncode == (0 if command == "true" else 1), result.stderr
 
 
@@ -115,9 +133,9 @@ def age(path: Path, seconds: float) -> None:
     os.utime(path, (then, then))
 
 
-def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter_factory,
-                                                  prometheus_factory, alertmanager_factory,
-                                                  webhook_sink):
+def test_one_fault_per_area_pages_then_resolves(
+    tmp_path, throwaway_pg, exporter_factory, prometheus_factory, alertmanager_factory, webhook_sink
+):
     service, peer = SlowableService(), TcpPeer()
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -127,47 +145,98 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
     backups.mkdir()
     first_backup = backups / "shop-1.dump"
     first_backup.write_bytes(b"x" * 2048)
-    age(first_backup, 120)                              # complete, made 2 minutes ago
+    age(first_backup, 120)  # complete, made 2 minutes ago
     cfg = tmp_path / "aftercare.yml"
-    cfg.write_text(yaml.safe_dump({
-        "defaults": {"timeout": "1s", "state_dir": str(tmp_path / "state"), "timezone": "Asia/Shanghai"},
-        "systems": [{
-            "name": SYSTEM,
-            "sla": {"response_time": f"{int(SLA * 1000)}ms"},
-            "databases": [{"name": "shop-pg", "type": "postgresql", "dsn": throwaway_pg.dsn()}],
-            "services": [{"name": "shop-web", "http": {"url": service.url}}],
-            "logs": [{"source": "shop-app", "path": str(logs / "*.log"), "levels": {"error": "ERROR"}}],
-            "integrations": [{"name": "shop-mq", "tcp": {"address": f"127.0.0.1:{peer.port}"}}],
-            "exchange": [{"name": "shop-upload", "schedule": "0 2 * * *"}],
-            "backups": [{"name": "shop-nightly", "path": str(backups / "*.dump"),
-                         "schedule": "* * * * *", "grace": "10m"}],
-        }]}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {
+                    "timeout": "1s",
+                    "state_dir": str(tmp_path / "state"),
+                    "timezone": "Asia/Shanghai",
+                },
+                "systems": [
+                    {
+                        "name": SYSTEM,
+                        "sla": {"response_time": f"{int(SLA * 1000)}ms"},
+                        "databases": [
+                            {"name": "shop-pg", "type": "postgresql", "dsn": throwaway_pg.dsn()}
+                        ],
+                        "services": [{"name": "shop-web", "http": {"url": service.url}}],
+                        "logs": [
+                            {
+                                "source": "shop-app",
+                                "path": str(logs / "*.log"),
+                                "levels": {"error": "ERROR"},
+                            }
+                        ],
+                        "integrations": [
+                            {"name": "shop-mq", "tcp": {"address": f"127.0.0.1:{peer.port}"}}
+                        ],
+                        "exchange": [{"name": "shop-upload", "schedule": "0 2 * * *"}],
+                        "backups": [
+                            {
+                                "name": "shop-nightly",
+                                "path": str(backups / "*.dump"),
+                                "schedule": "* * * * *",
+                                "grace": "10m",
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     rules_dir = tmp_path / "rules"
     rule_files = shortened_rules(rules_dir, PENDING)
-    assert gen_rules.main(["--config.file", str(cfg), "--out", str(rules_dir / "services.sla.rules.yml")]) == 0
+    assert (
+        gen_rules.main(
+            ["--config.file", str(cfg), "--out", str(rules_dir / "services.sla.rules.yml")]
+        )
+        == 0
+    )
     try:
         exporter = exporter_factory("all", cfg)
         alertmanager = alertmanager_factory(
             always_business_hours((REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text()),
-            path=None, config_dir=REPO_ROOT / "alertmanager")
+            path=None,
+            config_dir=REPO_ROOT / "alertmanager",
+        )
         prometheus = prometheus_factory(
-            scrape_configs=[{"job_name": "aftercare-all", "scrape_interval": SCRAPE, "scrape_timeout": SCRAPE,
-                             "static_configs": [{"targets": [exporter.address]}]}],
-            rule_files=rule_files, alertmanagers=[alertmanager.address])
-        run_job(cfg, "shop-upload", "true")             # one good run: the failure counter starts at 0
+            scrape_configs=[
+                {
+                    "job_name": "aftercare-all",
+                    "scrape_interval": SCRAPE,
+                    "scrape_timeout": SCRAPE,
+                    "static_configs": [{"targets": [exporter.address]}],
+                }
+            ],
+            rule_files=rule_files,
+            alertmanagers=[alertmanager.address],
+        )
+        run_job(cfg, "shop-upload", "true")  # one good run: the failure counter starts at 0
         baseline = {
             "database": 'aftercare_database_up{database="shop-pg"} == 1',
             "services": f'aftercare:service_response_seconds:avg5m{{service="shop-web"}} < {SLA}',
             "logs": 'aftercare_log_files{source="shop-app"} == 1',
             "integrations": 'aftercare_integration_up{integration="shop-mq"} == 1',
-            "exchange": 'aftercare_exchange_runs_total{exchange="shop-upload",result="failure"} == 0',
-            "backups": 'time() < aftercare_backup_deadline_timestamp_seconds{backup="shop-nightly"}',
+            "exchange": (
+                'aftercare_exchange_runs_total{exchange="shop-upload",result="failure"} == 0'
+            ),
+            "backups": (
+                'time() < aftercare_backup_deadline_timestamp_seconds{backup="shop-nightly"}'
+            ),
         }
         for area, query in baseline.items():
-            wait_until(lambda query=query: prometheus.query(query), 45, what=f"{area} healthy in Prometheus")
-        time.sleep(4)                                   # a few more healthy samples in every window
-        assert not [n for n in webhook_sink.received() if n.path != "/watchdog"], \
-            [n.body for n in webhook_sink.received()]
+            wait_until(
+                lambda query=query: prometheus.query(query),
+                45,
+                what=f"{area} healthy in Prometheus",
+            )
+        time.sleep(4)  # a few more healthy samples in every window
+        assert not [n for n in webhook_sink.received() if n.path != "/watchdog"], [
+            n.body for n in webhook_sink.received()
+        ]
 
         # --- one fault per area, all at once -----------------------------------------------
         faults = {
@@ -178,7 +247,7 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
             "exchange": lambda: run_job(cfg, "shop-upload", "false"),
             "backups": lambda: age(first_backup, 3600),
         }
-        expected = {   # area -> (receiver path, alertname, target labels)
+        expected = {  # area -> (receiver path, alertname, target labels)
             "database": ("/oncall", "AftercareDatabaseDown", {"database": "shop-pg"}),
             "services": ("/oncall", "AftercareServiceSlow", {"service": "shop-web"}),
             "logs": ("/ticket", "AftercareLogSourceMissing", {"source": "shop-app"}),
@@ -193,7 +262,9 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
 
         latency = {}
         for area, (path, name, labels) in expected.items():
-            page = webhook_sink.wait_for(firing(name, system=SYSTEM, **labels), timeout=75, path=path)
+            page = webhook_sink.wait_for(
+                firing(name, system=SYSTEM, **labels), timeout=75, path=path
+            )
             latency[area] = page.received_at - (time.time() - (time.monotonic() - fault_at[area]))
             alert = next(a for a in page.alerts if a["labels"]["alertname"] == name)
             severity = "critical" if path == "/oncall" else "warning"
@@ -206,16 +277,24 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
         # Exactly these: no other page or ticket was sent for the system (the
         # database's own other alerts are inhibited by AftercareDatabaseDown, the
         # services' warning by the same alert's critical).
-        sent = sorted({(n.path, a["labels"]["alertname"], a["labels"]["severity"])
-                       for n in webhook_sink.received() if n.path != "/watchdog"
-                       for a in n.alerts if a["status"] == "firing"})
-        assert sent == sorted((path, name, "critical" if path == "/oncall" else "warning")
-                              for path, name, _ in expected.values()), sent
+        sent = sorted(
+            {
+                (n.path, a["labels"]["alertname"], a["labels"]["severity"])
+                for n in webhook_sink.received()
+                if n.path != "/watchdog"
+                for a in n.alerts
+                if a["status"] == "firing"
+            }
+        )
+        assert sent == sorted(
+            (path, name, "critical" if path == "/oncall" else "warning")
+            for path, name, _ in expected.values()
+        ), sent
 
         # --- repair everything -------------------------------------------------------------
         new_backup = backups / "shop-2.dump"
         new_backup.write_bytes(b"y" * 2048)
-        age(new_backup, 90)                             # finished 90 s ago: counts at first look
+        age(new_backup, 90)  # finished 90 s ago: counts at first look
         repairs = {
             "database": lambda: throwaway_pg.start(),
             "services": lambda: setattr(service, "delay", 0.0),
@@ -226,7 +305,7 @@ def test_one_fault_per_area_pages_then_resolves(tmp_path, throwaway_pg, exporter
         }
         for repair in repairs.values():
             repair()
-        for area, (path, name, labels) in expected.items():
+        for path, name, labels in expected.values():
             webhook_sink.wait_for(resolved(name, system=SYSTEM, **labels), timeout=75, path=path)
     finally:
         service.close()
@@ -246,20 +325,34 @@ def test_warning_outside_business_hours_is_held(alertmanager_factory, webhook_si
     other_day = (today + dt.timedelta(days=3)).strftime("%A").lower()
     config = yaml.safe_load((REPO_ROOT / "alertmanager" / "alertmanager.yml").read_text())
     (interval,) = [t for t in config["time_intervals"] if t["name"] == "business-hours"]
-    interval["time_intervals"][0]["weekdays"] = [other_day]           # location stays Asia/Shanghai
-    alertmanager = alertmanager_factory(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                                        config_dir=REPO_ROOT / "alertmanager")
+    interval["time_intervals"][0]["weekdays"] = [other_day]  # location stays Asia/Shanghai
+    alertmanager = alertmanager_factory(
+        yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        config_dir=REPO_ROOT / "alertmanager",
+    )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def alert(name: str, severity: str) -> dict:
-        return {"labels": {"alertname": name, "severity": severity, "system": SYSTEM, "area": "backups",
-                           "backup": "shop-nightly"},
-                "annotations": {"summary": name, "runbook_url": f"{RUNBOOK_BASE}{name}.md"},
-                "startsAt": now}
-    alertmanager.post_alerts([alert("AftercareBackupMissing", "warning"),
-                              alert("AftercareBackupLocationDown", "critical")])
+        return {
+            "labels": {
+                "alertname": name,
+                "severity": severity,
+                "system": SYSTEM,
+                "area": "backups",
+                "backup": "shop-nightly",
+            },
+            "annotations": {"summary": name, "runbook_url": f"{RUNBOOK_BASE}{name}.md"},
+            "startsAt": now,
+        }
+
+    alertmanager.post_alerts(
+        [
+            alert("AftercareBackupMissing", "warning"),
+            alert("AftercareBackupLocationDown", "critical"),
+        ]
+    )
     webhook_sink.wait_for(firing("AftercareBackupLocationDown"), timeout=20, path="/oncall")
-    time.sleep(4)                   # several group_interval (1s) flushes of the warning's group
+    time.sleep(4)  # several group_interval (1s) flushes of the warning's group
     assert webhook_sink.received("/ticket") == []
     # held, not dropped: still active in Alertmanager, waiting for business hours
     active = [a["labels"]["alertname"] for a in alertmanager.alerts(active=True)]

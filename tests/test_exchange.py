@@ -1,4 +1,5 @@
 """The exchange area: run-store evidence, SQL evidence, outbox backlog, deadlines, end to end."""
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,12 @@ import psycopg2
 import pytest
 import yaml
 
+from devstack.samples import flatten
 from exporters.config import validate
 from exporters.exchange import ExchangeArea
 from exporters.exchange.state import Run, RunStore
 from exporters.runtime import Scraper
 from exporters.schedule import deadline, next_fire
-from devstack.samples import flatten
 
 JOB_CLI = [sys.executable, "-m", "exporters.jobcli"]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -30,9 +31,19 @@ def at(text: str, tz=SHANGHAI) -> float:
 
 
 def make_config(state_dir, job: dict, tz="Asia/Shanghai", databases=()):
-    return validate({"defaults": {"state_dir": str(state_dir), "timeout": "3s"},
-                     "systems": [{"name": "billing", "timezone": tz, "databases": list(databases),
-                                  "exchange": [{"name": "tax-upload", **job}]}]})
+    return validate(
+        {
+            "defaults": {"state_dir": str(state_dir), "timeout": "3s"},
+            "systems": [
+                {
+                    "name": "billing",
+                    "timezone": tz,
+                    "databases": list(databases),
+                    "exchange": [{"name": "tax-upload", **job}],
+                }
+            ],
+        }
+    )
 
 
 def scrape(config) -> dict:
@@ -48,24 +59,30 @@ def scrape(config) -> dict:
 
 def record(state_dir, start, end, exit_code, records=None, concurrent=False):
     RunStore(str(state_dir), "billing", "tax-upload").finish(
-        None, Run(start, end, exit_code, records, concurrent), warn=print)
+        None, Run(start, end, exit_code, records, concurrent), warn=print
+    )
 
 
 # --- the deadline ------------------------------------------------------------------------------
 
+
 def test_deadline_is_read_in_the_systems_time_zone():
-    success = at("2026-03-10T03:00:00")                    # 03:00 in Shanghai = 19:00 UTC the day before
+    success = at("2026-03-10T03:00:00")  # 03:00 in Shanghai = 19:00 UTC the day before
     due = deadline("0 2 * * *", "Asia/Shanghai", success, 0, allowance=45 * 60)
     assert due == at("2026-03-11T02:45:00")
     assert due == at("2026-03-10T18:45:00", ZoneInfo("UTC"))
     # the same instant with the schedule read in UTC: 19:00 UTC, next 02:00 UTC is 7 hours on
-    assert deadline("0 2 * * *", "UTC", success, 0, 45 * 60) == at("2026-03-10T02:45:00", ZoneInfo("UTC"))
+    assert deadline("0 2 * * *", "UTC", success, 0, 45 * 60) == at(
+        "2026-03-10T02:45:00", ZoneInfo("UTC")
+    )
 
 
 def test_deadline_follows_daylight_saving_time():
     # Berlin moves to summer time on 2026-03-29: 03:30 local that day is 01:30 UTC, not 02:30
     before = at("2026-03-28T04:00:00", ZoneInfo("Europe/Berlin"))
-    assert next_fire("30 3 * * *", before, "Europe/Berlin") == at("2026-03-29T01:30:00", ZoneInfo("UTC"))
+    assert next_fire("30 3 * * *", before, "Europe/Berlin") == at(
+        "2026-03-29T01:30:00", ZoneInfo("UTC")
+    )
 
 
 def test_deadline_without_a_success_counts_from_when_watching_began():
@@ -75,10 +92,13 @@ def test_deadline_without_a_success_counts_from_when_watching_began():
 
 # --- run-store evidence --------------------------------------------------------------------------
 
+
 def test_success_then_failure(tmp_state_dir):
     record(tmp_state_dir, at("2026-03-10T02:00:00"), at("2026-03-10T02:10:00"), 0, records=120)
     record(tmp_state_dir, at("2026-03-11T02:00:00"), at("2026-03-11T02:01:30"), 2, records=7)
-    m = scrape(make_config(tmp_state_dir, {"schedule": "0 2 * * *", "max_duration": "30m", "grace": "15m"}))
+    m = scrape(
+        make_config(tmp_state_dir, {"schedule": "0 2 * * *", "max_duration": "30m", "grace": "15m"})
+    )
     assert m[("aftercare_exchange_runs_total", "success")] == 1
     assert m[("aftercare_exchange_runs_total", "failure")] == 1
     assert m[("aftercare_exchange_last_success_timestamp_seconds",)] == at("2026-03-10T02:10:00")
@@ -91,7 +111,7 @@ def test_success_then_failure(tmp_state_dir):
     assert m[("aftercare_exchange_concurrent_runs_total",)] == 0
     # the failed run on the 11th does not move the deadline: still due by 02:45 on the 11th
     assert m[("aftercare_exchange_deadline_timestamp_seconds",)] == at("2026-03-11T02:45:00")
-    assert m[("aftercare_exchange_deadline_timestamp_seconds",)] < time.time()     # overdue
+    assert m[("aftercare_exchange_deadline_timestamp_seconds",)] < time.time()  # overdue
     assert m[("collector", "state")] == 1
 
 
@@ -112,8 +132,10 @@ def test_never_ran_deadline_from_first_seen_which_persists(tmp_state_dir):
     first_seen = tmp_state_dir / "exchange/billing/tax-upload/first-seen"
     began = float(first_seen.read_text())
     assert before - 1 <= began <= time.time()
-    assert m[("aftercare_exchange_deadline_timestamp_seconds",)] == \
-        next_fire("0 2 * * *", began, "Asia/Shanghai") + 900
+    assert (
+        m[("aftercare_exchange_deadline_timestamp_seconds",)]
+        == next_fire("0 2 * * *", began, "Asia/Shanghai") + 900
+    )
     assert ("aftercare_exchange_last_success_timestamp_seconds",) not in m
     assert m[("aftercare_exchange_runs_total", "success")] == 0
     # a restarted exporter keeps counting from the first look, not from its own start
@@ -125,28 +147,54 @@ def test_never_ran_deadline_from_first_seen_which_persists(tmp_state_dir):
 def test_running_and_lost_runs(tmp_state_dir):
     store = RunStore(str(tmp_state_dir), "billing", "tax-upload")
     started = time.time() - 30
-    store.begin(os.getpid(), started, warn=print)           # this test process: alive
+    store.begin(os.getpid(), started, warn=print)  # this test process: alive
     dead = subprocess.Popen(["true"])
     dead.wait()
-    store.begin(dead.pid, started - 100, warn=print)         # a process that is gone
+    store.begin(dead.pid, started - 100, warn=print)  # a process that is gone
     m = scrape(make_config(tmp_state_dir, {"schedule": "0 2 * * *"}))
     assert m[("aftercare_exchange_running",)] == 1
     assert m[("aftercare_exchange_running_since_timestamp_seconds",)] == pytest.approx(started)
-    assert m[("aftercare_exchange_runs_total", "failure")] == 1      # the lost run
+    assert m[("aftercare_exchange_runs_total", "failure")] == 1  # the lost run
     assert ("aftercare_exchange_last_run_timestamp_seconds",) not in m
 
 
 def test_running_job_seen_through_aftercare_job(tmp_path, tmp_state_dir):
     config = make_config(tmp_state_dir, {"schedule": "0 2 * * *"})
     cfg = tmp_path / "aftercare.yml"
-    cfg.write_text(yaml.safe_dump({"defaults": {"state_dir": str(tmp_state_dir)},
-                                   "systems": [{"name": "billing", "timezone": "Asia/Shanghai",
-                                                "exchange": [{"name": "tax-upload",
-                                                              "schedule": "0 2 * * *"}]}]}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"state_dir": str(tmp_state_dir)},
+                "systems": [
+                    {
+                        "name": "billing",
+                        "timezone": "Asia/Shanghai",
+                        "exchange": [{"name": "tax-upload", "schedule": "0 2 * * *"}],
+                    }
+                ],
+            }
+        )
+    )
     flag = tmp_path / "started"
-    jobs = [subprocess.Popen([*JOB_CLI, "run", "--config.file", str(cfg), "--job", "tax-upload", "--",
-                              "sh", "-c", f"touch {flag}.{i}; sleep 2"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(2)]
+    jobs = [
+        subprocess.Popen(
+            [
+                *JOB_CLI,
+                "run",
+                "--config.file",
+                str(cfg),
+                "--job",
+                "tax-upload",
+                "--",
+                "sh",
+                "-c",
+                f"touch {flag}.{i}; sleep 2",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(2)
+    ]
     try:
         until = time.time() + 10
         while not all(Path(f"{flag}.{i}").exists() for i in range(2)):
@@ -168,8 +216,9 @@ def test_corrupt_run_store_is_reported_not_crashed(tmp_state_dir, tmp_path, capl
     (tmp_state_dir / "exchange/billing/tax-upload/summary.json").write_text("{not json")
     outbox = tmp_path / "outbox"
     outbox.mkdir()
-    m = scrape(make_config(tmp_state_dir, {"schedule": "0 2 * * *",
-                                           "outbox": {"path": str(outbox)}}))
+    m = scrape(
+        make_config(tmp_state_dir, {"schedule": "0 2 * * *", "outbox": {"path": str(outbox)}})
+    )
     assert m[("collector", "state")] == 0
     assert m[("collector", "outbox")] == 1
     assert m[("aftercare_exchange_backlog_files",)] == 0
@@ -181,6 +230,7 @@ def test_corrupt_run_store_is_reported_not_crashed(tmp_state_dir, tmp_path, capl
 
 # --- outbox --------------------------------------------------------------------------------------
 
+
 def test_outbox_backlog_counts_matching_files_and_oldest_age(tmp_state_dir, tmp_path):
     outbox = tmp_path / "outbox"
     outbox.mkdir()
@@ -188,11 +238,11 @@ def test_outbox_backlog_counts_matching_files_and_oldest_age(tmp_state_dir, tmp_
     for name, age in (("a.xml", 7200), ("b.xml", 60), ("c.xml", 10), ("notes.txt", 99999)):
         (outbox / name).write_text("<x/>")
         os.utime(outbox / name, (now - age, now - age))
-    (outbox / "sub.xml").mkdir()                      # a directory is not a waiting file
+    (outbox / "sub.xml").mkdir()  # a directory is not a waiting file
     m = scrape(make_config(tmp_state_dir, {"outbox": {"path": str(outbox), "pattern": "*.xml"}}))
     assert m[("aftercare_exchange_backlog_files",)] == 3
     assert m[("aftercare_exchange_backlog_oldest_age_seconds",)] == pytest.approx(7200, abs=5)
-    assert ("aftercare_exchange_deadline_timestamp_seconds",) not in m   # no schedule, no deadline
+    assert ("aftercare_exchange_deadline_timestamp_seconds",) not in m  # no schedule, no deadline
     for name in ("a.xml", "b.xml", "c.xml"):
         (outbox / name).unlink()
     m = scrape(make_config(tmp_state_dir, {"outbox": {"path": str(outbox), "pattern": "*.xml"}}))
@@ -201,8 +251,11 @@ def test_outbox_backlog_counts_matching_files_and_oldest_age(tmp_state_dir, tmp_
 
 
 def test_missing_outbox_fails_its_collector_only(tmp_state_dir, tmp_path):
-    m = scrape(make_config(tmp_state_dir, {"schedule": "0 2 * * *",
-                                           "outbox": {"path": str(tmp_path / "nowhere")}}))
+    m = scrape(
+        make_config(
+            tmp_state_dir, {"schedule": "0 2 * * *", "outbox": {"path": str(tmp_path / "nowhere")}}
+        )
+    )
     assert m[("collector", "outbox")] == 0
     assert m[("collector", "state")] == 1
     assert ("aftercare_exchange_backlog_files",) not in m
@@ -210,6 +263,7 @@ def test_missing_outbox_fails_its_collector_only(tmp_state_dir, tmp_path):
 
 
 # --- SQL evidence --------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def runs_db(pg_admin):
@@ -219,8 +273,10 @@ def runs_db(pg_admin):
     conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=name)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("CREATE TABLE job_runs (finished_at timestamp NOT NULL, status text NOT NULL, "
-                    "rows_sent int, seconds numeric)")
+        cur.execute(
+            "CREATE TABLE job_runs (finished_at timestamp NOT NULL, status text NOT NULL, "
+            "rows_sent int, seconds numeric)"
+        )
     try:
         yield name, conn
     finally:
@@ -237,17 +293,31 @@ FROM job_runs ORDER BY finished_at DESC LIMIT 1
 
 
 def sql_config(state_dir, dbname, sql=RUNS_SQL):
-    return make_config(state_dir, {"schedule": "0 2 * * *", "max_duration": "30m", "grace": "15m",
-                                   "query": {"database": "erp", "sql": sql}},
-                       databases=[{"name": "erp", "type": "postgresql",
-                                   "dsn": f"postgresql://postgres@127.0.0.1:5432/{dbname}"}])
+    return make_config(
+        state_dir,
+        {
+            "schedule": "0 2 * * *",
+            "max_duration": "30m",
+            "grace": "15m",
+            "query": {"database": "erp", "sql": sql},
+        },
+        databases=[
+            {
+                "name": "erp",
+                "type": "postgresql",
+                "dsn": f"postgresql://postgres@127.0.0.1:5432/{dbname}",
+            }
+        ],
+    )
 
 
 def test_sql_evidence_in_the_systems_time_zone(tmp_state_dir, runs_db):
     dbname, conn = runs_db
-    with conn.cursor() as cur:   # the job logs local (Shanghai) wall-clock times without a zone
-        cur.execute("INSERT INTO job_runs VALUES ('2026-03-10 02:05', 'OK', 300, 65), "
-                    "('2026-03-11 02:07', 'ERROR', 12, 420.5)")
+    with conn.cursor() as cur:  # the job logs local (Shanghai) wall-clock times without a zone
+        cur.execute(
+            "INSERT INTO job_runs VALUES ('2026-03-10 02:05', 'OK', 300, 65), "
+            "('2026-03-11 02:07', 'ERROR', 12, 420.5)"
+        )
     m = scrape(sql_config(tmp_state_dir, dbname))
     assert m[("collector", "sql")] == 1
     assert m[("aftercare_exchange_last_success_timestamp_seconds",)] == at("2026-03-10T02:05:00")
@@ -275,9 +345,14 @@ def test_sql_query_without_last_success_column_fails_its_collector(tmp_state_dir
 
 def test_sql_evidence_is_read_only(tmp_state_dir, runs_db):
     dbname, conn = runs_db
-    m = scrape(sql_config(tmp_state_dir, dbname,
-                          sql="INSERT INTO job_runs VALUES (now(), 'OK', 1, 1) "
-                              "RETURNING finished_at AS last_success"))
+    m = scrape(
+        sql_config(
+            tmp_state_dir,
+            dbname,
+            sql="INSERT INTO job_runs VALUES (now(), 'OK', 1, 1) "
+            "RETURNING finished_at AS last_success",
+        )
+    )
     assert m[("collector", "sql")] == 0
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM job_runs")
@@ -286,44 +361,100 @@ def test_sql_evidence_is_read_only(tmp_state_dir, runs_db):
 
 # --- the exporter process ------------------------------------------------------------------------
 
-def test_exporter_end_to_end_after_runs_while_it_was_down(tmp_path, tmp_state_dir, exporter_factory):
+
+def test_exporter_end_to_end_after_runs_while_it_was_down(
+    tmp_path, tmp_state_dir, exporter_factory
+):
     outbox = tmp_path / "outbox"
     outbox.mkdir()
     (outbox / "batch-1.xml").write_text("<batch/>")
     cfg = tmp_path / "aftercare.yml"
-    cfg.write_text(yaml.safe_dump({
-        "defaults": {"state_dir": str(tmp_state_dir), "timeout": "2s"},
-        "systems": [{"name": "billing", "timezone": "Asia/Shanghai", "exchange": [
-            {"name": "tax-upload", "schedule": "0 2 * * *", "max_duration": "30m",
-             "outbox": {"path": str(outbox), "pattern": "*.xml"}}]}]}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"state_dir": str(tmp_state_dir), "timeout": "2s"},
+                "systems": [
+                    {
+                        "name": "billing",
+                        "timezone": "Asia/Shanghai",
+                        "exchange": [
+                            {
+                                "name": "tax-upload",
+                                "schedule": "0 2 * * *",
+                                "max_duration": "30m",
+                                "outbox": {"path": str(outbox), "pattern": "*.xml"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     # the exporter is not running: the job's runs are recorded all the same
     for script in ("echo AFTERCARE_RECORDS=40", "exit 1", "echo AFTERCARE_RECORDS=2"):
-        done = subprocess.run([*JOB_CLI, "run", "--config.file", str(cfg), "--job", "tax-upload", "--",
-                               "sh", "-c", script], capture_output=True, timeout=30)
+        done = subprocess.run(
+            [
+                *JOB_CLI,
+                "run",
+                "--config.file",
+                str(cfg),
+                "--job",
+                "tax-upload",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+            capture_output=True,
+            timeout=30,
+        )
         assert done.returncode == (1 if script == "exit 1" else 0)
     exporter = exporter_factory("exchange", cfg)
     text = exporter.metrics_text()
-    check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True)
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=text.encode(), capture_output=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
-    samples = {(n, tuple(sorted(labels.items()))): v
-               for n, labels, v in exporter.samples()}
+    samples = {(n, tuple(sorted(labels.items()))): v for n, labels, v in exporter.samples()}
     base = (("exchange", "tax-upload"), ("system", "billing"))
-    assert samples[("aftercare_exchange_runs_total", tuple(sorted(base + (("result", "success"),))))] == 2
-    assert samples[("aftercare_exchange_runs_total", tuple(sorted(base + (("result", "failure"),))))] == 1
+    assert (
+        samples[("aftercare_exchange_runs_total", tuple(sorted(base + (("result", "success"),))))]
+        == 2
+    )
+    assert (
+        samples[("aftercare_exchange_runs_total", tuple(sorted(base + (("result", "failure"),))))]
+        == 1
+    )
     assert samples[("aftercare_exchange_records_total", base)] == 42
     assert samples[("aftercare_exchange_backlog_files", base)] == 1
     last = samples[("aftercare_exchange_last_success_timestamp_seconds", base)]
     assert time.time() - 60 < last <= time.time()
-    assert samples[("aftercare_exchange_deadline_timestamp_seconds", base)] == \
-        next_fire("0 2 * * *", last, "Asia/Shanghai") + 1800 + 900
+    assert (
+        samples[("aftercare_exchange_deadline_timestamp_seconds", base)]
+        == next_fire("0 2 * * *", last, "Asia/Shanghai") + 1800 + 900
+    )
 
 
 def test_bad_cron_expression_is_a_config_error(tmp_path):
     cfg = tmp_path / "aftercare.yml"
-    cfg.write_text("systems:\n  - name: billing\n    exchange:\n"
-                   "      - {name: tax-upload, schedule: '0 2 * *'}\n")
-    done = subprocess.run([sys.executable, "-m", "exporters.cli", "exchange", "--config.file", str(cfg),
-                           "--web.listen-address", "127.0.0.1:1"], capture_output=True, timeout=30)
+    cfg.write_text(
+        "systems:\n  - name: billing\n    exchange:\n"
+        "      - {name: tax-upload, schedule: '0 2 * *'}\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporters.cli",
+            "exchange",
+            "--config.file",
+            str(cfg),
+            "--web.listen-address",
+            "127.0.0.1:1",
+        ],
+        capture_output=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert b"systems[0].exchange[0].schedule" in done.stderr and b"cron" in done.stderr
     assert b"Traceback" not in done.stderr

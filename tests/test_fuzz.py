@@ -8,6 +8,7 @@ hundred examples per target; ``bench/fuzz_bench.py`` sets
 ``AFTERCARE_FUZZ_EXAMPLES`` to run ten thousand or more and prints how many
 cases each target saw (``CASES``).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,12 +34,20 @@ from exporters.logs.tail import Follower
 from reportgen.prom import PromClient, PromError
 
 EXAMPLES = int(os.environ.get("AFTERCARE_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=EXAMPLES <= 500,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=EXAMPLES <= 500,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 # each case is two HTTP round trips on loopback: half the examples in CI
 FUZZ_HTTP = settings(FUZZ, max_examples=EXAMPLES if EXAMPLES > 500 else EXAMPLES // 2)
-CASES: Counter = Counter()          # generated cases per fuzz target, for the bench's report
+CASES: Counter = Counter()  # generated cases per fuzz target, for the bench's report
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 
 
@@ -48,26 +57,108 @@ def one_line(text: str) -> bool:
 
 # -- the config loader --------------------------------------------------------------------------
 
-CONFIG_WORDS = ["defaults", "systems", "name", "timeout", "timezone", "state_dir", "databases",
-                "type", "dsn", "password_file", "password_env", "services", "http", "url",
-                "expect_status", "tcp", "address", "process", "pattern", "logs", "source", "path",
-                "levels", "format", "integrations", "redis", "amqp", "mqtt", "dns", "postgresql",
-                "mysql", "exchange", "schedule", "max_duration", "outbox", "query", "sql",
-                "database", "backups", "min_size", "verify", "pgbackrest", "stanza", "sla",
-                "availability", "response_time", "top_tables", "slow_query", "data_path", "log"]
+CONFIG_WORDS = [
+    "defaults",
+    "systems",
+    "name",
+    "timeout",
+    "timezone",
+    "state_dir",
+    "databases",
+    "type",
+    "dsn",
+    "password_file",
+    "password_env",
+    "services",
+    "http",
+    "url",
+    "expect_status",
+    "tcp",
+    "address",
+    "process",
+    "pattern",
+    "logs",
+    "source",
+    "path",
+    "levels",
+    "format",
+    "integrations",
+    "redis",
+    "amqp",
+    "mqtt",
+    "dns",
+    "postgresql",
+    "mysql",
+    "exchange",
+    "schedule",
+    "max_duration",
+    "outbox",
+    "query",
+    "sql",
+    "database",
+    "backups",
+    "min_size",
+    "verify",
+    "pgbackrest",
+    "stanza",
+    "sla",
+    "availability",
+    "response_time",
+    "top_tables",
+    "slow_query",
+    "data_path",
+    "log",
+]
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-    st.sampled_from(["5s", "0s", "-1s", "1h30m", "10MiB", "-3KB", "0 2 * * *", "* * *", "60 * * * *",
-                     "postgresql://u:pw@h:5432/db", "mysql://h/", "http://", "https://x/y", "h:1",
-                     "h:70000", "[", "{{ x }}", "Asia/Shanghai", "Mars/Base", "ERROR|(", "", " ",
-                     "postgresql", "mysql", "pg_restore", "combined", "\x00", "é", "😀"]),
-    st.text(max_size=30))
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.sampled_from(
+        [
+            "5s",
+            "0s",
+            "-1s",
+            "1h30m",
+            "10MiB",
+            "-3KB",
+            "0 2 * * *",
+            "* * *",
+            "60 * * * *",
+            "postgresql://u:pw@h:5432/db",
+            "mysql://h/",
+            "http://",
+            "https://x/y",
+            "h:1",
+            "h:70000",
+            "[",
+            "{{ x }}",
+            "Asia/Shanghai",
+            "Mars/Base",
+            "ERROR|(",
+            "",
+            " ",
+            "postgresql",
+            "mysql",
+            "pg_restore",
+            "combined",
+            "\x00",
+            "é",
+            "😀",
+        ]
+    ),
+    st.text(max_size=30),
+)
 YAML_VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.one_of(st.sampled_from(CONFIG_WORDS), st.text(max_size=8)),
-                                            inner, max_size=5)),
-    max_leaves=25)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(CONFIG_WORDS), st.text(max_size=8)), inner, max_size=5
+        ),
+    ),
+    max_leaves=25,
+)
 
 
 def _paths(node, prefix=()):
@@ -124,18 +215,22 @@ VALID_PATHS = list(_paths(VALID))
 
 
 @FUZZ
-@given(index=st.integers(0, len(VALID_PATHS) - 1),
-       action=st.sampled_from(["replace", "delete", "rename", "add"]), value=YAML_VALUES)
+@given(
+    index=st.integers(0, len(VALID_PATHS) - 1),
+    action=st.sampled_from(["replace", "delete", "rename", "add"]),
+    value=YAML_VALUES,
+)
 def test_config_loader_mutated_valid_config(config_dir, index, action, value):
     CASES["config: mutated valid file"] += 1
     import copy
+
     doc = _mutate(copy.deepcopy(VALID), VALID_PATHS[index], action, value)
     _check_load(config_dir, yaml.safe_dump(doc, allow_unicode=True).encode())
 
 
 @FUZZ
 @given(doc=YAML_VALUES)
-@example(doc={"\n": None})                     # found by the bench run: a key with a newline
+@example(doc={"\n": None})  # found by the bench run: a key with a newline
 @example(doc={"systems": [{"name": "a", " services\r": 1}]})
 def test_config_loader_random_structures(config_dir, doc):
     CASES["config: random YAML structure"] += 1
@@ -153,13 +248,28 @@ def test_config_loader_random_bytes(config_dir, raw):
 
 LINE_BYTES = st.one_of(
     st.binary(max_size=80),
-    st.sampled_from([b"ERROR disk full\n", b"WARN slow\n", b"\x00\x00ERROR\x00\n", b"\xff\xfe\xc3(\n",
-                     b"INFO ok\r\n", b"\n", b"ERROR"]),
-    st.integers(1, 3).map(lambda n: b"x" * (n * 700)))            # over-long (max_line is 1 KiB here)
-OPS = st.lists(st.one_of(
-    st.tuples(st.just("append"), st.lists(LINE_BYTES, max_size=6).map(b"".join)),
-    st.sampled_from([("poll", b""), ("truncate", b""), ("rotate", b""), ("delete", b""),
-                     ("replace", b"")])), max_size=14)
+    st.sampled_from(
+        [
+            b"ERROR disk full\n",
+            b"WARN slow\n",
+            b"\x00\x00ERROR\x00\n",
+            b"\xff\xfe\xc3(\n",
+            b"INFO ok\r\n",
+            b"\n",
+            b"ERROR",
+        ]
+    ),
+    st.integers(1, 3).map(lambda n: b"x" * (n * 700)),
+)  # over-long (max_line is 1 KiB here)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.lists(LINE_BYTES, max_size=6).map(b"".join)),
+        st.sampled_from(
+            [("poll", b""), ("truncate", b""), ("rotate", b""), ("delete", b""), ("replace", b"")]
+        ),
+    ),
+    max_size=14,
+)
 
 
 @FUZZ
@@ -169,8 +279,12 @@ def test_log_follower_survives_anything_and_never_double_counts(ops):
     with tempfile.TemporaryDirectory(prefix="aftercare-fuzz-logs-") as tmp:
         log = Path(tmp, "app.log")
         log.write_bytes(b"")
-        follower = Follower(str(Path(tmp, "*.log")), str(Path(tmp, "state", "app.json")),
-                            max_line=1024, chunk_bytes=4096)
+        follower = Follower(
+            str(Path(tmp, "*.log")),
+            str(Path(tmp, "state", "app.json")),
+            max_line=1024,
+            chunk_bytes=4096,
+        )
         counter = LevelCounter({"error": "ERROR"}, "aftercare_log_lines_total")
         follower.poll(counter)
         # an over-long line is counted once, by its head, before its newline arrives:
@@ -220,10 +334,17 @@ def test_log_follower_survives_anything_and_never_double_counts(ops):
 
 ACCESS_LINE = st.builds(
     lambda status, size, seconds, agent: (
-        f'10.0.0.1 - - [26/Nov/2026:08:00:00 +0800] "GET /x HTTP/1.1" {status} {size} '
-        f'"-" "{agent}"' + (f" {seconds:.3f}" if seconds is not None else "")).encode() + b"\n",
-    st.integers(100, 599), st.one_of(st.integers(0, 10**9).map(str), st.just("-")),
-    st.one_of(st.none(), st.floats(0, 100)), st.text(alphabet="abc /;()", max_size=12))
+        (
+            f'10.0.0.1 - - [26/Nov/2026:08:00:00 +0800] "GET /x HTTP/1.1" {status} {size} '
+            f'"-" "{agent}"' + (f" {seconds:.3f}" if seconds is not None else "")
+        ).encode()
+        + b"\n"
+    ),
+    st.integers(100, 599),
+    st.one_of(st.integers(0, 10**9).map(str), st.just("-")),
+    st.one_of(st.none(), st.floats(0, 100)),
+    st.text(alphabet="abc /;()", max_size=12),
+)
 
 
 @FUZZ
@@ -238,27 +359,47 @@ def test_access_parser_counts_every_line_once(lines):
     assert count <= requests
     assert counts.get((DURATION, "bucket", "+Inf"), 0) == count
     assert math.isfinite(counts.get((DURATION, "sum", ""), 0.0))
-    well_formed = [line for line in lines if line.endswith(b"\n") and line.startswith(b"10.0.0.1 - - [")]
+    well_formed = [
+        line for line in lines if line.endswith(b"\n") and line.startswith(b"10.0.0.1 - - [")
+    ]
     assert requests >= len(well_formed)
 
 
 # -- the exchange run store ---------------------------------------------------------------------
 
-GOOD_SUMMARY = json.dumps({"version": 1, "runs": {"success": 3, "failure": 1}, "concurrent_runs": 0,
-                           "interrupted_runs": 0, "records": 10,
-                           "last_run": {"start": 1.0, "end": 2.0, "exit_code": 0, "records": 5},
-                           "last_success": {"start": 1.0, "end": 2.0, "exit_code": 0},
-                           "history": []}).encode()
-JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
-                       lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                               st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                       max_leaves=12)
+GOOD_SUMMARY = json.dumps(
+    {
+        "version": 1,
+        "runs": {"success": 3, "failure": 1},
+        "concurrent_runs": 0,
+        "interrupted_runs": 0,
+        "records": 10,
+        "last_run": {"start": 1.0, "end": 2.0, "exit_code": 0, "records": 5},
+        "last_success": {"start": 1.0, "end": 2.0, "exit_code": 0},
+        "history": [],
+    }
+).encode()
+JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 STATE_BYTES = st.one_of(
-    st.integers(0, len(GOOD_SUMMARY)).map(lambda n: GOOD_SUMMARY[:n]),                 # truncated
-    st.binary(max_size=200),                                                           # garbage
-    JSONISH.map(lambda v: json.dumps(v).encode()),                                     # wrong shape
-    st.fixed_dictionaries({"version": st.just(1), "runs": JSONISH, "records": JSONISH,
-                           "last_run": JSONISH, "history": JSONISH}).map(lambda v: json.dumps(v).encode()))
+    st.integers(0, len(GOOD_SUMMARY)).map(lambda n: GOOD_SUMMARY[:n]),  # truncated
+    st.binary(max_size=200),  # garbage
+    JSONISH.map(lambda v: json.dumps(v).encode()),  # wrong shape
+    st.fixed_dictionaries(
+        {
+            "version": st.just(1),
+            "runs": JSONISH,
+            "records": JSONISH,
+            "last_run": JSONISH,
+            "history": JSONISH,
+        }
+    ).map(lambda v: json.dumps(v).encode()),
+)
 
 
 @FUZZ
@@ -288,6 +429,7 @@ def test_run_store_reads_garbage_as_a_clear_error(summary, marker):
 
 # -- the report's Prometheus API client ---------------------------------------------------------
 
+
 class _Canned(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -309,22 +451,37 @@ def canned_prometheus():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Canned)
     server.daemon_threads = True
     server.answer = (200, "application/json", b"{}")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
 
 
-VALUE = st.one_of(st.sampled_from(["NaN", "+Inf", "-Inf", "1e308", "0", "-1", "abc", ""]),
-                  st.floats().map(repr), st.integers(), st.none())
-SAMPLE = st.fixed_dictionaries({"metric": st.one_of(st.dictionaries(st.text(max_size=5), st.text(max_size=5),
-                                                                    max_size=3), JSONISH)},
-                               optional={"value": st.one_of(st.tuples(st.floats(0, 2e9), VALUE).map(list),
-                                                            JSONISH),
-                                         "values": st.one_of(st.lists(st.tuples(st.floats(0, 2e9), VALUE)
-                                                                      .map(list), max_size=5), JSONISH)})
-VECTOR = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}'
+VALUE = st.one_of(
+    st.sampled_from(["NaN", "+Inf", "-Inf", "1e308", "0", "-1", "abc", ""]),
+    st.floats().map(repr),
+    st.integers(),
+    st.none(),
+)
+SAMPLE = st.fixed_dictionaries(
+    {
+        "metric": st.one_of(
+            st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3), JSONISH
+        )
+    },
+    optional={
+        "value": st.one_of(st.tuples(st.floats(0, 2e9), VALUE).map(list), JSONISH),
+        "values": st.one_of(
+            st.lists(st.tuples(st.floats(0, 2e9), VALUE).map(list), max_size=5), JSONISH
+        ),
+    },
+)
+VECTOR = (
+    b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"1"]}]}}'
+)
 
 
 def _not_json(raw: bytes) -> bool:
@@ -338,51 +495,90 @@ def _not_json(raw: bytes) -> bool:
 NOT_AN_API_BODY = st.one_of(
     st.binary(max_size=200).filter(_not_json),
     st.just(b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
-    st.integers(0, len(VECTOR) - 1).map(lambda n: VECTOR[:n]),                          # cut short
-    st.fixed_dictionaries({"status": st.just("error"), "errorType": st.text(max_size=10),
-                           "error": st.text(max_size=30)}).map(lambda v: json.dumps(v).encode()))
+    st.integers(0, len(VECTOR) - 1).map(lambda n: VECTOR[:n]),  # cut short
+    st.fixed_dictionaries(
+        {
+            "status": st.just("error"),
+            "errorType": st.text(max_size=10),
+            "error": st.text(max_size=30),
+        }
+    ).map(lambda v: json.dumps(v).encode()),
+)
 WRONG_SHAPE = st.one_of(
-    st.fixed_dictionaries({"status": st.sampled_from(["success", "error", None]),
-                           "data": st.one_of(st.fixed_dictionaries(
-                               {"resultType": st.sampled_from(["vector", "matrix", "scalar"]),
-                                "result": st.one_of(st.lists(SAMPLE, max_size=4), JSONISH)}), JSONISH)})
-    .map(lambda v: json.dumps(v).encode()),
-    JSONISH.map(lambda v: json.dumps(v).encode()))
+    st.fixed_dictionaries(
+        {
+            "status": st.sampled_from(["success", "error", None]),
+            "data": st.one_of(
+                st.fixed_dictionaries(
+                    {
+                        "resultType": st.sampled_from(["vector", "matrix", "scalar"]),
+                        "result": st.one_of(st.lists(SAMPLE, max_size=4), JSONISH),
+                    }
+                ),
+                JSONISH,
+            ),
+        }
+    ).map(lambda v: json.dumps(v).encode()),
+    JSONISH.map(lambda v: json.dumps(v).encode()),
+)
 
 
 def _result_or_prom_error(server, status, ctype, body) -> None:
     server.answer = (status, ctype, body)
     client = PromClient(f"http://127.0.0.1:{server.server_address[1]}", retries=0, timeout=5)
-    for call in (lambda: client.instant("up", 1000.0), lambda: client.range("up", 0.0, 600.0, 60.0)):
+    for call in (
+        lambda: client.instant("up", 1000.0),
+        lambda: client.range("up", 0.0, 600.0, 60.0),
+    ):
         try:
             result = call()
-        except PromError as err:     # the server's own error text is quoted as it came
+        except PromError as err:  # the server's own error text is quoted as it came
             assert str(err).strip() and "Traceback" not in str(err), str(err)
         else:
             assert isinstance(result, (list, dict))
 
 
 @FUZZ_HTTP
-@given(status=st.sampled_from([200, 400, 404, 422, 500, 503]),
-       ctype=st.sampled_from(["application/json", "text/html"]), body=NOT_AN_API_BODY)
-def test_prometheus_client_error_pages_and_cut_answers_are_prom_errors(canned_prometheus, status,
-                                                                        ctype, body):
+@given(
+    status=st.sampled_from([200, 400, 404, 422, 500, 503]),
+    ctype=st.sampled_from(["application/json", "text/html"]),
+    body=NOT_AN_API_BODY,
+)
+def test_prometheus_client_error_pages_and_cut_answers_are_prom_errors(
+    canned_prometheus, status, ctype, body
+):
     CASES["report: Prometheus error pages, cut answers"] += 1
     _result_or_prom_error(canned_prometheus, status, ctype, body)
 
 
 @FUZZ_HTTP
 @given(body=WRONG_SHAPE)
-def test_prometheus_client_success_answers_of_the_wrong_shape_are_prom_errors(canned_prometheus, body):
+def test_prometheus_client_success_answers_of_the_wrong_shape_are_prom_errors(
+    canned_prometheus, body
+):
     CASES["report: Prometheus answers of the wrong shape"] += 1
     _result_or_prom_error(canned_prometheus, 200, "application/json", body)
 
 
 def test_prometheus_client_reads_nan_and_inf_as_floats(canned_prometheus):
-    canned_prometheus.answer = (200, "application/json", json.dumps(
-        {"status": "success", "data": {"resultType": "matrix", "result": [
-            {"metric": {"a": "1"}, "values": [[60, "NaN"], [120, "+Inf"], [180, "-Inf"], [240, "2.5"]]}]}}
-    ).encode())
+    canned_prometheus.answer = (
+        200,
+        "application/json",
+        json.dumps(
+            {
+                "status": "success",
+                "data": {
+                    "resultType": "matrix",
+                    "result": [
+                        {
+                            "metric": {"a": "1"},
+                            "values": [[60, "NaN"], [120, "+Inf"], [180, "-Inf"], [240, "2.5"]],
+                        }
+                    ],
+                },
+            }
+        ).encode(),
+    )
     client = PromClient(f"http://127.0.0.1:{canned_prometheus.server_address[1]}", retries=0)
     series = client.range("x", 0.0, 240.0, 60.0)
     (points,) = series.values()
@@ -398,9 +594,9 @@ def test_log_follower_counts_a_line_of_over_a_mebibyte_once(tmp_path):
     counter = LevelCounter({"error": "ERROR"}, "aftercare_log_lines_total")
     follower.poll(counter)
     with open(log, "ab") as fh:
-        fh.write(b"ERROR " + b"\x00\xff" * (3 << 19))              # 3 MiB, no newline yet
+        fh.write(b"ERROR " + b"\x00\xff" * (3 << 19))  # 3 MiB, no newline yet
     follower.poll(counter)
-    assert follower.state["lines"] == 1                         # counted once, by its head
+    assert follower.state["lines"] == 1  # counted once, by its head
     with open(log, "ab") as fh:
         fh.write(b"\xc3( tail of the long line\nERROR next\n")
     follower.poll(counter)

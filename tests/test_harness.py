@@ -1,4 +1,5 @@
 """Self-tests of the dev stack (devstack/) against the real binaries."""
+
 from __future__ import annotations
 
 import socket
@@ -37,12 +38,19 @@ receivers:
 """
 
 ALWAYS_FIRING_RULES = {
-    "groups": [{
-        "name": "harness",
-        "rules": [{"alert": "HarnessAlwaysFiring", "expr": "vector(1)",
-                   "labels": {"severity": "page", "team": "harness"},
-                   "annotations": {"summary": "always firing"}}],
-    }],
+    "groups": [
+        {
+            "name": "harness",
+            "rules": [
+                {
+                    "alert": "HarnessAlwaysFiring",
+                    "expr": "vector(1)",
+                    "labels": {"severity": "page", "team": "harness"},
+                    "annotations": {"summary": "always firing"},
+                }
+            ],
+        }
+    ],
 }
 
 
@@ -87,34 +95,48 @@ def test_prometheus_scrapes_itself_and_reloads_rules(prometheus_factory, tmp_pat
         prom.reload()
 
 
-def test_firing_alert_reaches_the_webhook_sink(prometheus_factory, alertmanager_factory,
-                                               webhook_sink, tmp_path: Path) -> None:
+def test_firing_alert_reaches_the_webhook_sink(
+    prometheus_factory, alertmanager_factory, webhook_sink, tmp_path: Path
+) -> None:
     rules = tmp_path / "always.rules.yml"
     rules.write_text(yaml.safe_dump(ALWAYS_FIRING_RULES))
     am = alertmanager_factory(AM_CONFIG)
     prom = prometheus_factory(rule_files=[rules], alertmanagers=[am.address])
     prom.wait_for_alert("HarnessAlwaysFiring", timeout=10)
 
-    notification = webhook_sink.wait_for(firing("HarnessAlwaysFiring", severity="page"),
-                                         timeout=25, path="/oncall")
+    notification = webhook_sink.wait_for(
+        firing("HarnessAlwaysFiring", severity="page"), timeout=25, path="/oncall"
+    )
     alert = notification.alerts[0]
     assert notification.path == "/oncall"
     assert notification.body["receiver"] == "oncall"
-    assert alert["labels"] == {"alertname": "HarnessAlwaysFiring", "severity": "page", "team": "harness"}
+    assert alert["labels"] == {
+        "alertname": "HarnessAlwaysFiring",
+        "severity": "page",
+        "team": "harness",
+    }
     assert alert["annotations"] == {"summary": "always firing"}
     assert [a["labels"]["alertname"] for a in am.alerts(active=True)] == ["HarnessAlwaysFiring"]
     assert webhook_sink.received("/ticket") == []
 
 
 def test_alertmanager_config_rewriting(alertmanager_factory, webhook_sink) -> None:
-    am = alertmanager_factory(AM_CONFIG, timings={"group_wait": "1s", "group_interval": "2s",
-                                                  "repeat_interval": "1m"})
+    am = alertmanager_factory(
+        AM_CONFIG, timings={"group_wait": "1s", "group_interval": "2s", "repeat_interval": "1m"}
+    )
     loaded = yaml.safe_load(am.status()["config"]["original"])
     assert PLACEHOLDER_ADDRESS not in am.config_text
     assert [r["webhook_configs"][0]["url"] for r in loaded["receivers"]] == [
-        webhook_sink.url_for("/oncall"), webhook_sink.url_for("/ticket"), webhook_sink.url_for("/watchdog")]
+        webhook_sink.url_for("/oncall"),
+        webhook_sink.url_for("/ticket"),
+        webhook_sink.url_for("/watchdog"),
+    ]
     route = loaded["route"]
-    assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("1s", "2s", "1m")
+    assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == (
+        "1s",
+        "2s",
+        "1m",
+    )
     assert route["routes"][0]["group_interval"] == "2s"
     assert "group_interval" not in route["routes"][1]  # children that inherit keep inheriting
 
@@ -125,8 +147,10 @@ def test_alertmanager_config_rewriting(alertmanager_factory, webhook_sink) -> No
     port = am.port
     am.restart()
     assert am.port == port
-    alert = {"labels": {"alertname": "HarnessTicket", "severity": "ticket"},
-             "annotations": {"summary": "posted"}}
+    alert = {
+        "labels": {"alertname": "HarnessTicket", "severity": "ticket"},
+        "annotations": {"summary": "posted"},
+    }
     am.post_alerts([alert])
     webhook_sink.wait_for(firing("HarnessTicket"), timeout=10, path="/ticket")
     am.post_alerts([{**alert, "endsAt": "2000-01-01T00:00:00Z"}])
@@ -137,9 +161,11 @@ def test_prometheus_backfill_is_queryable(tmp_path: Path) -> None:
     from devstack.prometheus import Prometheus
 
     ts = 1_790_000_000  # a fixed instant; queries ask for it explicitly
-    openmetrics = ("# TYPE harness_value gauge\n"
-                   f'harness_value{{system="billing"}} 7 {ts}\n'
-                   f'harness_value{{system="billing"}} 9 {ts + 60}\n')
+    openmetrics = (
+        "# TYPE harness_value gauge\n"
+        f'harness_value{{system="billing"}} 7 {ts}\n'
+        f'harness_value{{system="billing"}} 9 {ts + 60}\n'
+    )
     prom = Prometheus()
     prom.backfill(openmetrics)  # before the server starts
     with prom:
@@ -189,11 +215,24 @@ def test_pg_admin_reaches_the_shared_server(pg_admin) -> None:
         assert cur.fetchone() == ("postgres",)
 
 
-def test_exporter_process_serves_reloads_and_reports_early_exit(exporter_factory, throwaway_pg,
-                                                                tmp_path: Path) -> None:
+def test_exporter_process_serves_reloads_and_reports_early_exit(
+    exporter_factory, throwaway_pg, tmp_path: Path
+) -> None:
     config = tmp_path / "aftercare.yml"
-    config.write_text(yaml.safe_dump({"systems": [{"name": "billing", "databases": [
-        {"name": "db1", "type": "postgresql", "dsn": throwaway_pg.dsn()}]}]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "systems": [
+                    {
+                        "name": "billing",
+                        "databases": [
+                            {"name": "db1", "type": "postgresql", "dsn": throwaway_pg.dsn()}
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     exporter = exporter_factory("database", config)
     assert exporter.get("/-/healthy").status_code == 200
     samples = exporter.samples()

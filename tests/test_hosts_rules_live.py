@@ -1,5 +1,6 @@
 """The host rules against a real node_exporter scraped by a real Prometheus: every rule
 evaluates without error, and the recorded figures equal what the kernel reports."""
+
 from __future__ import annotations
 
 import os
@@ -24,11 +25,34 @@ def stack(tmp_path_factory):
     out = tmp_path_factory.mktemp("targets")
     with NodeExporter() as node:
         config = out / "aftercare.yml"
-        config.write_text(yaml.safe_dump({"systems": [{"name": "billing", "hosts": [
-            {"name": "app1", "address": node.address, "role": "app"}]}]}))
-        done = subprocess.run([sys.executable, "-m", "exporters.cli", "targets", "--config.file",
-                               str(config), "--out", str(out)], capture_output=True, text=True,
-                              timeout=60, cwd=REPO_ROOT)
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "systems": [
+                        {
+                            "name": "billing",
+                            "hosts": [{"name": "app1", "address": node.address, "role": "app"}],
+                        }
+                    ]
+                }
+            )
+        )
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "exporters.cli",
+                "targets",
+                "--config.file",
+                str(config),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO_ROOT,
+        )
         assert done.returncode == 0, done.stderr
         job = {"job_name": "node", "file_sd_configs": [{"files": [str(out / "node.json")]}]}
         with Prometheus(scrape_configs=[job], rule_files=RULES) as prom:
@@ -51,8 +75,11 @@ def test_every_host_rule_evaluates_without_error(stack):
     _, prom = stack
     wait_until(lambda: prom.query("aftercare:host_cpu_busy:ratio_rate5m"), 30)
     groups = {g["name"]: g for g in prom.rules()}
-    assert set(groups) == {"aftercare-hosts-thresholds", "aftercare-hosts-recording",
-                           "aftercare-hosts"}
+    assert set(groups) == {
+        "aftercare-hosts-thresholds",
+        "aftercare-hosts-recording",
+        "aftercare-hosts",
+    }
     for group in groups.values():
         for rule in group["rules"]:
             assert rule["health"] == "ok", (rule["name"], rule.get("lastError"))
@@ -61,8 +88,7 @@ def test_every_host_rule_evaluates_without_error(stack):
 def test_the_recorded_figures_match_the_kernel(stack):
     node, prom = stack
     labels, cpus = one(prom, "aftercare:host_cpus:count")
-    assert labels == {"__name__": "aftercare:host_cpus:count", **LABELS,
-                      "instance": node.address}
+    assert labels == {"__name__": "aftercare:host_cpus:count", **LABELS, "instance": node.address}
     assert cpus == os.cpu_count()
     _, busy = one(prom, "aftercare:host_cpu_busy:ratio_rate5m")
     assert 0 <= busy <= 1
@@ -88,8 +114,13 @@ def test_the_recorded_figures_match_the_kernel(stack):
 def test_no_host_alert_fires_on_a_healthy_host(stack):
     _, prom = stack
     wait_until(lambda: prom.query("aftercare:host_cpu_busy:ratio_rate5m"), 30)
-    noisy = {"AftercareHostCpuBusy", "AftercareHostLoadHigh", "AftercareHostDiskBusy",
-             "AftercareHostCpuIowait", "AftercareHostDiskSlow"}   # the machine is shared
+    noisy = {
+        "AftercareHostCpuBusy",
+        "AftercareHostLoadHigh",
+        "AftercareHostDiskBusy",
+        "AftercareHostCpuIowait",
+        "AftercareHostDiskSlow",
+    }  # the machine is shared
     active = {a["labels"]["alertname"] for a in prom.alerts()} - noisy
     # a container's clock may be left to the host's: the alert then says so, truthfully
     [sync] = prom.query("node_timex_sync_status")

@@ -3,6 +3,7 @@
 Nothing outside tests/ imports ``tests`` or ``bench`` (the dev stack the tests, the demos
 and the benchmarks share lives in devstack/), checked on the source by its syntax tree.
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,11 @@ def python_files() -> list[Path]:
     """Every .py file of the checkout outside tests/ and tool directories."""
     files = []
     for directory, subdirs, names in os.walk(REPO_ROOT):
-        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS
-                            and not d.endswith(".egg-info") and not d.startswith("."))
+        subdirs[:] = sorted(
+            d
+            for d in subdirs
+            if d not in SKIPPED_DIRS and not d.endswith(".egg-info") and not d.startswith(".")
+        )
         files += [Path(directory, n) for n in sorted(names) if n.endswith(".py")]
     return files
 
@@ -34,7 +38,7 @@ def imported_modules(source: str, package: tuple[str, ...]) -> list[tuple[int, s
             names += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package[:len(package) - node.level + 1]
+                base = package[: len(package) - node.level + 1]
                 module = ".".join((*base, node.module) if node.module else base)
             else:
                 module = node.module or ""
@@ -44,19 +48,32 @@ def imported_modules(source: str, package: tuple[str, ...]) -> list[tuple[int, s
 
 def test_the_scan_sees_the_checkout():
     scanned = {p.relative_to(REPO_ROOT).as_posix() for p in python_files()}
-    assert {"scripts/demo.py", "scripts/demo_month.py", "devstack/prometheus.py",
-            "bench/soak.py", "exporters/cli.py", "reportgen/prom.py"} <= scanned
+    assert {
+        "scripts/demo.py",
+        "scripts/demo_month.py",
+        "devstack/prometheus.py",
+        "bench/soak.py",
+        "exporters/cli.py",
+        "reportgen/prom.py",
+    } <= scanned
     assert not any(name.startswith(("tests/", ".venv/")) for name in scanned)
 
 
 def test_imports_are_found_anywhere_and_relative_ones_resolved():
-    source = ("from . import soak\n"
-              "from ..exporters import cli\n"
-              "def later():\n"
-              "    import tests.conftest, yaml\n"
-              "    from .runtime import x\n")
+    source = (
+        "from . import soak\n"
+        "from ..exporters import cli\n"
+        "def later():\n"
+        "    import tests.conftest, yaml\n"
+        "    from .runtime import x\n"
+    )
     assert sorted(imported_modules(source, ("bench",))) == [
-        (1, "bench"), (2, "exporters"), (4, "tests.conftest"), (4, "yaml"), (5, "bench.runtime")]
+        (1, "bench"),
+        (2, "exporters"),
+        (4, "tests.conftest"),
+        (4, "yaml"),
+        (5, "bench.runtime"),
+    ]
 
 
 def test_nothing_outside_tests_imports_tests_or_bench():

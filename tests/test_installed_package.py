@@ -1,26 +1,26 @@
 """The package as a new user installs it: the wheel, built once, installed non-editable by
 deploy/install.sh into fresh venvs outside the source tree, run from a directory outside the
 checkout with nothing importable from the tree."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from devstack.history import History, steps
 from devstack import REPO_ROOT
 from devstack.exporter import ExporterProcess
+from devstack.history import History, steps
 from devstack.prometheus import Prometheus
 
 pytestmark = pytest.mark.timeout(900)
 TOOLS = ("aftercare-exporter", "aftercare-job", "aftercare-report")
 INSTALL = REPO_ROOT / "deploy" / "install.sh"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 10, 1, tzinfo=UTC).timestamp()
 END = dt.datetime(2026, 10, 8, tzinfo=UTC).timestamp()
 ZH_HEADINGS = ("月度健康评估报告", "总体评价", "可用性", "附录")
@@ -49,8 +49,11 @@ systems:
 
 def clean_env(venv: Path) -> dict[str, str]:
     """The environment of a user's shell: the venv's bin first, no PYTHONPATH, no other venv."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONSAFEPATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONSAFEPATH")
+    }
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
@@ -63,17 +66,28 @@ class Installed:
         self.venv, self.cwd = venv, cwd
 
     def run(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.venv / "bin" / argv[0]), *argv[1:]], cwd=self.cwd,
-                              env=clean_env(self.venv), capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [str(self.venv / "bin" / argv[0]), *argv[1:]],
+            cwd=self.cwd,
+            env=clean_env(self.venv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def install(where: Path, extras: str, *how: str) -> Installed:
     """deploy/install.sh into a fresh venv under ``where``, run from a directory there."""
     venv, cwd = where / "venv", where / "work"
     cwd.mkdir()
-    result = subprocess.run(["bash", str(INSTALL), *how, "--extras", extras, str(venv)], cwd=cwd,
-                            env=clean_env(venv), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", str(INSTALL), *how, "--extras", extras, str(venv)],
+        cwd=cwd,
+        env=clean_env(venv),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return Installed(venv, cwd)
 
@@ -103,15 +117,22 @@ def base(wheel, tmp_path_factory) -> Installed:
 
 def test_wheel_holds_what_is_read_at_run_time(wheel):
     import zipfile
+
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"reportgen/render/templates/report.html.j2",
-            "reportgen/render/templates/report.md.j2"} <= names
+    assert {
+        "reportgen/render/templates/report.html.j2",
+        "reportgen/render/templates/report.md.j2",
+    } <= names
     assert not any(n.startswith(("tests/", "bench/", "dashboards/")) for n in names)
 
 
 def test_imports_come_from_the_fresh_venv_not_the_tree(full):
-    result = full.run("python", "-c", "import exporters, reportgen, sys; "
-                      "print(exporters.__file__); print(reportgen.__file__); print(sys.path)")
+    result = full.run(
+        "python",
+        "-c",
+        "import exporters, reportgen, sys; "
+        "print(exporters.__file__); print(reportgen.__file__); print(sys.path)",
+    )
     assert result.returncode == 0, result.stderr
     files = result.stdout.splitlines()[:2]
     site = full.venv / "lib"
@@ -122,8 +143,9 @@ def test_imports_come_from_the_fresh_venv_not_the_tree(full):
 
 
 def test_version_of_all_three_tools(full):
-    version = full.run("python", "-c", "import importlib.metadata as m; "
-                       "print(m.version('aftercare'))").stdout.strip()
+    version = full.run(
+        "python", "-c", "import importlib.metadata as m; print(m.version('aftercare'))"
+    ).stdout.strip()
     python = full.run("python", "-c", "import platform; print(platform.python_version())")
     for tool in TOOLS:
         result = full.run(tool, "--version")
@@ -132,8 +154,12 @@ def test_version_of_all_three_tools(full):
 
 
 def test_help_of_all_three_tools_exits_0(full):
-    for argv in (("aftercare-exporter", "--help"), ("aftercare-job", "--help"),
-                 ("aftercare-job", "run", "--help"), ("aftercare-report", "--help")):
+    for argv in (
+        ("aftercare-exporter", "--help"),
+        ("aftercare-job", "--help"),
+        ("aftercare-job", "run", "--help"),
+        ("aftercare-report", "--help"),
+    ):
         result = full.run(*argv)
         assert result.returncode == 0, (argv, result.stderr)
         assert result.stdout.startswith("usage: ")
@@ -144,7 +170,7 @@ def test_help_of_all_three_tools_exits_0(full):
 def test_check_config_of_the_example(full):
     example = full.cwd / "aftercare.yml"
     example.write_text((REPO_ROOT / "examples" / "aftercare.yml").read_text())
-    result = full.run("aftercare-exporter", "check-config")   # the default file, in the cwd
+    result = full.run("aftercare-exporter", "check-config")  # the default file, in the cwd
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("aftercare.yml: valid: 1 system(s)")
 
@@ -157,14 +183,25 @@ class InstalledExporter(ExporterProcess):
         super().__init__(area, config_file)
 
     def command(self) -> list[str]:
-        return [str(self.installed.venv / "bin" / "aftercare-exporter"), self.area,
-                "--config.file", str(self.config_file), "--web.listen-address", self.address]
+        return [
+            str(self.installed.venv / "bin" / "aftercare-exporter"),
+            self.area,
+            "--config.file",
+            str(self.config_file),
+            "--web.listen-address",
+            self.address,
+        ]
 
     def spawn(self) -> subprocess.Popen:
         env = {**clean_env(self.installed.venv), **self.env}
-        return subprocess.Popen(self.command(), stdout=self.stdout_path.open("wb"),
-                                stderr=self.stderr_path.open("wb"), env=env,
-                                cwd=self.installed.cwd, start_new_session=True)
+        return subprocess.Popen(
+            self.command(),
+            stdout=self.stdout_path.open("wb"),
+            stderr=self.stderr_path.open("wb"),
+            env=env,
+            cwd=self.installed.cwd,
+            start_new_session=True,
+        )
 
 
 def test_exporter_from_the_wheel_answers_metrics(full):
@@ -177,8 +214,9 @@ def test_exporter_from_the_wheel_answers_metrics(full):
         python = python.stdout.strip()
         assert f'aftercare_build_info{{python="{python}",version="{version}"}} 1.0' in text
         assert 'aftercare_service_up{service="web",system="shop"} 0.0' in text
-        promtool = subprocess.run(["promtool", "check", "metrics"], input=text,
-                                  capture_output=True, text=True)
+        promtool = subprocess.run(
+            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+        )
         assert promtool.returncode == 0, promtool.stdout + promtool.stderr
 
 
@@ -188,10 +226,16 @@ def small_prometheus():
     history = History()
     minutes = steps(START, END, 60)
     down = (START + 2 * 86400, START + 2 * 86400 + 1800)
-    history.add("aftercare_service_up", {"system": "shop", "service": "web"},
-                [(t, 0.0 if down[0] <= t < down[1] else 1.0) for t in minutes])
-    history.add("up", {"job": "aftercare-services", "instance": "127.0.0.1:9852"},
-                [(t, 1.0) for t in minutes])
+    history.add(
+        "aftercare_service_up",
+        {"system": "shop", "service": "web"},
+        [(t, 0.0 if down[0] <= t < down[1] else 1.0) for t in minutes],
+    )
+    history.add(
+        "up",
+        {"job": "aftercare-services", "instance": "127.0.0.1:9852"},
+        [(t, 1.0) for t in minutes],
+    )
     prom = Prometheus(extra_args=["--storage.tsdb.retention.time=3650d"])
     try:
         history.backfill(str(prom.storage_path))
@@ -205,10 +249,23 @@ def test_report_from_the_wheel_writes_every_format(full, small_prometheus):
     (full.cwd / "aftercare.yml").write_text(CONFIG)
     for lang in ("zh", "en"):
         out = full.cwd / f"report-{lang}"
-        result = full.run("aftercare-report", "--prometheus", small_prometheus.url,
-                          "--from", "2026-10-01", "--to", "2026-10-07", "--lang", lang,
-                          "--format", "html,md,json,pdf", "--out", str(out), "--quiet",
-                          timeout=300)
+        result = full.run(
+            "aftercare-report",
+            "--prometheus",
+            small_prometheus.url,
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-07",
+            "--lang",
+            lang,
+            "--format",
+            "html,md,json,pdf",
+            "--out",
+            str(out),
+            "--quiet",
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr
         files = {p.suffix: p for p in out.iterdir()}
         assert sorted(files) == [".html", ".json", ".md", ".pdf"]
@@ -218,11 +275,13 @@ def test_report_from_the_wheel_writes_every_format(full, small_prometheus):
         assert system["name"] == "shop"
         pdf = files[".pdf"]
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
-        pages = int(next(line.split()[-1] for line in info.stdout.splitlines()
-                         if line.startswith("Pages:")))
+        pages = int(
+            next(line.split()[-1] for line in info.stdout.splitlines() if line.startswith("Pages:"))
+        )
         assert pages >= 1
-        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
         if lang == "zh":
             for heading in ZH_HEADINGS:
                 assert heading in text, heading
@@ -232,11 +291,16 @@ def test_report_from_the_wheel_writes_every_format(full, small_prometheus):
 
 def test_missing_extras_are_one_line_and_exit_2(base):
     (base.cwd / "aftercare.yml").write_text(CONFIG)
-    cases = {("aftercare-exporter", "database"): "pip install 'aftercare[database]'",
-             ("aftercare-exporter", "integrations"): "pip install 'aftercare[integrations]'",
-             ("aftercare-exporter", "all"): "pip install 'aftercare[database,integrations]'",
-             ("aftercare-report", "--prometheus", "http://127.0.0.1:1"):
-                 "pip install 'aftercare[report]'"}
+    cases = {
+        ("aftercare-exporter", "database"): "pip install 'aftercare[database]'",
+        ("aftercare-exporter", "integrations"): "pip install 'aftercare[integrations]'",
+        ("aftercare-exporter", "all"): "pip install 'aftercare[database,integrations]'",
+        (
+            "aftercare-report",
+            "--prometheus",
+            "http://127.0.0.1:1",
+        ): "pip install 'aftercare[report]'",
+    }
     for argv, command in cases.items():
         result = base.run(*argv)
         assert result.returncode == 2, (argv, result.stderr)
@@ -247,9 +311,11 @@ def test_missing_extras_are_one_line_and_exit_2(base):
     sql.write_text(EXCHANGE_SQL_CONFIG.format(state=base.cwd / "state"))
     result = base.run("aftercare-exporter", "exchange", "--config.file", str(sql))
     assert result.returncode == 2, result.stderr
-    assert result.stderr == ("aftercare-exporter: the exchange exporter's SQL-checked jobs need "
-                             "the 'database' extra (psycopg2, pymysql not installed): "
-                             "pip install 'aftercare[database]'\n")
+    assert result.stderr == (
+        "aftercare-exporter: the exchange exporter's SQL-checked jobs need "
+        "the 'database' extra (psycopg2, pymysql not installed): "
+        "pip install 'aftercare[database]'\n"
+    )
     for tool in TOOLS:
         assert base.run(tool, "--version").returncode == 0
 
@@ -271,14 +337,29 @@ def report_host(wheel, tmp_path_factory) -> Installed:
 
 def test_pdf_without_its_extra_is_one_line_and_exit_2(report_host, small_prometheus):
     (report_host.cwd / "aftercare.yml").write_text(CONFIG)
-    argv = ("aftercare-report", "--prometheus", small_prometheus.url, "--from", "2026-10-01",
-            "--to", "2026-10-07", "--quiet", "--out", str(report_host.cwd / "out"))
+    argv = (
+        "aftercare-report",
+        "--prometheus",
+        small_prometheus.url,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-07",
+        "--quiet",
+        "--out",
+        str(report_host.cwd / "out"),
+    )
     result = report_host.run(*argv, "--format", "html,pdf")
     assert result.returncode == 2
-    assert result.stderr == ("aftercare-report: --format pdf needs the 'pdf' extra (weasyprint "
-                             "not installed): pip install 'aftercare[pdf]'\n")
+    assert result.stderr == (
+        "aftercare-report: --format pdf needs the 'pdf' extra (weasyprint "
+        "not installed): pip install 'aftercare[pdf]'\n"
+    )
     assert not (report_host.cwd / "out").exists()
     result = report_host.run(*argv, "--format", "html,md,json", timeout=300)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.suffix for p in (report_host.cwd / "out").iterdir()) == [".html", ".json",
-                                                                             ".md"]
+    assert sorted(p.suffix for p in (report_host.cwd / "out").iterdir()) == [
+        ".html",
+        ".json",
+        ".md",
+    ]

@@ -1,5 +1,6 @@
 """--web.listen-address the Go way: ':port' is every IPv4 and IPv6 address, a host is that
 address only, and the flag may be repeated. Real exporter processes, real sockets."""
+
 from __future__ import annotations
 
 import contextlib
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from exporters.listen import ListenAddress, parse_listen_address
 from devstack import REPO_ROOT
+from exporters.listen import ListenAddress, parse_listen_address
 
 CONFIG = """\
 systems:
@@ -23,7 +24,7 @@ systems:
       - name: closed-port
         tcp: {address: "127.0.0.1:9"}
 """
-LISTENING = re.compile(r'msg=listening .*address=(\S+)')
+LISTENING = re.compile(r"msg=listening .*address=(\S+)")
 
 
 @pytest.fixture
@@ -35,8 +36,15 @@ def config_file(tmp_path: Path) -> Path:
 
 def exporter_command(config_file: Path, *addresses: str) -> list[str]:
     flags = [arg for a in addresses for arg in ("--web.listen-address", a)]
-    return [sys.executable, "-m", "exporters.cli", "services", "--config.file", str(config_file),
-            *flags]
+    return [
+        sys.executable,
+        "-m",
+        "exporters.cli",
+        "services",
+        "--config.file",
+        str(config_file),
+        *flags,
+    ]
 
 
 @contextlib.contextmanager
@@ -44,8 +52,13 @@ def exporter(config_file: Path, tmp_path: Path, *addresses: str):
     """Run the exporter on ``addresses``; yield the host:port it logged for each one."""
     log_path = tmp_path / "exporter.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(exporter_command(config_file, *addresses), cwd=REPO_ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            exporter_command(config_file, *addresses),
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -74,20 +87,34 @@ def healthy(host: str, port: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("given, host, port", [
-    (":9851", "", 9851),
-    ("127.0.0.1:9851", "127.0.0.1", 9851),
-    ("0.0.0.0:1", "0.0.0.0", 1),
-    ("[::1]:9851", "::1", 9851),
-    ("[::]:0", "::", 0),
-    ("localhost:65535", "localhost", 65535),
-])
+@pytest.mark.parametrize(
+    "given, host, port",
+    [
+        (":9851", "", 9851),
+        ("127.0.0.1:9851", "127.0.0.1", 9851),
+        ("0.0.0.0:1", "0.0.0.0", 1),
+        ("[::1]:9851", "::1", 9851),
+        ("[::]:0", "::", 0),
+        ("localhost:65535", "localhost", 65535),
+    ],
+)
 def test_parse_listen_address(given, host, port):
     assert parse_listen_address(given) == ListenAddress(host, port)
 
 
-@pytest.mark.parametrize("given", ["9851", "::1:9851", "127.0.0.1:", "127.0.0.1:65536",
-                                   "[nothost]:80", "[::1:80", "a b:80", "127.0.0.1:-1"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "9851",
+        "::1:9851",
+        "127.0.0.1:",
+        "127.0.0.1:65536",
+        "[nothost]:80",
+        "[::1:80",
+        "a b:80",
+        "127.0.0.1:-1",
+    ],
+)
 def test_parse_listen_address_refuses(given):
     with pytest.raises(ValueError, match="expected host:port like :9851"):
         parse_listen_address(given)
@@ -106,11 +133,14 @@ def test_ipv6_wildcard_is_dual_stack_too(config_file, tmp_path):
         assert healthy("127.0.0.1", port_of(address)) and healthy("::1", port_of(address))
 
 
-@pytest.mark.parametrize("given, reachable, refused", [
-    ("127.0.0.1:0", "127.0.0.1", "::1"),
-    ("0.0.0.0:0", "127.0.0.1", "::1"),
-    ("[::1]:0", "::1", "127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    "given, reachable, refused",
+    [
+        ("127.0.0.1:0", "127.0.0.1", "::1"),
+        ("0.0.0.0:0", "127.0.0.1", "::1"),
+        ("[::1]:0", "::1", "127.0.0.1"),
+    ],
+)
 def test_a_host_serves_that_address_only(config_file, tmp_path, given, reachable, refused):
     with exporter(config_file, tmp_path, given) as (address,):
         assert healthy(reachable, port_of(address))
@@ -127,8 +157,13 @@ def test_the_flag_repeats_and_every_address_is_served(config_file, tmp_path):
 
 
 def test_bad_address_is_one_line_and_exit_2(config_file):
-    result = subprocess.run(exporter_command(config_file, "::1:9851"), cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        exporter_command(config_file, "::1:9851"),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "--web.listen-address: expected host:port like :9851" in result.stderr
@@ -140,12 +175,18 @@ def test_a_taken_address_is_one_line_and_nothing_is_served(config_file):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(exporter_command(config_file, "[::1]:0", f"127.0.0.1:{port}"),
-                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            exporter_command(config_file, "[::1]:0", f"127.0.0.1:{port}"),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if "cannot listen" in line]
-    assert errors == [f"aftercare-exporter: cannot listen on 127.0.0.1:{port}: "
-                      "Address already in use"]
+    assert errors == [
+        f"aftercare-exporter: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
     assert "Traceback" not in result.stderr
 
 
@@ -174,8 +215,9 @@ def test_empty_host_serves_ipv4_where_ipv6_is_disabled(config_file, tmp_path):
     Runs in a network namespace of its own (unshare -rn), where it may switch IPv6 off.
     """
     try:
-        probe = subprocess.run(["unshare", "-rn", "ip", "link", "set", "lo", "up"],
-                               capture_output=True, timeout=30)
+        probe = subprocess.run(
+            ["unshare", "-rn", "ip", "link", "set", "lo", "up"], capture_output=True, timeout=30
+        )
     except FileNotFoundError:
         probe = None
     if probe is None or probe.returncode != 0:
@@ -183,9 +225,22 @@ def test_empty_host_serves_ipv4_where_ipv6_is_disabled(config_file, tmp_path):
     script = tmp_path / "ipv6_off.py"
     script.write_text(IPV6_OFF_SCRIPT)
     result = subprocess.run(
-        ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", sys.executable,
-         str(script), *exporter_command(config_file, ":0")],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+        [
+            "unshare",
+            "-rn",
+            "sh",
+            "-c",
+            'ip link set lo up && exec "$@"',
+            "sh",
+            sys.executable,
+            str(script),
+            *exporter_command(config_file, ":0"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "answer: Healthy." in result.stdout
-    assert "address=[::]:" in result.stdout      # one dual-stack socket, IPv4 through it
+    assert "address=[::]:" in result.stdout  # one dual-stack socket, IPv4 through it

@@ -1,4 +1,5 @@
 """Chunk counting equals a per-line ``re.search`` loop, whatever the pattern or bytes."""
+
 from __future__ import annotations
 
 import random
@@ -20,17 +21,44 @@ def per_line(pattern: bytes, chunk: bytes, flags: int = 0) -> int:
 
 def random_log(seed: int, lines: int = 3000) -> bytes:
     rnd = random.Random(seed)
-    words = [b"ERROR", b"WARN", b"INFO", b"error", b"Exception", b"ERRORS", b"  ", b"\t", b"x",
-             b"\xff\xfe", b"\x00", b"\xe4\xbd\xa0\xe5\xa5\xbd", b"\r", b"payment", b"gateway", b""]
-    return b"".join(b" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 8))) + b"\n"
-                    for _ in range(lines))
+    words = [
+        b"ERROR",
+        b"WARN",
+        b"INFO",
+        b"error",
+        b"Exception",
+        b"ERRORS",
+        b"  ",
+        b"\t",
+        b"x",
+        b"\xff\xfe",
+        b"\x00",
+        b"\xe4\xbd\xa0\xe5\xa5\xbd",
+        b"\r",
+        b"payment",
+        b"gateway",
+        b"",
+    ]
+    return b"".join(
+        b" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 8))) + b"\n" for _ in range(lines)
+    )
 
 
 PATTERNS = [
-    "ERROR", "WARN", "ERROR|FATAL|CRITICAL|Exception", r"^ERROR", r"ERROR$", r"\bERROR\b",
-    r"payment\s+gateway",           # \s may cross a newline: per-line fallback
-    r"[^x]ERROR",                   # negated class may match "\n"
-    r"(?i)error", r"^$", r"x*", "你好", r"\x00", r"ERROR.*WARN",
+    "ERROR",
+    "WARN",
+    "ERROR|FATAL|CRITICAL|Exception",
+    r"^ERROR",
+    r"ERROR$",
+    r"\bERROR\b",
+    r"payment\s+gateway",  # \s may cross a newline: per-line fallback
+    r"[^x]ERROR",  # negated class may match "\n"
+    r"(?i)error",
+    r"^$",
+    r"x*",
+    "你好",
+    r"\x00",
+    r"ERROR.*WARN",
 ]
 
 
@@ -40,15 +68,17 @@ def test_level_counts_equal_a_per_line_search(pattern, seed):
     chunk = random_log(seed)
     expected = per_line(pattern.encode(), chunk)
     assert LinePattern(re.compile(pattern)).count(chunk) == expected
-    assert expected > 0 or pattern in (r"^ERROR",)       # the data exercises the pattern
+    assert expected > 0 or pattern in (r"^ERROR",)  # the data exercises the pattern
 
 
 def test_counts_do_not_depend_on_chunking():
     chunk = random_log(3, 5000)
-    counter = LevelCounter({"error": re.compile("ERROR|Exception"), "warning": re.compile("WARN")}, "m")
+    counter = LevelCounter(
+        {"error": re.compile("ERROR|Exception"), "warning": re.compile("WARN")}, "m"
+    )
     whole = counter(chunk)
     lines = chunk.split(b"\n")
-    parts = [b"\n".join(lines[i:i + 77]) + b"\n" for i in range(0, len(lines) - 1, 77)]
+    parts = [b"\n".join(lines[i : i + 77]) + b"\n" for i in range(0, len(lines) - 1, 77)]
     summed = sum((counter(p) for p in parts), start=type(whole)())
     assert whole == summed and whole[("m", "error")] > 0
 
@@ -101,20 +131,26 @@ MYSQL8 = b"""\
 """  # noqa: E501 (log lines kept whole, as servers write them)
 
 
-@pytest.mark.parametrize("fmt,chunk,expected", [
-    ("stderr", PG_STDERR, {"error": 1, "fatal": 1, "panic": 1}),
-    ("csvlog", PG_CSV, {"error": 1}),
-    ("jsonlog", PG_JSON, {"error": 1, "fatal": 1}),
-    ("mysql", MARIADB, {"error": 1, "warning": 2}),
-    ("mysql", MYSQL8, {"error": 1, "warning": 1}),
-])
+@pytest.mark.parametrize(
+    "fmt,chunk,expected",
+    [
+        ("stderr", PG_STDERR, {"error": 1, "fatal": 1, "panic": 1}),
+        ("csvlog", PG_CSV, {"error": 1}),
+        ("jsonlog", PG_JSON, {"error": 1, "fatal": 1}),
+        ("mysql", MARIADB, {"error": 1, "warning": 2}),
+        ("mysql", MYSQL8, {"error": 1, "warning": 1}),
+    ],
+)
 def test_server_log_severities(fmt, chunk, expected):
     got = serverlog.counter_for(fmt)(chunk)
     assert {labels[1]: n for labels, n in got.items()} == expected
 
 
 def test_server_log_format_guess():
-    assert serverlog.log_format("postgresql", "auto", "/var/log/postgresql/postgresql-15-main.log") == "stderr"
+    assert (
+        serverlog.log_format("postgresql", "auto", "/var/log/postgresql/postgresql-15-main.log")
+        == "stderr"
+    )
     assert serverlog.log_format("postgresql", "auto", "/pg/log/postgresql-*.csv") == "csvlog"
     assert serverlog.log_format("postgresql", "auto", "/pg/log/postgresql.json") == "jsonlog"
     assert serverlog.log_format("mysql", "auto", "/var/log/mysql/error.log") == "mysql"
@@ -145,4 +181,6 @@ def test_access_log_requests_and_durations():
     assert got[(access.DURATION, "sum", "")] == pytest.approx(0.042 + 2.3 + 0.001 + 12.5)
     bucket = lambda le: got[(access.DURATION, "bucket", le)]  # noqa: E731
     assert bucket("0.005") == 1 and bucket("0.05") == 2 and bucket("2.0") == 2
-    assert bucket("2.5") == 3 and bucket("10.0") == 3 and bucket("30.0") == 4 and bucket("+Inf") == 4
+    assert (
+        bucket("2.5") == 3 and bucket("10.0") == 3 and bucket("30.0") == 4 and bucket("+Inf") == 4
+    )

@@ -1,4 +1,5 @@
 """Logs not written in UTF-8: GBK, GB18030, Big5, UTF-16 files written here, counted exactly."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,31 +10,35 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devstack.exporter import ExporterProcess
 from exporters.logs.areas import DatabaseLogArea, ExchangeLogArea, LogSourcesArea
 from exporters.logs.counting import LevelCounter
 from exporters.logs.encoding import UnsupportedEncoding, line_codec
 from exporters.logs.tail import Follower
-from devstack.exporter import ExporterProcess
 from tests.test_logs_areas import config, scrape, value
 
 LEVELS = {"error": "错误|錯誤|ERROR", "warning": "警告|WARN"}
 SRC = {"system": "billing", "source": "app"}
 
 # 3 errors (2 Chinese, 1 ASCII), 2 warnings, 1 line of neither; Chinese also elsewhere
-TEXT = ("2026-12-01 08:00:00 [错误] 数据库连接失败\n"
-        "2026-12-01 08:00:01 [信息] 服务已启动\n"
-        "2026-12-01 08:00:02 [警告] 磁盘空间不足\n"
-        "2026-12-01 08:00:03 ERROR 上传失败\n"
-        "2026-12-01 08:00:04 WARN retry 重试\n"
-        "2026-12-01 08:00:05 [错误] 用户 张三 登录失败\n")
+TEXT = (
+    "2026-12-01 08:00:00 [错误] 数据库连接失败\n"
+    "2026-12-01 08:00:01 [信息] 服务已启动\n"
+    "2026-12-01 08:00:02 [警告] 磁盘空间不足\n"
+    "2026-12-01 08:00:03 ERROR 上传失败\n"
+    "2026-12-01 08:00:04 WARN retry 重试\n"
+    "2026-12-01 08:00:05 [错误] 用户 张三 登录失败\n"
+)
 EXPECTED = {"error": 3, "warning": 2}
 # the same in Traditional characters, for Big5 (and, with 啟 碟 -> 起 盤, Shift-JIS)
-TRADITIONAL = ("2026-12-01 08:00:00 [錯誤] 資料庫連線失敗\n"
-               "2026-12-01 08:00:01 [資訊] 服務已啟動\n"
-               "2026-12-01 08:00:02 [警告] 磁碟空間不足\n"
-               "2026-12-01 08:00:03 ERROR 上傳失敗\n"
-               "2026-12-01 08:00:04 WARN retry 重試\n"
-               "2026-12-01 08:00:05 [錯誤] 使用者 張三 登入失敗\n")
+TRADITIONAL = (
+    "2026-12-01 08:00:00 [錯誤] 資料庫連線失敗\n"
+    "2026-12-01 08:00:01 [資訊] 服務已啟動\n"
+    "2026-12-01 08:00:02 [警告] 磁碟空間不足\n"
+    "2026-12-01 08:00:03 ERROR 上傳失敗\n"
+    "2026-12-01 08:00:04 WARN retry 重試\n"
+    "2026-12-01 08:00:05 [錯誤] 使用者 張三 登入失敗\n"
+)
 
 
 def counts(follower: Follower, counter: LevelCounter) -> dict:
@@ -53,17 +58,26 @@ def test_gbk_log_is_counted_exactly(tmp_path):
     counter = level_counter()
     follower.anchor()
     log.write_bytes(TEXT.encode("gbk"))
-    assert "错误".encode("gbk") not in TEXT.encode("utf-8")      # the bytes really differ
+    assert "错误".encode("gbk") not in TEXT.encode("utf-8")  # the bytes really differ
     assert counts(follower, counter) == EXPECTED
     assert follower.state["lines"] == 6
     assert follower.state["decode_errors"] == 0
 
 
-@pytest.mark.parametrize("encoding, bom", [
-    ("gb18030", b""), ("big5", b""), ("utf-16", "\ufeff".encode("utf-16-be")),
-    ("utf-16", "\ufeff".encode("utf-16-le")), ("utf-16", b""), ("utf-16-le", b""),
-    ("utf-16-be", b""), ("utf-32", "\ufeff".encode("utf-32-be")), ("shift_jis", b""),
-])
+@pytest.mark.parametrize(
+    "encoding, bom",
+    [
+        ("gb18030", b""),
+        ("big5", b""),
+        ("utf-16", "\ufeff".encode("utf-16-be")),
+        ("utf-16", "\ufeff".encode("utf-16-le")),
+        ("utf-16", b""),
+        ("utf-16-le", b""),
+        ("utf-16-be", b""),
+        ("utf-32", "\ufeff".encode("utf-32-be")),
+        ("shift_jis", b""),
+    ],
+)
 def test_other_encodings_are_counted_exactly(tmp_path, encoding, bom):
     order = {b"\xfe\xff": "utf-16-be", b"\x00\x00\xfe\xff": "utf-32-be"}.get(bom)
     data_as = order or {"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(encoding, encoding)
@@ -98,7 +112,7 @@ def test_a_character_written_in_two_writes_is_counted_once_it_is_complete(tmp_pa
     counter = level_counter()
     follower.anchor()
     line = ("[錯誤] 失敗\n" if encoding == "big5" else "[错误] 失败\n").encode(encoding)
-    split = 3 if encoding.startswith("utf-16") else 2     # inside 错, and half a code unit
+    split = 3 if encoding.startswith("utf-16") else 2  # inside 错, and half a code unit
     with open(log, "ab") as fh:
         fh.write(line[:split])
         fh.flush()
@@ -117,8 +131,9 @@ def test_chunk_boundaries_inside_characters_change_nothing(tmp_path, encoding):
     log = tmp_path / "app.log"
     data = ("\ufeff" if encoding == "utf-16" else "") + TEXT * 5
     log.write_bytes(b"")
-    follower = Follower(str(log), str(tmp_path / "state.json"), encoding=encoding,
-                        chunk_bytes=7, max_line=64)
+    follower = Follower(
+        str(log), str(tmp_path / "state.json"), encoding=encoding, chunk_bytes=7, max_line=64
+    )
     follower.anchor()
     log.write_bytes(data.encode(encoding if encoding != "utf-16" else "utf-16-le"))
     assert counts(follower, level_counter()) == {"error": 15, "warning": 10}
@@ -130,14 +145,15 @@ def test_chunk_boundaries_inside_characters_change_nothing(tmp_path, encoding):
 def test_an_over_long_line_is_counted_once_by_its_head_cut_on_a_character(tmp_path, encoding):
     log = tmp_path / "app.log"
     log.write_bytes(b"")
-    follower = Follower(str(log), str(tmp_path / "state.json"), encoding=encoding,
-                        chunk_bytes=64, max_line=61)
+    follower = Follower(
+        str(log), str(tmp_path / "state.json"), encoding=encoding, chunk_bytes=64, max_line=61
+    )
     follower.anchor()
-    long = "警告" + "错" * 200 + "误\n"          # 错误 only past the head
+    long = "警告" + "错" * 200 + "误\n"  # 错误 only past the head
     log.write_bytes((long + "错误\n").encode(encoding))
     assert counts(follower, level_counter()) == {"warning": 1, "error": 1}
     assert follower.state["lines"] == 2
-    assert follower.state["decode_errors"] == 0    # the cut is not an invalid byte
+    assert follower.state["decode_errors"] == 0  # the cut is not an invalid byte
 
 
 def test_invalid_bytes_are_counted_and_never_crash(tmp_path):
@@ -147,7 +163,7 @@ def test_invalid_bytes_are_counted_and_never_crash(tmp_path):
     follower.anchor()
     with open(log, "ab") as fh:
         fh.write("错误 一\n".encode("gbk"))
-        fh.write(b"\xff\x80 broken \x81\n")                  # 3 invalid sequences
+        fh.write(b"\xff\x80 broken \x81\n")  # 3 invalid sequences
         fh.write("警告 二\n".encode("gbk"))
     assert counts(follower, level_counter()) == {"error": 1, "warning": 1}
     assert follower.state["decode_errors"] == 3
@@ -170,13 +186,15 @@ def test_utf16_lone_surrogate_and_trailing_half_unit(tmp_path):
     log.write_bytes(b"")
     follower = Follower(str(log), str(tmp_path / "state.json"), encoding="utf-16-le")
     follower.anchor()
-    log.write_bytes("错误 a\n".encode("utf-16-le") + b"\x00\xd8" + "\n".encode("utf-16-le")
-                    + b"\x41")                                   # half a code unit at the end
+    log.write_bytes(
+        "错误 a\n".encode("utf-16-le") + b"\x00\xd8" + "\n".encode("utf-16-le") + b"\x41"
+    )  # half a code unit at the end
     follower.poll(level_counter())
     assert follower.state["decode_errors"] == 1
     assert follower.state["lines"] == 2
-    assert follower.state["files"] and all(e["offset"] % 2 == 0
-                                           for e in follower.state["files"].values())
+    assert follower.state["files"] and all(
+        e["offset"] % 2 == 0 for e in follower.state["files"].values()
+    )
 
 
 @pytest.mark.parametrize("name", ["gbk2", "utf-7", "iso2022_jp", "rot13", "cp037", "hz"])
@@ -201,8 +219,12 @@ def test_rotation_and_a_restart_with_an_encoding(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "app.log").write_bytes(b"")
-    cfg = config(tmp_path, logs=[{"source": "app", "path": str(logs / "app.log*"),
-                                  "levels": LEVELS, "encoding": "GBK"}])
+    cfg = config(
+        tmp_path,
+        logs=[
+            {"source": "app", "path": str(logs / "app.log*"), "levels": LEVELS, "encoding": "GBK"}
+        ],
+    )
     area = LogSourcesArea(cfg)
     s = scrape(area)
     assert value(s, "aftercare_log_decode_errors_total", **SRC) == 0
@@ -231,8 +253,15 @@ def test_rotation_and_a_restart_with_an_encoding(tmp_path):
 def test_job_log_in_utf16(tmp_path):
     job_log = tmp_path / "tax-upload.log"
     job_log.write_bytes(b"")
-    cfg = config(tmp_path, exchange=[{"name": "tax-upload", "log": {
-        "path": str(job_log), "levels": LEVELS, "encoding": "utf-16"}}])
+    cfg = config(
+        tmp_path,
+        exchange=[
+            {
+                "name": "tax-upload",
+                "log": {"path": str(job_log), "levels": LEVELS, "encoding": "utf-16"},
+            }
+        ],
+    )
     area = ExchangeLogArea(cfg)
     scrape(area)
     job_log.write_bytes(("\ufeff" + TEXT).encode("utf-16-be"))
@@ -247,15 +276,27 @@ def test_database_log_in_gbk(tmp_path):
     encoding for its log: severities 错误 and 致命错误 counted."""
     log = tmp_path / "postgresql.log"
     log.write_bytes(b"")
-    cfg = config(tmp_path, databases=[{"name": "pg", "type": "postgresql",
-                                       "dsn": "postgresql://postgres@127.0.0.1:5432/postgres",
-                                       "log": {"path": str(log), "encoding": "gbk"}}])
+    cfg = config(
+        tmp_path,
+        databases=[
+            {
+                "name": "pg",
+                "type": "postgresql",
+                "dsn": "postgresql://postgres@127.0.0.1:5432/postgres",
+                "log": {"path": str(log), "encoding": "gbk"},
+            }
+        ],
+    )
     area = DatabaseLogArea(cfg)
     scrape(area)
-    log.write_bytes(("2026-12-01 08:00:00 CST [101] 错误:  关系 \"t\" 不存在\n"
-                     "2026-12-01 08:00:00 CST [101] 语句:  select * from t\n"
-                     "2026-12-01 08:00:01 CST [102] 致命错误:  用户 \"x\" 认证失败\n"
-                     "2026-12-01 08:00:02 CST [103] 日志:  检查点开始\n").encode("gbk"))
+    log.write_bytes(
+        (
+            '2026-12-01 08:00:00 CST [101] 错误:  关系 "t" 不存在\n'
+            "2026-12-01 08:00:00 CST [101] 语句:  select * from t\n"
+            '2026-12-01 08:00:01 CST [102] 致命错误:  用户 "x" 认证失败\n'
+            "2026-12-01 08:00:02 CST [103] 日志:  检查点开始\n"
+        ).encode("gbk")
+    )
     s = scrape(area)
     labels = {"system": "billing", "database": "pg"}
     assert value(s, "aftercare_database_log_messages_total", severity="error", **labels) == 1
@@ -267,10 +308,22 @@ def test_services_exporter_counts_a_gbk_log(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "app.log").write_bytes(b"")
-    cfg = {"defaults": {"timeout": "3s", "state_dir": str(tmp_path / "state")},
-           "systems": [{"name": "billing", "logs": [
-               {"source": "app", "path": str(logs / "app.log"), "levels": LEVELS,
-                "encoding": "gbk"}]}]}
+    cfg = {
+        "defaults": {"timeout": "3s", "state_dir": str(tmp_path / "state")},
+        "systems": [
+            {
+                "name": "billing",
+                "logs": [
+                    {
+                        "source": "app",
+                        "path": str(logs / "app.log"),
+                        "levels": LEVELS,
+                        "encoding": "gbk",
+                    }
+                ],
+            }
+        ],
+    }
     file = tmp_path / "aftercare.yml"
     file.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     with ExporterProcess("services", file) as exporter:
@@ -281,18 +334,43 @@ def test_services_exporter_counts_a_gbk_log(tmp_path):
     assert 'aftercare_log_lines_total{level="error",source="app",system="billing"} 3.0' in text
     assert 'aftercare_log_lines_total{level="warning",source="app",system="billing"} 2.0' in text
     assert 'aftercare_log_decode_errors_total{source="app",system="billing"} 1.0' in text
-    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                           text=True, timeout=30)
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_an_unknown_encoding_is_a_one_line_config_error(tmp_path):
     file = tmp_path / "aftercare.yml"
-    file.write_text(yaml.safe_dump({"systems": [{"name": "billing", "logs": [
-        {"source": "app", "path": str(tmp_path / "app.log"), "encoding": "gbk2"}]}]}))
-    result = subprocess.run([sys.executable, "-m", "exporters.cli", "services", "--config.file",
-                             str(file), "--web.listen-address", "127.0.0.1:0"],
-                            capture_output=True, text=True, timeout=20)
+    file.write_text(
+        yaml.safe_dump(
+            {
+                "systems": [
+                    {
+                        "name": "billing",
+                        "logs": [
+                            {"source": "app", "path": str(tmp_path / "app.log"), "encoding": "gbk2"}
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporters.cli",
+            "services",
+            "--config.file",
+            str(file),
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -313,8 +391,21 @@ def test_utf8_stays_the_zero_copy_path(tmp_path):
     assert Path(follower.state_file).exists()
 
 
-@pytest.mark.parametrize("name", ["gbk", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr",
-                                  "cp949", "johab", "cp1252", "koi8_r"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gbk",
+        "gb18030",
+        "big5",
+        "shift_jis",
+        "euc_jp",
+        "euc_kr",
+        "cp949",
+        "johab",
+        "cp1252",
+        "koi8_r",
+    ],
+)
 def test_random_bytes_never_lose_a_line_end(name):
     """Whatever the bytes, every newline stays a line end in the decoded text (a CJK decoder
     may report an invalid sequence running over one: decoding resumes at the next byte)."""
@@ -331,16 +422,24 @@ def test_random_bytes_never_lose_a_line_end(name):
                 text = "".join(rnd.choice(words) for _ in range(rnd.randint(1, 4)))
                 pieces.append(text.encode(name, "ignore"))
             elif kind < 0.7:
-                pieces.append(rnd.choice([b" ", b"\n", b"\t", b"abc", b"0", b"]", b"ERROR ",
-                                          b"\x7f", b"\r\n", b"@"]))
+                pieces.append(
+                    rnd.choice(
+                        [b" ", b"\n", b"\t", b"abc", b"0", b"]", b"ERROR ", b"\x7f", b"\r\n", b"@"]
+                    )
+                )
             else:
                 pieces.append(bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 3))))
         data = b"".join(pieces) + b"\n"
-        seen = []
-        _, lines, errors = codec.count(data, False, lambda chunk: seen.append(chunk) or Counter())
+        seen: list[bytes] = []
+
+        def keep(chunk: bytes, seen: list[bytes] = seen) -> Counter:
+            seen.append(chunk)
+            return Counter()
+
+        _, lines, errors = codec.count(data, False, keep)
         text = b"".join(seen)
         assert lines == text.count(b"\n") == data.count(b"\n")
-        if name != "gb18030":       # the only one here that can write a real U+FFFD
+        if name != "gb18030":  # the only one here that can write a real U+FFFD
             assert errors == text.decode("utf-8").count("\ufffd")
 
 
@@ -348,11 +447,12 @@ def test_a_chunk_of_many_pieces_and_a_line_longer_than_a_piece(tmp_path):
     """Chunks are decoded and counted a piece (256 KiB) at a time: nothing is lost or
     counted twice at piece ends, and a line longer than a piece stays one line."""
     from exporters.logs.encoding import PIECE_BYTES
+
     log = tmp_path / "app.log"
     log.write_bytes(b"")
     follower = Follower(str(log), str(tmp_path / "state.json"), encoding="gbk")
     follower.anchor()
-    long_line = "信息 " + "数据" * (PIECE_BYTES // 3) + " 错误\n"        # > one piece in GBK
+    long_line = "信息 " + "数据" * (PIECE_BYTES // 3) + " 错误\n"  # > one piece in GBK
     text = TEXT * 3000 + long_line + TEXT * 3000
     data = text.encode("gbk")
     assert len(data) > 4 * PIECE_BYTES

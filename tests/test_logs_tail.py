@@ -1,5 +1,6 @@
 """The follower on real files in a temp dir: rotation both ways, restarts, odd bytes, vanishing
 files."""
+
 from __future__ import annotations
 
 import json
@@ -139,7 +140,7 @@ def test_restart_does_not_count_again(tmp_path, logdir):
     append(log, "ERROR 3 while the exporter was down\n")
     os.rename(log, logdir / "app.log.1")
     append(log, "ERROR 4\n")
-    again = follower(tmp_path, "*.log*")        # a new object on the same state file
+    again = follower(tmp_path, "*.log*")  # a new object on the same state file
     again.poll(counter())
     assert errors(again) == 4
     again.poll(counter())
@@ -179,7 +180,7 @@ def test_bounded_read_leaves_a_backlog_for_the_next_poll(tmp_path, logdir):
     append(log, "")
     f = follower(tmp_path, "*.log", max_bytes=1000, chunk_bytes=256, max_line=64)
     f.poll(counter())
-    append(log, "ERROR 0123456789\n" * 200)              # 3400 bytes
+    append(log, "ERROR 0123456789\n" * 200)  # 3400 bytes
     r = f.poll(counter())
     assert 0 < r.bytes_read <= 1000 + 64 and r.backlog_bytes == 3400 - r.bytes_read
     for _ in range(5):
@@ -193,7 +194,7 @@ def test_deadline_stops_reading(tmp_path, logdir):
     f = follower(tmp_path, "*.log")
     f.poll(counter())
     append(log, "ERROR\n" * 10)
-    r = f.poll(counter(), deadline=0.0)                   # already past
+    r = f.poll(counter(), deadline=0.0)  # already past
     assert r.bytes_read == 0 and r.backlog_bytes == 60
     f.poll(counter())
     assert errors(f) == 10
@@ -223,7 +224,7 @@ def poll_as(uid: int | None, pattern: str, state_file: str) -> dict:
     """Poll in a forked child that dropped to ``uid`` (None: stay as we are)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:                                  # child: never returns into pytest
+    if pid == 0:  # child: never returns into pytest
         code = 1
         try:
             os.close(read_end)
@@ -231,8 +232,12 @@ def poll_as(uid: int | None, pattern: str, state_file: str) -> dict:
                 os.setgid(uid)
                 os.setuid(uid)
             r = Follower(pattern, state_file).poll(counter())
-            os.write(write_end, json.dumps({"files": r.files, "unreadable": r.unreadable,
-                                            "problems": r.problems}).encode())
+            os.write(
+                write_end,
+                json.dumps(
+                    {"files": r.files, "unreadable": r.unreadable, "problems": r.problems}
+                ).encode(),
+            )
             code = 0
         finally:
             os._exit(code)
@@ -256,8 +261,11 @@ def test_unreadable_file_is_reported_not_fatal():
         secret.write_text("ERROR\n")
         secret.chmod(0o600 if os.geteuid() == 0 else 0o000)
         (base / "logs" / "open.log").write_text("ERROR\n")
-        got = poll_as(65534 if os.geteuid() == 0 else None, str(base / "logs" / "*.log"),
-                      str(base / "state" / "s.json"))
+        got = poll_as(
+            65534 if os.geteuid() == 0 else None,
+            str(base / "logs" / "*.log"),
+            str(base / "state" / "s.json"),
+        )
         assert got["files"] == 1 and got["unreadable"] == 1
         assert got["problems"] == [f"cannot open {secret}: Permission denied"]
     finally:
@@ -280,6 +288,7 @@ def test_unsaved_state_still_progresses_in_memory(tmp_path, logdir):
 
 def test_a_second_reader_waits_for_the_lock_and_counts_nothing_twice(tmp_path, logdir):
     import fcntl
+
     log = logdir / "app.log"
     append(log, "")
     first = follower(tmp_path, "*.log")
@@ -289,6 +298,7 @@ def test_a_second_reader_waits_for_the_lock_and_counts_nothing_twice(tmp_path, l
     fcntl.flock(held, fcntl.LOCK_EX)
     try:
         import time
+
         r = follower(tmp_path, "*.log").poll(counter(), deadline=time.monotonic() + 0.1)
         assert r.bytes_read == 0 and "locked" in r.problems[0]
     finally:

@@ -1,16 +1,16 @@
 """aftercare-notify as deployed: its systemd unit, its compose services, the exporter
 conventions (flags, /-/healthy, /-/ready, SIGHUP reload, web config, promtool-clean
 metrics) and the demo-style console channel."""
+
 from __future__ import annotations
 
-from importlib.metadata import version as package_version
-
+import platform
 import re
 import shlex
 import signal
-import platform
 import subprocess
 import sys
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import bcrypt
@@ -26,8 +26,13 @@ VENV_BIN = str(Path(sys.executable).parent) + "/"
 
 
 def analyze(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["systemd-analyze", *args], capture_output=True, text=True, timeout=60,
-                          env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "SYSTEMD_COLORS": "0"})
+    return subprocess.run(
+        ["systemd-analyze", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "SYSTEMD_COLORS": "0"},
+    )
 
 
 def test_the_unit_verifies_and_is_hardened(tmp_path):
@@ -42,10 +47,16 @@ def test_the_unit_verifies_and_is_hardened(tmp_path):
 
 def test_the_unit_command_line_is_the_contract():
     text = re.sub(r"\\\n\s*", " ", UNIT.read_text())
-    argv = shlex.split(re.search(r"^ExecStart=(.*)$", text, re.M).group(1)
-                       .replace("$AFTERCARE_NOTIFY_ARGS", ""))
-    assert argv == ["/opt/aftercare/bin/aftercare-notify", "--config.file",
-                    "/etc/aftercare/aftercare.yml", "--web.listen-address", "127.0.0.1:9099"]
+    argv = shlex.split(
+        re.search(r"^ExecStart=(.*)$", text, re.M).group(1).replace("$AFTERCARE_NOTIFY_ARGS", "")
+    )
+    assert argv == [
+        "/opt/aftercare/bin/aftercare-notify",
+        "--config.file",
+        "/etc/aftercare/aftercare.yml",
+        "--web.listen-address",
+        "127.0.0.1:9099",
+    ]
     assert "ExecReload=/bin/kill -HUP $MAINPID" in text
 
 
@@ -64,9 +75,15 @@ def test_compose_runs_it_beside_each_alertmanager_with_its_own_spool():
 
 def config(tmp_path, *channels: str) -> Path:
     path = tmp_path / "aftercare.yml"
-    path.write_text(yaml.safe_dump({
-        "defaults": {"state_dir": str(tmp_path / "state")}, "systems": [{"name": "demo"}],
-        "notify": {"channels": [{"name": c, "type": "console"} for c in channels]}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"state_dir": str(tmp_path / "state")},
+                "systems": [{"name": "demo"}],
+                "notify": {"channels": [{"name": c, "type": "console"} for c in channels]},
+            }
+        )
+    )
     return path
 
 
@@ -79,32 +96,67 @@ def test_endpoints_reload_and_clean_metrics(tmp_path):
         config(tmp_path, "oncall", "ticket")
         proc.process.send_signal(signal.SIGHUP)
         wait_until(lambda: "channels=oncall,ticket" in proc.stderr_text(), 10, what="the reload")
-        body = {"status": "firing", "groupKey": "k", "alerts": [{
-            "status": "firing", "labels": {"alertname": "X", "severity": "warning"},
-            "annotations": {"summary": "demo page"}, "startsAt": "2026-01-05T01:02:03Z"}]}
+        body = {
+            "status": "firing",
+            "groupKey": "k",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": "X", "severity": "warning"},
+                    "annotations": {"summary": "demo page"},
+                    "startsAt": "2026-01-05T01:02:03Z",
+                }
+            ],
+        }
         assert proc.post("ticket", body).status_code == 200
         wait_until(lambda: "[告警] demo page" in proc.stdout_text(), 10, what="the printed page")
-        wait_until(lambda: proc.metric("aftercare_notify_messages_total", channel="ticket",
-                                       result="delivered") == 1, 10, what="the count")
+        wait_until(
+            lambda: (
+                proc.metric("aftercare_notify_messages_total", channel="ticket", result="delivered")
+                == 1
+            ),
+            10,
+            what="the count",
+        )
         text = proc.metrics_text()
-        for name in ("aftercare_notify_messages_total", "aftercare_notify_queue_length",
-                     "aftercare_notify_oldest_queued_seconds"):
+        for name in (
+            "aftercare_notify_messages_total",
+            "aftercare_notify_queue_length",
+            "aftercare_notify_oldest_queued_seconds",
+        ):
             assert f"# TYPE {name.removesuffix('_total')}" in text, name
-        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
-                               text=True, timeout=60)
-        assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), \
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+        )
+        assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), (
             check.stdout + check.stderr
-        version = subprocess.run([sys.executable, "-m", "exporters.notify.cli", "--version"],
-                                 capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+        )
+        version = subprocess.run(
+            [sys.executable, "-m", "exporters.notify.cli", "--version"],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=60,
+        )
         # the Prometheus tools' form, like aftercare-exporter's
-        assert version.stdout.strip() == \
-            f"aftercare-notify, version {package_version('aftercare')} (python {platform.python_version()})"
+        expected = (
+            f"aftercare-notify, version {package_version('aftercare')} "
+            f"(python {platform.python_version()})"
+        )
+        assert version.stdout.strip() == expected
 
 
 def test_web_config_basic_auth_guards_every_endpoint(tmp_path):
     web = tmp_path / "web.yml"
-    web.write_text(yaml.safe_dump({"basic_auth_users": {
-        "alertmanager": bcrypt.hashpw(b"hook-Pa55", bcrypt.gensalt(4)).decode()}}))
+    web.write_text(
+        yaml.safe_dump(
+            {
+                "basic_auth_users": {
+                    "alertmanager": bcrypt.hashpw(b"hook-Pa55", bcrypt.gensalt(4)).decode()
+                }
+            }
+        )
+    )
     proc = NotifyProcess(config(tmp_path, "oncall"), extra=("--web.config.file", str(web)))
     proc.ready_args = lambda: {"auth": ("alertmanager", "hook-Pa55")}
     with proc:

@@ -4,6 +4,7 @@ HTTPS uses certificates made by the test with known notAfter: a chain
 root CA -> intermediate -> leaf where the intermediate expires first, so the
 chain's earliest expiry and the leaf's differ.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,13 +19,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from devstack.blackhole import BlackHole
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
 from exporters.services import RESPONSE_SECONDS
-from devstack.blackhole import BlackHole
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 ROOT_NOT_AFTER = NOW + dt.timedelta(days=3650)
 INTERMEDIATE_NOT_AFTER = NOW + dt.timedelta(days=40)
 LEAF_NOT_AFTER = NOW + dt.timedelta(days=90)
@@ -32,8 +33,13 @@ SELF_SIGNED_NOT_AFTER = NOW + dt.timedelta(days=12)
 
 
 def http_check(spec: dict, timeout: str = "2s"):
-    config = validate({"systems": [{"name": "t", "services": [
-        {"name": "svc", "timeout": timeout, "http": spec}]}]})
+    config = validate(
+        {
+            "systems": [
+                {"name": "t", "services": [{"name": "svc", "timeout": timeout, "http": spec}]}
+            ]
+        }
+    )
     service = config.systems[0].services[0]
     return service.http, service.timeout
 
@@ -47,6 +53,7 @@ def probe(spec: dict, timeout: str = "2s") -> tuple[Sink, dict]:
 
 
 # --- servers -------------------------------------------------------------------
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -93,25 +100,43 @@ class Server:
 
 
 def make_cert(subject: str, key, issuer_name, issuer_key, not_after, ca: bool, san: bool = False):
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(not_after)
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(issuer_name or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if ca:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-            key_encipherment=False, data_encipherment=False, key_agreement=False,
-            encipher_only=False, decipher_only=False), critical=True)
         builder = builder.add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
     if issuer_key is not None and issuer_key is not key:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
     if san:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
-                                        critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
+        )
     return builder.sign(issuer_key or key, hashes.SHA256())
 
 
@@ -120,22 +145,40 @@ def pem(*certs) -> bytes:
 
 
 def key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """root CA -> intermediate -> leaf, and a self-signed certificate; as files."""
     d = tmp_path_factory.mktemp("pki")
-    root_key, inter_key, leaf_key, self_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(4))
+    root_key, inter_key, leaf_key, self_key = (
+        ec.generate_private_key(ec.SECP256R1()) for _ in range(4)
+    )
     root = make_cert("Aftercare Test Root", root_key, None, root_key, ROOT_NOT_AFTER, ca=True)
-    inter = make_cert("Aftercare Test Intermediate", inter_key, root.subject, root_key,
-                      INTERMEDIATE_NOT_AFTER, ca=True)
-    leaf = make_cert("localhost", leaf_key, inter.subject, inter_key, LEAF_NOT_AFTER, ca=False, san=True)
-    selfsigned = make_cert("localhost", self_key, None, self_key, SELF_SIGNED_NOT_AFTER, ca=False, san=True)
-    files = {"root": pem(root), "chain": pem(leaf, inter), "leaf_key": key_pem(leaf_key),
-             "self": pem(selfsigned), "self_key": key_pem(self_key)}
+    inter = make_cert(
+        "Aftercare Test Intermediate",
+        inter_key,
+        root.subject,
+        root_key,
+        INTERMEDIATE_NOT_AFTER,
+        ca=True,
+    )
+    leaf = make_cert(
+        "localhost", leaf_key, inter.subject, inter_key, LEAF_NOT_AFTER, ca=False, san=True
+    )
+    selfsigned = make_cert(
+        "localhost", self_key, None, self_key, SELF_SIGNED_NOT_AFTER, ca=False, san=True
+    )
+    files = {
+        "root": pem(root),
+        "chain": pem(leaf, inter),
+        "leaf_key": key_pem(leaf_key),
+        "self": pem(selfsigned),
+        "self_key": key_pem(self_key),
+    }
     paths = {}
     for name, data in files.items():
         paths[name] = d / f"{name}.pem"
@@ -171,6 +214,7 @@ def selfsigned(pki):
 
 
 # --- plain HTTP --------------------------------------------------------------------
+
 
 def test_ok_with_status_body_and_phases(plain):
     sink, v = probe({"url": plain.url("/ok"), "body_regex": "healthy"})
@@ -221,8 +265,13 @@ def test_redirect_loop_is_status(plain):
 
 
 def test_request_headers_are_sent(plain):
-    sink, _ = probe({"url": plain.url("/echo-header"), "headers": {"X-Probe": "marker-42"},
-                     "body_regex": "^marker-42$"})
+    sink, _ = probe(
+        {
+            "url": plain.url("/echo-header"),
+            "headers": {"X-Probe": "marker-42"},
+            "body_regex": "^marker-42$",
+        }
+    )
     assert sink.up is True
 
 
@@ -249,6 +298,7 @@ def test_black_hole_is_timeout_costing_the_timeout_only():
 
 def test_closed_port_is_connect(plain):
     import socket
+
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -261,10 +311,11 @@ def test_invalid_name_is_dns():
     start = time.monotonic()
     sink, _ = probe({"url": "http://service.aftercare.invalid/health"})
     assert (sink.up, sink.reason) == (False, "dns")
-    assert time.monotonic() - start < 0.1          # answered without asking a name server
+    assert time.monotonic() - start < 0.1  # answered without asking a name server
 
 
 # --- HTTPS and certificates ------------------------------------------------------------
+
 
 def test_chain_expiry_is_earliest_of_verified_chain_and_leaf_its_own(chained, pki):
     sink, v = probe({"url": chained.url("/ok", host="localhost"), "ca_file": str(pki["root"])})
@@ -289,7 +340,10 @@ def test_host_name_mismatch_is_tls(chained, pki):
 def test_self_signed_without_verification_reports_leaf_expiry(selfsigned):
     sink, v = probe({"url": selfsigned.url("/ok"), "tls_verify": False})
     assert sink.up is True, sink.error
-    assert v[("aftercare_tls_leaf_cert_expiry_timestamp_seconds",)] == SELF_SIGNED_NOT_AFTER.timestamp()
+    assert (
+        v[("aftercare_tls_leaf_cert_expiry_timestamp_seconds",)]
+        == SELF_SIGNED_NOT_AFTER.timestamp()
+    )
     assert v[("aftercare_tls_cert_expiry_timestamp_seconds",)] == SELF_SIGNED_NOT_AFTER.timestamp()
 
 

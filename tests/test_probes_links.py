@@ -1,6 +1,7 @@
 """Protocol probers (postgresql, mysql, redis, amqp, mqtt, dns) against the real
 servers on loopback, throwaway servers started here for login failures, a
 black hole and a closed port."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,16 +15,17 @@ import dns.rcode
 import dns.rrset
 import pytest
 
+from devstack.blackhole import BlackHole
 from exporters.config import validate
 from exporters.integrations import LATENCY_SECONDS
 from exporters.metrics import Sink
 from exporters.probes import run_probe
-from devstack.blackhole import BlackHole
 
 
 def link(spec: dict, timeout: str = "2s"):
-    config = validate({"systems": [{"name": "t", "integrations": [
-        {"name": "l", "timeout": timeout, **spec}]}]})
+    config = validate(
+        {"systems": [{"name": "t", "integrations": [{"name": "l", "timeout": timeout, **spec}]}]}
+    )
     item = config.systems[0].integrations[0]
     return item.kind, getattr(item, item.kind), item.timeout
 
@@ -62,6 +64,7 @@ def hole():
 
 # --- PostgreSQL, MySQL ------------------------------------------------------------
 
+
 def test_postgresql_up():
     sink = probe({"postgresql": {"dsn": "postgresql://postgres@127.0.0.1:5432/postgres"}})
     assert sink.up is True, sink.error
@@ -69,7 +72,9 @@ def test_postgresql_up():
 
 
 def test_postgresql_unknown_role_is_auth():
-    sink = probe({"postgresql": {"dsn": "postgresql://no_such_role_aftercare@127.0.0.1:5432/postgres"}})
+    sink = probe(
+        {"postgresql": {"dsn": "postgresql://no_such_role_aftercare@127.0.0.1:5432/postgres"}}
+    )
     assert (sink.up, sink.reason) == (False, "auth")
 
 
@@ -90,8 +95,14 @@ def test_mysql_up():
 
 def test_mysql_wrong_password_is_auth(monkeypatch):
     monkeypatch.setenv("AFTERCARE_TEST_MYSQL_PW", "definitely-not-the-password")
-    sink = probe({"mysql": {"dsn": "mysql://root@127.0.0.1:3306/",
-                            "password_env": "AFTERCARE_TEST_MYSQL_PW"}})
+    sink = probe(
+        {
+            "mysql": {
+                "dsn": "mysql://root@127.0.0.1:3306/",
+                "password_env": "AFTERCARE_TEST_MYSQL_PW",
+            }
+        }
+    )
     assert (sink.up, sink.reason) == (False, "auth")
     assert "definitely-not-the-password" not in sink.error
 
@@ -110,6 +121,7 @@ def test_mysql_closed_port_is_connect():
 
 # --- Redis ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def protected_redis(tmp_path_factory):
     """A throwaway redis-server with requirepass (the shared one has none)."""
@@ -117,10 +129,25 @@ def protected_redis(tmp_path_factory):
     if not binary:
         pytest.skip("redis-server is not installed")
     port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--requirepass", "s3cret-redis-pass",
-                             "--dir", str(tmp_path_factory.mktemp("redis"))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            "s3cret-redis-pass",
+            "--dir",
+            str(tmp_path_factory.mktemp("redis")),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_port(port)
         yield f"127.0.0.1:{port}"
@@ -164,15 +191,20 @@ def test_redis_protocol_mismatch_is_content():
 
 # --- AMQP ------------------------------------------------------------------------------
 
+
 def test_amqp_up(monkeypatch):
     monkeypatch.setenv("AFTERCARE_TEST_MQ_PW", "guest")
-    sink = probe({"amqp": {"url": "amqp://guest@127.0.0.1:5672/", "password_env": "AFTERCARE_TEST_MQ_PW"}})
+    sink = probe(
+        {"amqp": {"url": "amqp://guest@127.0.0.1:5672/", "password_env": "AFTERCARE_TEST_MQ_PW"}}
+    )
     assert sink.up is True, sink.error
 
 
 def test_amqp_wrong_password_is_auth(monkeypatch):
     monkeypatch.setenv("AFTERCARE_TEST_MQ_PW", "wrong-amqp-pass")
-    sink = probe({"amqp": {"url": "amqp://guest@127.0.0.1:5672/", "password_env": "AFTERCARE_TEST_MQ_PW"}})
+    sink = probe(
+        {"amqp": {"url": "amqp://guest@127.0.0.1:5672/", "password_env": "AFTERCARE_TEST_MQ_PW"}}
+    )
     assert (sink.up, sink.reason) == (False, "auth")
     assert "wrong-amqp-pass" not in sink.error
 
@@ -196,21 +228,34 @@ def test_amqp_invalid_name_is_dns():
 
 # --- MQTT ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def protected_mosquitto(tmp_path_factory):
     """A throwaway mosquitto that requires a user name and password."""
-    binary, passwd = shutil.which("mosquitto") or "/usr/sbin/mosquitto", shutil.which("mosquitto_passwd")
+    binary, passwd = (
+        shutil.which("mosquitto") or "/usr/sbin/mosquitto",
+        shutil.which("mosquitto_passwd"),
+    )
     if not (shutil.which(binary) and passwd):
         pytest.skip("mosquitto is not installed")
     d = tmp_path_factory.mktemp("mosquitto")
-    subprocess.run([passwd, "-c", "-b", str(d / "passwd"), "probe", "s3cret-mqtt-pass"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [passwd, "-c", "-b", str(d / "passwd"), "probe", "s3cret-mqtt-pass"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     port = free_port()
     # as root, mosquitto drops to its own user unless told to stay: it must read the password file
-    (d / "mosquitto.conf").write_text(f"user root\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
-                                      f"password_file {d / 'passwd'}\npersistence false\n")
-    proc = subprocess.Popen([binary, "-c", str(d / "mosquitto.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (d / "mosquitto.conf").write_text(
+        f"user root\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {d / 'passwd'}\npersistence false\n"
+    )
+    proc = subprocess.Popen(
+        [binary, "-c", str(d / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_port(port)
         yield f"127.0.0.1:{port}"
@@ -226,15 +271,29 @@ def test_mqtt_up():
 
 def test_mqtt_login_ok(protected_mosquitto, monkeypatch):
     monkeypatch.setenv("AFTERCARE_TEST_MQTT_PW", "s3cret-mqtt-pass")
-    sink = probe({"mqtt": {"address": protected_mosquitto, "username": "probe",
-                           "password_env": "AFTERCARE_TEST_MQTT_PW"}})
+    sink = probe(
+        {
+            "mqtt": {
+                "address": protected_mosquitto,
+                "username": "probe",
+                "password_env": "AFTERCARE_TEST_MQTT_PW",
+            }
+        }
+    )
     assert sink.up is True, sink.error
 
 
 def test_mqtt_wrong_password_is_auth(protected_mosquitto, monkeypatch):
     monkeypatch.setenv("AFTERCARE_TEST_MQTT_PW", "wrong-mqtt-pass")
-    sink = probe({"mqtt": {"address": protected_mosquitto, "username": "probe",
-                           "password_env": "AFTERCARE_TEST_MQTT_PW"}})
+    sink = probe(
+        {
+            "mqtt": {
+                "address": protected_mosquitto,
+                "username": "probe",
+                "password_env": "AFTERCARE_TEST_MQTT_PW",
+            }
+        }
+    )
     assert (sink.up, sink.reason) == (False, "auth")
 
 
@@ -249,11 +308,12 @@ def test_mqtt_black_hole_is_timeout(hole):
 
 
 def test_mqtt_not_a_broker_is_content():
-    sink = probe({"mqtt": {"address": "127.0.0.1:5432"}})     # PostgreSQL hangs up on the packet
+    sink = probe({"mqtt": {"address": "127.0.0.1:5432"}})  # PostgreSQL hangs up on the packet
     assert (sink.up, sink.reason) == (False, "content")
 
 
 # --- DNS ------------------------------------------------------------------------------------
+
 
 class TinyDns:
     """A loopback UDP name server: erp.test. A 10.0.0.7, NXDOMAIN for the rest, or silent."""
@@ -327,7 +387,8 @@ def test_dns_invalid_name_is_dns():
 
 # --- HTTP and TCP links ----------------------------------------------------------------------
 
+
 def test_tcp_link_up_and_closed():
-    assert probe({"tcp": {"address": "127.0.0.1:4222"}}).up is True      # NATS
+    assert probe({"tcp": {"address": "127.0.0.1:4222"}}).up is True  # NATS
     sink = probe({"tcp": {"address": f"127.0.0.1:{free_port()}"}})
     assert (sink.up, sink.reason) == (False, "connect")

@@ -1,4 +1,5 @@
 """The process prober against real processes started here (Linux /proc)."""
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,14 @@ def probe(spec: dict) -> tuple[Sink, dict]:
 def workers():
     """Two processes whose command line carries a unique marker; one burns some CPU first."""
     marker = f"aftercare-worker-{uuid.uuid4().hex[:8]}"
-    code = ("import sys,time\nx=0\nfor i in range(3_000_000): x+=i\n"
-            "print('r',flush=True)\ntime.sleep(60)")
-    procs = [subprocess.Popen([sys.executable, "-c", code, marker], stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    code = (
+        "import sys,time\nx=0\nfor i in range(3_000_000): x+=i\n"
+        "print('r',flush=True)\ntime.sleep(60)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, marker], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     for p in procs:
         assert p.stdout.readline().strip() == "r"
     yield marker, procs

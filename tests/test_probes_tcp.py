@@ -1,5 +1,6 @@
 """The tcp prober (plain and with TLS) against real local listeners: an answering
 server, a TLS server with the test PKI, a black hole and a closed port."""
+
 from __future__ import annotations
 
 import socket
@@ -9,18 +10,23 @@ import time
 
 import pytest
 
+from devstack.blackhole import BlackHole
 from exporters.config import validate
 from exporters.metrics import Sink
 from exporters.probes import run_probe
 from exporters.services import RESPONSE_SECONDS
-from devstack.blackhole import BlackHole
-from tests.test_probes_http import (INTERMEDIATE_NOT_AFTER, LEAF_NOT_AFTER, chained,  # noqa: F401
-                                    pki)
+from tests.test_probes_http import (  # noqa: F401  (chained and pki are fixtures used here)
+    INTERMEDIATE_NOT_AFTER,
+    LEAF_NOT_AFTER,
+    chained,
+    pki,
+)
 
 
 def tcp_check(spec: dict, timeout: str = "2s"):
-    config = validate({"systems": [{"name": "t", "services": [
-        {"name": "svc", "timeout": timeout, "tcp": spec}]}]})
+    config = validate(
+        {"systems": [{"name": "t", "services": [{"name": "svc", "timeout": timeout, "tcp": spec}]}]}
+    )
     service = config.systems[0].services[0]
     return service.tcp, service.timeout
 
@@ -101,8 +107,10 @@ def test_invalid_name_is_dns():
 
 def test_tcp_tls_reports_both_expiries(chained, pki):  # noqa: F811
     port = chained.httpd.server_address[1]
-    sink, v = probe("tcp", *tcp_check({"address": f"localhost:{port}", "tls": True,
-                                       "ca_file": str(pki["root"])}))
+    sink, v = probe(
+        "tcp",
+        *tcp_check({"address": f"localhost:{port}", "tls": True, "ca_file": str(pki["root"])}),
+    )
     assert sink.up is True, sink.error
     assert v[("aftercare_tls_leaf_cert_expiry_timestamp_seconds",)] == LEAF_NOT_AFTER.timestamp()
     assert v[("aftercare_tls_cert_expiry_timestamp_seconds",)] == INTERMEDIATE_NOT_AFTER.timestamp()

@@ -1,5 +1,6 @@
 """PromClient's generic API calls (the dev stack's and the preview's only Prometheus client)
 against a real Prometheus, and a server that fails first and then answers."""
+
 from __future__ import annotations
 
 import http.server
@@ -11,8 +12,16 @@ import yaml
 
 from reportgen.prom import PromClient, PromError
 
-RULES = {"groups": [{"name": "api", "rules": [
-    {"alert": "ApiAlwaysFiring", "expr": "vector(1)", "labels": {"severity": "info"}}]}]}
+RULES = {
+    "groups": [
+        {
+            "name": "api",
+            "rules": [
+                {"alert": "ApiAlwaysFiring", "expr": "vector(1)", "labels": {"severity": "info"}}
+            ],
+        }
+    ]
+}
 
 
 def test_targets_rules_alerts_and_label_values(prometheus_factory, tmp_path):
@@ -40,6 +49,7 @@ def test_targets_rules_alerts_and_label_values(prometheus_factory, tmp_path):
 
 class _FlakyHandler(http.server.BaseHTTPRequestHandler):
     """503 with a Prometheus error body for the first ``failures`` requests, then success."""
+
     failures = 0
     seen = 0
 
@@ -47,8 +57,11 @@ class _FlakyHandler(http.server.BaseHTTPRequestHandler):
         cls = type(self)
         cls.seen += 1
         failing = cls.seen <= cls.failures
-        body = ({"status": "error", "errorType": "unavailable", "error": "warming up"} if failing
-                else {"status": "success", "data": ["a", "b"]})
+        body = (
+            {"status": "error", "errorType": "unavailable", "error": "warming up"}
+            if failing
+            else {"status": "success", "data": ["a", "b"]}
+        )
         data = json.dumps(body).encode()
         self.send_response(503 if failing else 200)
         self.send_header("Content-Type", "application/json")

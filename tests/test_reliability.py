@@ -1,6 +1,7 @@
 """Reliability of the scrape engine: the worker pool, single flight, and
 connection caps under an HA pair of Prometheus servers plus a burst of
 simultaneous /metrics requests against real PostgreSQL and MariaDB."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -13,9 +14,9 @@ import pymysql
 import pytest
 import yaml
 
+from devstack.waiting import wait_until
 from exporters.metrics import Sink, gauge
 from exporters.runtime import Area, Scraper, Target, WorkerPool
-from devstack.waiting import wait_until
 
 SHARED_PG = "postgresql://postgres@127.0.0.1:5432"
 MARIADB = dict(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
@@ -86,14 +87,14 @@ def test_pool_reuses_its_threads_from_scrape_to_scrape():
 def test_hung_targets_never_make_the_others_wait():
     release = threading.Event()
     pool = WorkerPool(size=4, stall=0.1)
-    hung = [FakeTarget(f"hung{i}", hang=release) for i in range(12)]      # 3x the pool
+    hung = [FakeTarget(f"hung{i}", hang=release) for i in range(12)]  # 3x the pool
     quick = [FakeTarget(f"quick{i}", seconds=0.01) for i in range(60)]
     scraper = Scraper([FakeArea(hung + quick)], pool)
     try:
         start = time.monotonic()
         up = up_values(scraper.scrape(1.0))
         took = time.monotonic() - start
-        assert took < 1.3, took                        # the budget, not the hung targets, bounds it
+        assert took < 1.3, took  # the budget, not the hung targets, bounds it
         assert all(up[t.name] == 1.0 for t in quick), up
         assert all(up[t.name] == 0.0 for t in hung)
         # a second scrape joins the hung collections instead of starting new ones
@@ -120,7 +121,7 @@ def test_single_flight_under_fifty_simultaneous_scrapes():
         results = list(pool.map(scrape, range(50)))
     assert results == [1.0] * 50
     assert slow.max_active == 1
-    assert slow.calls <= 2, slow.calls     # all 50 joined one flight (a late one may start a second)
+    assert slow.calls <= 2, slow.calls  # all 50 joined one flight (a late one may start a second)
 
 
 def test_idle_workers_exit_and_the_pool_starts_again():
@@ -179,12 +180,17 @@ class ConnectionWatcher:
     def _run(self):
         while not self._stop.is_set():
             with self.pg.cursor() as cur:
-                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                            "AND application_name = 'aftercare-exporter'", (self.name,))
+                cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND application_name = 'aftercare-exporter'",
+                    (self.name,),
+                )
                 self.max_pg = max(self.max_pg, cur.fetchone()[0])
             with self.my.cursor() as cur:
-                cur.execute("SELECT count(*) FROM information_schema.processlist WHERE db = %s",
-                            (self.name,))
+                cur.execute(
+                    "SELECT count(*) FROM information_schema.processlist WHERE db = %s",
+                    (self.name,),
+                )
                 self.max_my = max(self.max_my, cur.fetchone()[0])
             time.sleep(0.005)
 
@@ -199,20 +205,45 @@ class ConnectionWatcher:
 
 
 def test_ha_pair_and_a_burst_of_fifty_never_double_connections(
-        tmp_path, exporter_factory, prometheus_factory, scratch_databases, blackhole):
+    tmp_path, exporter_factory, prometheus_factory, scratch_databases, blackhole
+):
     name, my = scratch_databases
     cfg = tmp_path / "aftercare.yml"
-    cfg.write_text(yaml.safe_dump({
-        "defaults": {"timeout": "2s", "state_dir": str(tmp_path)},
-        "systems": [{"name": "billing", "databases": [
-            {"name": "pg", "type": "postgresql", "dsn": f"{SHARED_PG}/{name}"},
-            {"name": "my", "type": "mysql", "dsn": f"mysql://root@127.0.0.1:3306/{name}"},
-            {"name": "hung", "type": "postgresql",
-             "dsn": f"postgresql://monitor@{blackhole.address}/postgres"}]}]}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {"timeout": "2s", "state_dir": str(tmp_path)},
+                "systems": [
+                    {
+                        "name": "billing",
+                        "databases": [
+                            {"name": "pg", "type": "postgresql", "dsn": f"{SHARED_PG}/{name}"},
+                            {
+                                "name": "my",
+                                "type": "mysql",
+                                "dsn": f"mysql://root@127.0.0.1:3306/{name}",
+                            },
+                            {
+                                "name": "hung",
+                                "type": "postgresql",
+                                "dsn": f"postgresql://monitor@{blackhole.address}/postgres",
+                            },
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     exporter = exporter_factory("database", cfg)
     began = time.monotonic()
-    scrape = [{"job_name": "aftercare-database", "scrape_interval": "1s", "scrape_timeout": "1s",
-               "static_configs": [{"targets": [exporter.address]}]}]
+    scrape = [
+        {
+            "job_name": "aftercare-database",
+            "scrape_interval": "1s",
+            "scrape_timeout": "1s",
+            "static_configs": [{"targets": [exporter.address]}],
+        }
+    ]
     with ConnectionWatcher(name, my) as watcher:
         pair = [prometheus_factory(scrape_configs=scrape) for _ in range(2)]
         for prom in pair:
@@ -222,7 +253,9 @@ def test_ha_pair_and_a_burst_of_fifty_never_double_connections(
         def burst(_):
             barrier.wait()
             start = time.monotonic()
-            response = exporter.get("/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "3"})
+            response = exporter.get(
+                "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "3"}
+            )
             return response.status_code, time.monotonic() - start, response.text
 
         slowest = 0.0
@@ -237,12 +270,15 @@ def test_ha_pair_and_a_burst_of_fifty_never_double_connections(
                 assert 'aftercare_database_up{database="pg",system="billing"} 1.0' in text
                 assert 'aftercare_database_up{database="my",system="billing"} 1.0' in text
                 assert 'aftercare_database_up{database="hung",system="billing"} 0.0' in text
-        time.sleep(3)       # both servers keep scraping through and after the bursts
+        time.sleep(3)  # both servers keep scraping through and after the bursts
         for prom in pair:
             health = {t["health"] for t in prom.targets()}
             assert health == {"up"}, prom.targets()
             assert prom.query("min_over_time(up[20s])")[0]["value"][1] == "1"
-            assert float(prom.query("max_over_time(scrape_duration_seconds[20s])")[0]["value"][1]) < 1.0
+            assert (
+                float(prom.query("max_over_time(scrape_duration_seconds[20s])")[0]["value"][1])
+                < 1.0
+            )
             assert prom.query('aftercare_database_up{database="pg"}')[0]["value"][1] == "1"
     assert watcher.max_pg == 1, watcher.max_pg
     assert watcher.max_my == 1, watcher.max_my
@@ -250,6 +286,8 @@ def test_ha_pair_and_a_burst_of_fifty_never_double_connections(
     # per scrape (100 burst requests and ~2 scrapes a second from the pair)
     assert blackhole.accepted <= (time.monotonic() - began) / 2 + 1, blackhole.accepted
     assert "Traceback" not in exporter.stderr_text()
-    print(f"HA pair + 2 bursts of 50: slowest answer {slowest:.2f}s, sessions held: PostgreSQL "
-          f"{watcher.max_pg}, MariaDB {watcher.max_my}; "
-          f"black-hole connect attempts {blackhole.accepted}")
+    print(
+        f"HA pair + 2 bursts of 50: slowest answer {slowest:.2f}s, sessions held: PostgreSQL "
+        f"{watcher.max_pg}, MariaDB {watcher.max_my}; "
+        f"black-hole connect attempts {blackhole.accepted}"
+    )

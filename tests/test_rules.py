@@ -2,6 +2,7 @@
 conventions every alert follows (rules/README.md).
 
 Runs the real promtool (Debian package `prometheus`)."""
+
 from __future__ import annotations
 
 import re
@@ -75,6 +76,7 @@ def area_of(path: Path) -> str:
 
 # --- promtool -------------------------------------------------------------
 
+
 def test_promtool_check_rules():
     files = sorted(RULES.glob("*.yml"))
     assert files, "no rule files in rules/"
@@ -92,6 +94,7 @@ def test_promtool_unit_tests():
 
 # --- layout ---------------------------------------------------------------
 
+
 def test_there_are_alerts():
     assert alert_files() and ALERTS
 
@@ -99,12 +102,16 @@ def test_there_are_alerts():
 @pytest.mark.parametrize("path", alert_files(), ids=lambda p: p.name)
 def test_alert_file_layout(path: Path):
     area = area_of(path)
-    assert area in AREAS, f"{path.name}: file must be <area>.alerts.yml, area one of {sorted(AREAS)}"
+    assert area in AREAS, (
+        f"{path.name}: file must be <area>.alerts.yml, area one of {sorted(AREAS)}"
+    )
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     for group in doc["groups"]:
         assert group["name"] == f"aftercare-{area}", f"{path.name}: group {group['name']!r}"
         for rule in group["rules"]:
-            assert "alert" in rule, f"{path.name}: recording rules belong in {area}.rules.yml: {rule}"
+            assert "alert" in rule, (
+                f"{path.name}: recording rules belong in {area}.rules.yml: {rule}"
+            )
 
 
 def test_alert_names_unique_per_severity():
@@ -124,7 +131,9 @@ def test_recording_file_layout(path: Path):
     assert area in AREAS, f"{path.name}: file must be <area>[.<part>].rules.yml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     for group in doc["groups"]:
-        assert group["name"].startswith(f"aftercare-{area}-"), f"{path.name}: group {group['name']!r}"
+        assert group["name"].startswith(f"aftercare-{area}-"), (
+            f"{path.name}: group {group['name']!r}"
+        )
         for rule in group["rules"]:
             assert "record" in rule, f"{path.name}: alerts belong in {area}.alerts.yml: {rule}"
 
@@ -154,7 +163,9 @@ def test_alert_expressions_have_no_bare_thresholds():
     """Numbers live in *.rules.yml; an alert compares with 0 at most."""
     for _path, rule in ALERTS:
         numbers = set(re.findall(r"(?<![\w.:\[])\d+(?:\.\d+)?(?![\w\]])", str(rule["expr"])))
-        assert numbers <= {"0", "1"}, f"{rule['alert']}: bare numbers {numbers} in expr; use aftercare:threshold:*"
+        assert numbers <= {"0", "1"}, (
+            f"{rule['alert']}: bare numbers {numbers} in expr; use aftercare:threshold:*"
+        )
 
 
 def test_every_unit_test_file_loads_its_areas_recording_rules():
@@ -179,6 +190,7 @@ def test_every_alert_file_is_unit_tested():
 
 # --- every alert ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("path,rule", ALERTS, ids=[rule["alert"] for _, rule in ALERTS])
 def test_alert_conventions(path: Path, rule: dict):
     name = rule["alert"]
@@ -191,9 +203,13 @@ def test_alert_conventions(path: Path, rule: dict):
         assert "for" not in rule, f"{name}: the dead man's switch fires at once"
     else:
         assert severity in SEVERITIES, f"{name}: severity {severity!r} not in {sorted(SEVERITIES)}"
-        assert "for" in rule, f"{name}: every alert but {DEAD_MANS_SWITCH} has a `for` (rules/README.md)"
+        assert "for" in rule, (
+            f"{name}: every alert but {DEAD_MANS_SWITCH} has a `for` (rules/README.md)"
+        )
 
-    assert labels.get("area") == area_of(path), f"{name}: area label must be {area_of(path)!r} (its file)"
+    assert labels.get("area") == area_of(path), (
+        f"{name}: area label must be {area_of(path)!r} (its file)"
+    )
 
     for key in REQUIRED_ANNOTATIONS:
         assert str(annotations.get(key, "")).strip(), f"{name}: annotation {key} missing or empty"
@@ -212,23 +228,30 @@ def fired_severities() -> dict[str, set[str]]:
         for case in doc.get("tests") or []:
             for check in case.get("alert_rule_test") or []:
                 for alert in check.get("exp_alerts") or []:
-                    seen.setdefault(check["alertname"], set()).add(alert["exp_labels"].get("severity"))
-                    assert alert.get("exp_annotations", {}).get("runbook_url"), \
-                        (f"{path.name}: {check['alertname']} at {check['eval_time']} "
-                         "asserts no runbook_url")
+                    seen.setdefault(check["alertname"], set()).add(
+                        alert["exp_labels"].get("severity")
+                    )
+                    assert alert.get("exp_annotations", {}).get("runbook_url"), (
+                        f"{path.name}: {check['alertname']} at {check['eval_time']} "
+                        "asserts no runbook_url"
+                    )
     return seen
 
 
-@pytest.mark.parametrize("name,severity", sorted({(r["alert"], r["labels"]["severity"]) for _, r in ALERTS}))
+@pytest.mark.parametrize(
+    "name,severity", sorted({(r["alert"], r["labels"]["severity"]) for _, r in ALERTS})
+)
 def test_alert_is_unit_tested(name: str, severity: str):
     outcomes = expected_outcomes().get(name, set())
-    assert severity in fired_severities().get(name, set()), \
+    assert severity in fired_severities().get(name, set()), (
         f"{name}: no rules/tests/*.yml case expects its {severity} rule to fire"
+    )
     if name != DEAD_MANS_SWITCH:
         assert "quiet" in outcomes, f"{name}: no rules/tests/*.yml case expects it not to fire"
 
 
 # --- runbooks -------------------------------------------------------------
+
 
 def template_headings() -> list[str]:
     text = (RUNBOOKS / "README.md").read_text(encoding="utf-8")
@@ -257,9 +280,11 @@ def test_no_orphan_runbooks():
 
 # --- the monthly report links to these runbooks ---------------------------
 
+
 def test_report_links_only_to_existing_alerts():
     """reportgen links each recommendation to the runbook of the alert watching it."""
     from reportgen import runbooks
+
     linked = set(runbooks.ALERT_FOR.values())
     assert linked
     names = {rule["alert"] for _, rule in ALERTS}
@@ -273,12 +298,21 @@ SLA_FILE = RULES / "services.sla.rules.yml"
 
 def test_committed_sla_rules_match_the_example_config(tmp_path):
     out = tmp_path / "sla.rules.yml"
-    code = gen_rules.main(["--config.file", str(REPO / "examples" / "aftercare.yml"), "--out", str(out),
-                           "--source-name", "examples/aftercare.yml"])
+    code = gen_rules.main(
+        [
+            "--config.file",
+            str(REPO / "examples" / "aftercare.yml"),
+            "--out",
+            str(out),
+            "--source-name",
+            "examples/aftercare.yml",
+        ]
+    )
     assert code == 0
-    assert out.read_text(encoding="utf-8") == SLA_FILE.read_text(encoding="utf-8"), \
-        ("rules/services.sla.rules.yml is stale: python -m scripts.gen_rules "
-         "--config.file examples/aftercare.yml --source-name examples/aftercare.yml")
+    assert out.read_text(encoding="utf-8") == SLA_FILE.read_text(encoding="utf-8"), (
+        "rules/services.sla.rules.yml is stale: python -m scripts.gen_rules "
+        "--config.file examples/aftercare.yml --source-name examples/aftercare.yml"
+    )
 
 
 def test_gen_rules_writes_each_systems_sla(tmp_path):
@@ -289,7 +323,7 @@ def test_gen_rules_writes_each_systems_sla(tmp_path):
     rules = yaml.safe_load(out.read_text())["groups"][0]["rules"]
     assert [(r["record"], r["expr"], r["labels"]) for r in rules] == [
         ("aftercare:sla_response_seconds", "vector(1.5)", {"system": "billing"}),
-        ("aftercare:sla_response_seconds", "vector(2)", {"system": "crm"}),     # the schema's default
+        ("aftercare:sla_response_seconds", "vector(2)", {"system": "crm"}),  # the schema's default
     ]
     result = run(promtool(), "check", "rules", str(out))
     assert result.returncode == 0, result.stdout + result.stderr

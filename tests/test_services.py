@@ -1,4 +1,5 @@
 """The services exporter end to end: the real CLI, real local servers, one scrape."""
+
 from __future__ import annotations
 
 import shutil
@@ -32,18 +33,27 @@ def scraped(tmp_path_factory):
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", marker])
     web = Server()
     hole = BlackHole().__enter__()
-    config = {"defaults": {"timeout": "3s", "state_dir": str(d / "state")}, "systems": [{
-        "name": "billing",
-        "services": [
-            {"name": "web", "http": {"url": web.url("/ok"), "body_regex": "healthy"}},
-            {"name": "web-error", "http": {"url": web.url("/error")}},
-            {"name": "web-content", "http": {"url": web.url("/ok"), "body_regex": "^maintenance"}},
-            {"name": "hole", "timeout": "1s", "http": {"url": f"http://{hole.address}/"}},
-            {"name": "closed", "tcp": {"address": f"127.0.0.1:{closed_port()}"}},
-            {"name": "nowhere", "http": {"url": "http://app.aftercare.invalid/health"}},
-            {"name": "worker", "process": {"pattern": marker}},
-            {"name": "gone", "process": {"pattern": f"{marker}-absent"}},
-        ]}]}
+    config = {
+        "defaults": {"timeout": "3s", "state_dir": str(d / "state")},
+        "systems": [
+            {
+                "name": "billing",
+                "services": [
+                    {"name": "web", "http": {"url": web.url("/ok"), "body_regex": "healthy"}},
+                    {"name": "web-error", "http": {"url": web.url("/error")}},
+                    {
+                        "name": "web-content",
+                        "http": {"url": web.url("/ok"), "body_regex": "^maintenance"},
+                    },
+                    {"name": "hole", "timeout": "1s", "http": {"url": f"http://{hole.address}/"}},
+                    {"name": "closed", "tcp": {"address": f"127.0.0.1:{closed_port()}"}},
+                    {"name": "nowhere", "http": {"url": "http://app.aftercare.invalid/health"}},
+                    {"name": "worker", "process": {"pattern": marker}},
+                    {"name": "gone", "process": {"pattern": f"{marker}-absent"}},
+                ],
+            }
+        ],
+    }
     (d / "aftercare.yml").write_text(yaml.safe_dump(config))
     try:
         with ExporterProcess("services", d / "aftercare.yml") as exporter:
@@ -59,17 +69,29 @@ def scraped(tmp_path_factory):
 
 
 def value(samples, name, **labels):
-    found = [v for n, lab, v in samples if n == name and all(lab.get(k) == x for k, x in labels.items())]
+    found = [
+        v for n, lab, v in samples if n == name and all(lab.get(k) == x for k, x in labels.items())
+    ]
     assert len(found) == 1, (name, labels, found)
     return found[0]
 
 
 def present(samples, name, **labels):
-    return any(n == name and all(lab.get(k) == x for k, x in labels.items()) for n, lab, _ in samples)
+    return any(
+        n == name and all(lab.get(k) == x for k, x in labels.items()) for n, lab, _ in samples
+    )
 
 
-EXPECTED = {"web": None, "web-error": "status", "web-content": "content", "hole": "timeout",
-            "closed": "connect", "nowhere": "dns", "worker": None, "gone": "process"}
+EXPECTED = {
+    "web": None,
+    "web-error": "status",
+    "web-content": "content",
+    "hole": "timeout",
+    "closed": "connect",
+    "nowhere": "dns",
+    "worker": None,
+    "gone": "process",
+}
 
 
 def test_black_hole_costs_its_timeout_only(scraped):
@@ -80,11 +102,17 @@ def test_black_hole_costs_its_timeout_only(scraped):
 @pytest.mark.parametrize("service,reason", EXPECTED.items())
 def test_up_and_reason(scraped, service, reason):
     _, _, samples = scraped
-    assert value(samples, "aftercare_service_up", system="billing", service=service) == (reason is None)
+    assert value(samples, "aftercare_service_up", system="billing", service=service) == (
+        reason is None
+    )
     for r in ("dns", "connect", "tls", "auth", "timeout", "status", "content", "process"):
-        assert value(samples, "aftercare_service_failure", service=service, reason=r) == (r == reason)
+        assert value(samples, "aftercare_service_failure", service=service, reason=r) == (
+            r == reason
+        )
     # response time only for a passed check
-    assert present(samples, "aftercare_service_response_seconds", service=service) == (reason is None)
+    assert present(samples, "aftercare_service_response_seconds", service=service) == (
+        reason is None
+    )
 
 
 def test_details(scraped):
@@ -100,21 +128,43 @@ def test_details(scraped):
 @pytest.mark.skipif(not shutil.which("promtool"), reason="promtool is not installed")
 def test_promtool_check_metrics_clean(scraped):
     text, _, _ = scraped
-    result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    result = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("http,key", [
-    ({"url": "http://127.0.0.1:8080/", "body_regex": "("}, "systems[0].services[0].http.body_regex"),
-    ({"url": "ftp://files/"}, "systems[0].services[0].http.url"),
-    ({"url": "http://host:99999/"}, "systems[0].services[0].http.url"),
-])
+@pytest.mark.parametrize(
+    "http,key",
+    [
+        (
+            {"url": "http://127.0.0.1:8080/", "body_regex": "("},
+            "systems[0].services[0].http.body_regex",
+        ),
+        ({"url": "ftp://files/"}, "systems[0].services[0].http.url"),
+        ({"url": "http://host:99999/"}, "systems[0].services[0].http.url"),
+    ],
+)
 def test_bad_regex_or_url_is_a_config_error(tmp_path, http, key):
     config = tmp_path / "aftercare.yml"
-    config.write_text(yaml.safe_dump({"systems": [{"name": "s", "services": [{"name": "w", "http": http}]}]}))
-    result = subprocess.run([sys.executable, "-m", "exporters.cli", "services", "--config.file", str(config),
-                             "--web.listen-address", f"127.0.0.1:{closed_port()}"],
-                            capture_output=True, text=True, timeout=30)
+    config.write_text(
+        yaml.safe_dump({"systems": [{"name": "s", "services": [{"name": "w", "http": http}]}]})
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporters.cli",
+            "services",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{closed_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert key in result.stderr and str(config) in result.stderr
     assert "Traceback" not in result.stderr

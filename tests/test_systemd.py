@@ -1,6 +1,7 @@
 """deploy/systemd/: the units pass `systemd-analyze verify` (no warning), their hardening
 passes `systemd-analyze security --offline`, the timer fires on the first day of each month at
 02:00 Asia/Shanghai, and the command lines they run are accepted by the real programs."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,8 +39,13 @@ def installed(tmp_path_factory) -> Path:
 
 
 def analyze(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["systemd-analyze", *args], capture_output=True, text=True, timeout=60,
-                          env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "SYSTEMD_COLORS": "0"})
+    return subprocess.run(
+        ["systemd-analyze", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "SYSTEMD_COLORS": "0"},
+    )
 
 
 def unit_value(text: str, key: str) -> str:
@@ -61,13 +67,22 @@ def test_verify_does_report_a_mistyped_option(installed, tmp_path):
     assert "Unknown key 'ProtectSytem'" in analyze("verify", "--man=no", str(bad)).stderr
 
 
-@pytest.mark.parametrize("unit", ["aftercare-exporter@database.service", "aftercare-report.service"])
+@pytest.mark.parametrize(
+    "unit", ["aftercare-exporter@database.service", "aftercare-report.service"]
+)
 def test_hardening_exposure_is_low(installed, unit):
     text = (installed / unit).read_text()
-    for option in ("NoNewPrivileges=yes", "ProtectSystem=strict", "User=aftercare",
-                   "CapabilityBoundingSet=\n", "PrivateTmp=yes"):
+    for option in (
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "User=aftercare",
+        "CapabilityBoundingSet=\n",
+        "PrivateTmp=yes",
+    ):
         assert option in text, option
-    result = analyze("security", "--offline=true", "--man=no", "--threshold=30", str(installed / unit))
+    result = analyze(
+        "security", "--offline=true", "--man=no", "--threshold=30", str(installed / unit)
+    )
     assert result.returncode == 0, result.stdout[-1500:] + result.stderr
     exposure = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", result.stdout).group(1))
     assert exposure <= 2.5
@@ -77,23 +92,32 @@ def test_the_timer_fires_on_the_first_day_at_two_in_shanghai():
     spec = unit_value((UNITS / "aftercare-report.timer").read_text(), "OnCalendar")
     result = analyze("calendar", "--iterations=13", spec)
     assert result.returncode == 0, result.stderr
-    elapses = re.findall(r"(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC",
-                         result.stdout)
+    elapses = re.findall(
+        r"(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", result.stdout
+    )
     assert len(elapses) == 13
     months = set()
     for text in elapses:
-        when = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).astimezone(
-            ZoneInfo("Asia/Shanghai"))
+        when = (
+            dt.datetime.fromisoformat(text)
+            .replace(tzinfo=dt.UTC)
+            .astimezone(ZoneInfo("Asia/Shanghai"))
+        )
         assert (when.day, when.hour, when.minute) == (1, 2, 0), when
         months.add((when.year, when.month))
-    assert len(months) == 13                       # once a month, every month
+    assert len(months) == 13  # once a month, every month
     assert unit_value((UNITS / "aftercare-report.timer").read_text(), "Persistent") == "true"
 
 
 def test_the_exporter_unit_runs_the_contract_command_line(tmp_path):
     text = (UNITS / "aftercare-exporter@.service").read_text()
     argv = shlex.split(unit_value(text, "ExecStart").replace("$AFTERCARE_EXPORTER_ARGS", ""))
-    assert argv == [INSTALL_BIN + "aftercare-exporter", "%i", "--config.file", "/etc/aftercare/aftercare.yml"]
+    assert argv == [
+        INSTALL_BIN + "aftercare-exporter",
+        "%i",
+        "--config.file",
+        "/etc/aftercare/aftercare.yml",
+    ]
     pre = shlex.split(unit_value(text, "ExecStartPre"))
     assert pre[1:] == ["check-config", "/etc/aftercare/aftercare.yml"]
     # the pre-check really is the config check: exit 0 on the example, 2 on a bad file
@@ -117,7 +141,17 @@ def test_the_report_unit_flags_are_accepted(tmp_path):
     args["--prometheus"] = f"http://127.0.0.1:{free_port()}"
     args["--config.file"] = str(REPO_ROOT / "examples" / "aftercare.yml")
     args["--out"] = str(tmp_path / "reports")
-    result = subprocess.run([VENV_BIN + "aftercare-report", *[x for kv in args.items() for x in kv],
-                             "--quiet", "--retries", "0"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            VENV_BIN + "aftercare-report",
+            *[x for kv in args.items() for x in kv],
+            "--quiet",
+            "--retries",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 3, result.stderr
     assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())

@@ -22,6 +22,7 @@ own code (not aftercare-notify's):
 ``mode`` switches the answer: "ok", "5xx", "html"; ``down()``/``up()`` stop and
 start listening on the same port.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,22 +37,30 @@ from urllib.parse import parse_qs, urlsplit
 from devstack.ports import free_port
 
 RULES = {  # kind: (path prefix, messages a minute, the over-limit answer)
-    "dingtalk": ("/robot/send", 20, {"errcode": 130101, "errmsg": "send too fast, exceed 20 "
-                                                                  "times per minute"}),
-    "feishu": ("/open-apis/bot/v2/hook/", 100, {"code": 9499, "msg": "too many request",
-                                                "data": {}}),
+    "dingtalk": (
+        "/robot/send",
+        20,
+        {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"},
+    ),
+    "feishu": (
+        "/open-apis/bot/v2/hook/",
+        100,
+        {"code": 9499, "msg": "too many request", "data": {}},
+    ),
     "wecom": ("/cgi-bin/webhook/send", 20, {"errcode": 45009, "errmsg": "api freq out of limit"}),
 }
-OK = {"dingtalk": {"errcode": 0, "errmsg": "ok"}, "feishu": {"code": 0, "msg": "success",
-                                                             "data": {}},
-      "wecom": {"errcode": 0, "errmsg": "ok"}}
+OK = {
+    "dingtalk": {"errcode": 0, "errmsg": "ok"},
+    "feishu": {"code": 0, "msg": "success", "data": {}},
+    "wecom": {"errcode": 0, "errmsg": "ok"},
+}
 
 
 @dataclass
 class Received:
     at: float
     body: dict
-    text: str                     # the Markdown the group sees
+    text: str  # the Markdown the group sees
     query: dict = field(default_factory=dict)
 
 
@@ -65,8 +74,8 @@ class VendorRobot:
         self.prefix, self.per_minute, self.too_fast = RULES[kind]
         self.port = free_port()
         self.mode = "ok"
-        self.messages: list[Received] = []      # accepted and shown in the group
-        self.rejected: list[tuple[float, str]] = []   # (when, why) every refused request
+        self.messages: list[Received] = []  # accepted and shown in the group
+        self.rejected: list[tuple[float, str]] = []  # (when, why) every refused request
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -96,8 +105,12 @@ class VendorRobot:
                 if not hmac.compare_digest(sign, want):
                     return "sign mismatch"
             md = body.get("markdown")
-            if body.get("msgtype") != "markdown" or not isinstance(md, dict) or not md.get(
-                    "title") or not md.get("text"):
+            if (
+                body.get("msgtype") != "markdown"
+                or not isinstance(md, dict)
+                or not md.get("title")
+                or not md.get("text")
+            ):
                 return "not a markdown message with title and text"
         elif self.kind == "feishu":
             if path != self.prefix + self.token:
@@ -112,8 +125,11 @@ class VendorRobot:
                 if not hmac.compare_digest(sign, want):
                     return "sign mismatch"
             card = body.get("card")
-            if body.get("msg_type") != "interactive" or not isinstance(card, dict) or not \
-                    card.get("elements"):
+            if (
+                body.get("msg_type") != "interactive"
+                or not isinstance(card, dict)
+                or not card.get("elements")
+            ):
                 return "not an interactive card"
         else:
             if query.get("key") != [self.token]:
@@ -153,13 +169,15 @@ class VendorRobot:
                 self.messages.append(Received(now, body, self.text_of(self.kind, body), query))
                 return 200, "application/json", json.dumps(OK[self.kind]).encode()
             self.rejected.append((now, why))
-        code = {"dingtalk": {"errcode": 310000, "errmsg": why},
-                "feishu": {"code": 19021, "msg": why, "data": {}},
-                "wecom": {"errcode": 93000, "errmsg": why}}[self.kind]
+        code = {
+            "dingtalk": {"errcode": 310000, "errmsg": why},
+            "feishu": {"code": 19021, "msg": why, "data": {}},
+            "wecom": {"errcode": 93000, "errmsg": why},
+        }[self.kind]
         return 200, "application/json", json.dumps(code).encode()
 
     # -- serving ------------------------------------------------------------------------------
-    def up(self) -> "VendorRobot":
+    def up(self) -> VendorRobot:
         robot = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -4,6 +4,7 @@ Writes an application log (INFO/WARN/ERROR lines) and an access log in the
 combined format, so that the services and logs areas have something to read.
 Standard library only, plus psycopg2 for /orders when --dsn is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,9 @@ from pathlib import Path
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="demo-app", description=__doc__.splitlines()[0])
-    parser.add_argument("--listen", default="127.0.0.1:8080", help="host:port (default 127.0.0.1:8080)")
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8080", help="host:port (default 127.0.0.1:8080)"
+    )
     parser.add_argument("--slow", type=float, default=1.2, help="seconds /slow takes (default 1.2)")
     parser.add_argument("--dsn", help="PostgreSQL URL of the demo database, for /orders")
     parser.add_argument("--log", type=Path, help="application log file (default: stderr)")
@@ -39,8 +42,10 @@ def make_handler(args: argparse.Namespace, log: logging.Logger):
             self.wfile.write(data)
             if access:
                 stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
-                access.write(f'{self.client_address[0]} - - [{stamp}] "{self.command} {self.path} '
-                             f'HTTP/1.1" {status} {len(data)} "-" "{self.headers.get("User-Agent", "-")}"\n')
+                access.write(
+                    f'{self.client_address[0]} - - [{stamp}] "{self.command} {self.path} '
+                    f'HTTP/1.1" {status} {len(data)} "-" "{self.headers.get("User-Agent", "-")}"\n'
+                )
 
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             started = time.monotonic()

@@ -5,6 +5,7 @@ the Alertmanager container's network namespace) and writes one line per alert
 to stdout (`docker compose logs pager-1`).  Replace it with your real pager
 bridge (SMS, phone, WeCom) in production.  Standard library only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,10 @@ def describe(path: str, body: dict) -> list[str]:
     for alert in body.get("alerts") or []:
         labels = alert.get("labels") or {}
         summary = (alert.get("annotations") or {}).get("summary", "")
-        lines.append(f"PAGE {path} [{str(alert.get('status', '?')).upper()}] {labels.get('alertname')} "
-                     f"severity={labels.get('severity')} system={labels.get('system', '-')} {summary}")
+        lines.append(
+            f"PAGE {path} [{str(alert.get('status', '?')).upper()}] {labels.get('alertname')} "
+            f"severity={labels.get('severity')} system={labels.get('system', '-')} {summary}"
+        )
     return lines
 
 
@@ -43,7 +46,9 @@ class Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pager", description=__doc__.splitlines()[0])
-    parser.add_argument("--listen", default="127.0.0.1:9099", help="host:port (default 127.0.0.1:9099)")
+    parser.add_argument(
+        "--listen", default="127.0.0.1:9099", help="host:port (default 127.0.0.1:9099)"
+    )
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
     server = ThreadingHTTPServer((host, int(port)), Handler)

@@ -4,9 +4,10 @@ A backup is either a set of files (``path``: a glob) or a pgBackRest stanza
 (``pgbackrest``).  WAL archiving health comes from the database area's
 pg_stat_archiver metrics; rules combine the two.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..config import Config
 from ..metrics import metrics_in
@@ -21,8 +22,10 @@ class BackupsArea(Area):
     name = "backups"
     target_label = "backup"
     up_metric = "aftercare_backup_up"
-    up_help = ("1 if the backup location could be read at this scrape (the directory of the path "
-               "exists and is readable, or pgbackrest info answered with the stanza), else 0.")
+    up_help = (
+        "1 if the backup location could be read at this scrape (the directory of the path "
+        "exists and is readable, or pgbackrest info answered with the stanza), else 0."
+    )
     reasons = ("missing", "unreadable", "command", "invalid_output", "timeout", "error")
     metrics = metrics_in(series, files, pgbackrest)
 

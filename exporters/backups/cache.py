@@ -14,6 +14,7 @@ answered (``aftercare_backup_verify_pending`` 1) and its result is reported
 from the cache at the first scrape after it ends.  A file is verified once:
 the result stays cached until the file's size or mtime changes.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ..statefile import write_atomic
 from ..metrics import LOG_NAME, safe_error
+from ..statefile import write_atomic
 from .fileset import BackupFile
 from .verify import VERIFIERS, VERIFY_TIMEOUT, Cancelled
 
@@ -51,28 +52,37 @@ class BackupState:
             looks, verified = raw.get("looks", {}), raw.get("verified", {})
             if not isinstance(looks, dict) or not isinstance(verified, dict):
                 raise ValueError("looks and verified must be mappings")
-            self.looks = {p: list(v) for p, v in looks.items() if isinstance(v, list) and len(v) == 2}
+            self.looks = {
+                p: list(v) for p, v in looks.items() if isinstance(v, list) and len(v) == 2
+            }
             self.verified = {p: v for p, v in verified.items() if isinstance(v, dict) and "ok" in v}
             first = raw.get("first_seen")
             self.first_seen = float(first) if isinstance(first, (int, float)) else None
         except FileNotFoundError:
             pass
         except (OSError, ValueError, TypeError, AttributeError) as err:
-            log.warning("backup state unreadable, starting afresh",
-                        extra={"file": str(self.path), "err": safe_error(err)})
+            log.warning(
+                "backup state unreadable, starting afresh",
+                extra={"file": str(self.path), "err": safe_error(err)},
+            )
 
     def save(self) -> None:
         with self.lock:
-            data = json.dumps({"first_seen": self.first_seen, "looks": self.looks,
-                               "verified": self.verified}, indent=1, sort_keys=True).encode()
+            data = json.dumps(
+                {"first_seen": self.first_seen, "looks": self.looks, "verified": self.verified},
+                indent=1,
+                sort_keys=True,
+            ).encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(self.path, data)
         except OSError as err:
             if not self._warned:
                 self._warned = True
-                log.warning("cannot save backup state; kept in memory until restart",
-                            extra={"file": str(self.path), "err": safe_error(err)})
+                log.warning(
+                    "cannot save backup state; kept in memory until restart",
+                    extra={"file": str(self.path), "err": safe_error(err)},
+                )
 
     def result(self, f: BackupFile) -> dict | None:
         with self.lock:
@@ -120,13 +130,27 @@ class Verifier:
         except Exception as err:  # a checker's bug is a failed check, never a dead worker
             ok, detail = False, safe_error(err)
         finished = time.time()
-        self.state.store_result(f, {"ok": ok, "method": self.method, "finished": finished,
-                                    "duration": finished - started, "detail": detail})
+        self.state.store_result(
+            f,
+            {
+                "ok": ok,
+                "method": self.method,
+                "finished": finished,
+                "duration": finished - started,
+                "detail": detail,
+            },
+        )
         self.state.save()
         (log.info if ok else log.warning)(
             "backup verified" if ok else "backup verification failed",
-            extra={"backup": self.name, "file": f.path, "method": self.method, "detail": detail,
-                   "seconds": round(finished - started, 3)})
+            extra={
+                "backup": self.name,
+                "file": f.path,
+                "method": self.method,
+                "detail": detail,
+                "seconds": round(finished - started, 3),
+            },
+        )
 
     def close(self) -> None:
         self.cancel.set()

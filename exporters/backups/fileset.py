@@ -7,6 +7,7 @@ once only if it has not been touched for ``SETTLE_SECONDS``; a fresh one
 waits for the next look (the next scrape), which catches a dump still
 growing.  Looks are kept across exporter restarts in the backup's state.
 """
+
 from __future__ import annotations
 
 import glob
@@ -59,10 +60,13 @@ def scan(pattern: str) -> list[BackupFile]:
         with os.scandir(base):
             pass
     except FileNotFoundError:
-        raise LocationError("missing", f"backup directory {base} does not exist "
-                                       f"(path pattern {pattern})") from None
+        raise LocationError(
+            "missing", f"backup directory {base} does not exist (path pattern {pattern})"
+        ) from None
     except NotADirectoryError:
-        raise LocationError("missing", f"{base} is not a directory (path pattern {pattern})") from None
+        raise LocationError(
+            "missing", f"{base} is not a directory (path pattern {pattern})"
+        ) from None
     except PermissionError:
         raise LocationError("unreadable", f"backup directory {base}: permission denied") from None
     files = []
@@ -72,7 +76,7 @@ def scan(pattern: str) -> list[BackupFile]:
         try:
             st = os.stat(path)
         except OSError:
-            continue                       # removed (rotation) while we looked
+            continue  # removed (rotation) while we looked
         if os.path.isfile(path):
             files.append(BackupFile(path, st.st_size, st.st_mtime_ns))
     return sorted(files, key=lambda f: (f.mtime_ns, f.path))

@@ -6,6 +6,7 @@ and ``backup``: a list of backups with ``type`` (full, diff, incr),
 repository {size, delta}} in bytes, and ``error`` (true when pages failed
 their checksums).  A backup with ``error`` true is not a success.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,26 +16,37 @@ import time
 from dataclasses import dataclass, field
 
 from ..config import Backup, System
-from ..schedule import deadline
 from ..metrics import CollectorRun, Sink, gauge
 from ..runtime import Target
+from ..schedule import deadline
 from .cache import BackupState
 from .fileset import LocationError
-from .series import (DEADLINE_TIMESTAMP_SECONDS, KEPT, LAST_SUCCESS_TIMESTAMP_SECONDS,
-                     MIN_SIZE_BYTES, NEWEST_TIMESTAMP_SECONDS, SIZE_BYTES, SIZE_CHANGE_RATIO)
+from .series import (
+    DEADLINE_TIMESTAMP_SECONDS,
+    KEPT,
+    LAST_SUCCESS_TIMESTAMP_SECONDS,
+    MIN_SIZE_BYTES,
+    NEWEST_TIMESTAMP_SECONDS,
+    SIZE_BYTES,
+    SIZE_CHANGE_RATIO,
+)
 
 TYPES = ("full", "diff", "incr")
 
-RUNNING = gauge("aftercare_backup_running",
-                "1 while pgBackRest holds the stanza's backup lock (a backup is running).")
+RUNNING = gauge(
+    "aftercare_backup_running",
+    "1 while pgBackRest holds the stanza's backup lock (a backup is running).",
+)
 PGBACKREST_STATUS_CODE = gauge(
     "aftercare_backup_pgbackrest_status_code",
     "pgBackRest stanza status code: 0 ok, 1 missing stanza path, 2 no valid backups, "
-    "3 missing stanza data, 4 different across repos, 5 database mismatch, 99 other.")
+    "3 missing stanza data, 4 different across repos, 5 database mismatch, 99 other.",
+)
 TYPE_LAST_SUCCESS_TIMESTAMP_SECONDS = gauge(
     "aftercare_backup_type_last_success_timestamp_seconds",
-    "Unix time the newest pgBackRest backup of each type (full, diff, incr) stopped.", "type")
-
+    "Unix time the newest pgBackRest backup of each type (full, diff, incr) stopped.",
+    "type",
+)
 
 
 @dataclass
@@ -42,7 +54,7 @@ class BackupSet:
     label: str
     type: str
     stop: float
-    repo_size: int           # bytes this backup added to the repository
+    repo_size: int  # bytes this backup added to the repository
     error: bool
 
 
@@ -75,17 +87,31 @@ def parse_info(text: str | bytes, stanza: str) -> StanzaInfo:
     try:
         status = entry.get("status") or {}
         lock = (status.get("lock") or {}).get("backup") or {}
-        info = StanzaInfo(stanza, _int(status.get("code"), "status.code"), str(status.get("message", "")),
-                          bool(lock.get("held")))
+        info = StanzaInfo(
+            stanza,
+            _int(status.get("code"), "status.code"),
+            str(status.get("message", "")),
+            bool(lock.get("held")),
+        )
         for i, b in enumerate(entry.get("backup") or []):
             repo = (b.get("info") or {}).get("repository") or {}
-            info.backups.append(BackupSet(
-                label=str(b.get("label", "")), type=str(b.get("type", "")),
-                stop=float(_int((b.get("timestamp") or {}).get("stop"), f"backup[{i}].timestamp.stop")),
-                repo_size=_int(repo.get("delta", repo.get("size")), f"backup[{i}].info.repository.delta"),
-                error=bool(b.get("error", False))))
+            info.backups.append(
+                BackupSet(
+                    label=str(b.get("label", "")),
+                    type=str(b.get("type", "")),
+                    stop=float(
+                        _int((b.get("timestamp") or {}).get("stop"), f"backup[{i}].timestamp.stop")
+                    ),
+                    repo_size=_int(
+                        repo.get("delta", repo.get("size")), f"backup[{i}].info.repository.delta"
+                    ),
+                    error=bool(b.get("error", False)),
+                )
+            )
     except AttributeError:
-        raise LocationError("invalid_output", "pgbackrest info JSON has an unexpected shape") from None
+        raise LocationError(
+            "invalid_output", "pgbackrest info JSON has an unexpected shape"
+        ) from None
     info.backups.sort(key=lambda b: b.stop)
     return info
 
@@ -99,7 +125,9 @@ def run_info(command: str, stanza: str, timeout: float) -> bytes:
     except PermissionError:
         raise LocationError("command", f"pgbackrest command not executable: {argv[0]}") from None
     except subprocess.TimeoutExpired:
-        raise LocationError("timeout", f"pgbackrest info did not answer within {timeout:g}s") from None
+        raise LocationError(
+            "timeout", f"pgbackrest info did not answer within {timeout:g}s"
+        ) from None
     if done.returncode != 0:
         last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1][:200]
         raise LocationError("command", f"pgbackrest info exited with {done.returncode}: {last}")
@@ -118,13 +146,14 @@ class PgBackRestTarget(Target):
         now = time.time()
         started = time.monotonic()
         stanza = self.backup.pgbackrest
-        assert stanza is not None                   # a pgBackRest target has its stanza
+        assert stanza is not None  # a pgBackRest target has its stanza
         try:
-            info = parse_info(run_info(stanza.command, stanza.stanza, max(0.1, timeout - 0.1)),
-                              stanza.stanza)
+            info = parse_info(
+                run_info(stanza.command, stanza.stanza, max(0.1, timeout - 0.1)), stanza.stanza
+            )
         except LocationError:
             sink.collectors["pgbackrest"] = CollectorRun(False, time.monotonic() - started)
-            raise                              # the backup is down, with the error's reason
+            raise  # the backup is down, with the error's reason
         self.state.load()
         if self.state.first_seen is None:
             self.state.first_seen = now
@@ -154,6 +183,13 @@ class PgBackRestTarget(Target):
             if of_kind:
                 sink.add(TYPE_LAST_SUCCESS_TIMESTAMP_SECONDS, of_kind[-1].stop, kind)
         if b.schedule:
-            sink.add(DEADLINE_TIMESTAMP_SECONDS,
-                     deadline(b.schedule, self.timezone, good_sized[-1].stop if good_sized else None,
-                              self.state.first_seen, b.grace))
+            sink.add(
+                DEADLINE_TIMESTAMP_SECONDS,
+                deadline(
+                    b.schedule,
+                    self.timezone,
+                    good_sized[-1].stop if good_sized else None,
+                    self.state.first_seen,
+                    b.grace,
+                ),
+            )

@@ -3,6 +3,7 @@
 Each takes the file, a time limit and a cancel event, and returns
 ``(ok, detail)``; ``detail`` is one safe line for the log.
 """
+
 from __future__ import annotations
 
 import glob
@@ -15,7 +16,7 @@ import subprocess
 import threading
 import time
 
-VERIFY_TIMEOUT = 3600.0     # a verification still running after this has failed
+VERIFY_TIMEOUT = 3600.0  # a verification still running after this has failed
 _DETAIL_MAX = 300
 
 
@@ -35,13 +36,18 @@ def pg_restore_binary() -> str | None:
 def run_tool(argv: list[str], timeout: float, cancel: threading.Event) -> tuple[bool, str]:
     """Run a checking tool in its own process group; kill it on timeout or cancel."""
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as err:
         return False, f"cannot run {argv[0]}: {err.strerror}"
     until = time.monotonic() + timeout
     stderr = proc.stderr
-    assert stderr is not None                       # stderr=PIPE
+    assert stderr is not None  # stderr=PIPE
     reader = threading.Thread(target=lambda: setattr(proc, "errtext", stderr.read()), daemon=True)
     reader.start()
     while proc.poll() is None:

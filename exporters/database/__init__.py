@@ -6,39 +6,57 @@ this package is imported (collector.py); ``COLLECTORS`` below is the one
 table that registers them.  The order is the order they run in: ``tables``
 last, because a visit to another database closes the target's connection.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..config import Config
-from ..drivers import mysql as mysql_driver, postgresql as postgresql_driver
+from ..drivers import mysql as mysql_driver
+from ..drivers import postgresql as postgresql_driver
 from ..runtime import Area, Target
-from . import (archiver, cache, checkpoints, connections, exceptions, filesystem, locks,
-               longrunning, replication, size, statements, tables, tablespaces, transactions,
-               uptime)
+from . import (
+    archiver,
+    cache,
+    checkpoints,
+    connections,
+    exceptions,
+    filesystem,
+    locks,
+    longrunning,
+    replication,
+    size,
+    statements,
+    tables,
+    tablespaces,
+    transactions,
+    uptime,
+)
 from .collector import register_all
 from .mysql import MysqlTarget
 from .postgresql import PostgresTarget
 
 # collector name -> module; the name is the `collector` label of
 # aftercare_scrape_collector_success
-COLLECTORS = register_all({
-    "database_size": size,
-    "tablespaces": tablespaces,
-    "filesystem": filesystem,
-    "connections": connections,
-    "transactions": transactions,
-    "cache": cache,
-    "locks": locks,
-    "long_running": longrunning,
-    "replication": replication,
-    "checkpoints": checkpoints,
-    "uptime": uptime,
-    "statements": statements,
-    "exceptions": exceptions,
-    "wal_archiving": archiver,
-    "tables": tables,
-})
+COLLECTORS = register_all(
+    {
+        "database_size": size,
+        "tablespaces": tablespaces,
+        "filesystem": filesystem,
+        "connections": connections,
+        "transactions": transactions,
+        "cache": cache,
+        "locks": locks,
+        "long_running": longrunning,
+        "replication": replication,
+        "checkpoints": checkpoints,
+        "uptime": uptime,
+        "statements": statements,
+        "exceptions": exceptions,
+        "wal_archiving": archiver,
+        "tables": tables,
+    }
+)
 
 TARGETS = {"postgresql": PostgresTarget, "mysql": MysqlTarget}
 
@@ -47,8 +65,10 @@ class DatabaseArea(Area):
     name = "database"
     target_label = "database"
     up_metric = "aftercare_database_up"
-    up_help = ("1 if the database answered a query at this scrape within its timeout, "
-               "0 if it was unreachable, refused the login or timed out.")
+    up_help = (
+        "1 if the database answered a query at this scrape within its timeout, "
+        "0 if it was unreachable, refused the login or timed out."
+    )
     reasons = ("dns", "connect", "timeout", "auth", "error")
     metrics = tuple(m for collector in COLLECTORS.values() for m in collector.metrics)
 
@@ -60,4 +80,4 @@ class DatabaseArea(Area):
     def classify(self, err: BaseException) -> str:
         driver = mysql_driver if mysql_driver.is_driver_error(err) else postgresql_driver
         reason = driver.classify(err)
-        return "connect" if reason == "tls" else reason     # no tls reason here
+        return "connect" if reason == "tls" else reason  # no tls reason here

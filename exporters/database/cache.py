@@ -1,4 +1,5 @@
 """Performance: block reads served from the buffer cache versus from disk."""
+
 from __future__ import annotations
 
 from ..metrics import counter
@@ -11,12 +12,16 @@ BLOCKS_HIT_TOTAL = counter(
     "aftercare_database_blocks_hit_total",
     "Block reads served from the server's buffer cache, a count (PostgreSQL: blks_hit per "
     "database; MySQL: InnoDB buffer pool read requests not needing a disk read, "
-    "server-wide with datname=\"\").", "datname")
+    'server-wide with datname="").',
+    "datname",
+)
 BLOCKS_READ_TOTAL = counter(
     "aftercare_database_blocks_read_total",
     "Block reads that had to go to disk (or the OS cache), a count (PostgreSQL: blks_read "
-    "per database; MySQL: Innodb_buffer_pool_reads, server-wide with datname=\"\").",
-    "datname")
+    'per database; MySQL: Innodb_buffer_pool_reads, server-wide with datname="").',
+    "datname",
+)
+
 
 def postgresql(cur, target, sink) -> None:
     for datname, _, _, hit, read, *_ in stat_database(cur, target):

@@ -9,12 +9,13 @@ module level.  :func:`register` checks the declaration against the module when
 the package is imported, so a module that lacks a declared function (or
 defines one it does not declare) fails at import, never silently at a scrape.
 """
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
 
 from ..metrics import Metric, metrics_in
 
@@ -33,8 +34,9 @@ def _always(_db) -> bool:
 @dataclass(frozen=True)
 class Collector:
     """One registered collector: its name (the ``collector`` label), functions and metrics."""
+
     name: str
-    runs: dict[str, Callable]       # postgresql | mysql | local -> the module's function
+    runs: dict[str, Callable]  # postgresql | mysql | local -> the module's function
     applies: Callable
     metrics: tuple[Metric, ...]
 
@@ -48,8 +50,9 @@ def register(name: str, module: ModuleType) -> Collector:
     where = module.__name__
     declared = getattr(module, "RUNS", None)
     if not (isinstance(declared, tuple) and declared and set(declared) <= set(SIGNATURES)):
-        raise TypeError(f"{where}: RUNS must be a non-empty tuple of {', '.join(SIGNATURES)}, "
-                        f"got {declared!r}")
+        raise TypeError(
+            f"{where}: RUNS must be a non-empty tuple of {', '.join(SIGNATURES)}, got {declared!r}"
+        )
     runs: dict[str, Callable] = {}
     for run, params in SIGNATURES.items():
         function = getattr(module, run, None)
@@ -61,8 +64,9 @@ def register(name: str, module: ModuleType) -> Collector:
         if defined and function is not None:
             got = tuple(inspect.signature(function).parameters)
             if len(got) != len(params):
-                raise TypeError(f"{where}: {run}() must take ({', '.join(params)}), "
-                                f"not ({', '.join(got)})")
+                raise TypeError(
+                    f"{where}: {run}() must take ({', '.join(params)}), not ({', '.join(got)})"
+                )
             runs[run] = function
     applies = getattr(module, "applies", _always)
     if not callable(applies):

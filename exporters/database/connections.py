@@ -1,4 +1,5 @@
 """Performance: client connections by state, and how many the server allows."""
+
 from __future__ import annotations
 
 from ..metrics import gauge
@@ -8,16 +9,24 @@ STATES = ("active", "idle", "idle_in_transaction", "idle_in_transaction_aborted"
 
 RUNS = ("postgresql", "mysql")
 
-CONNECTIONS = gauge("aftercare_database_connections",
-                    "Client connections to the server by state (active, idle, idle_in_transaction, "
-                    "idle_in_transaction_aborted, other), a count.", "state")
+CONNECTIONS = gauge(
+    "aftercare_database_connections",
+    "Client connections to the server by state (active, idle, idle_in_transaction, "
+    "idle_in_transaction_aborted, other), a count.",
+    "state",
+)
 MAX_CONNECTIONS = gauge(
     "aftercare_database_max_connections",
     "Client connections the server accepts for ordinary roles (max_connections minus the "
-    "slots reserved for superusers), a count.")
+    "slots reserved for superusers), a count.",
+)
 
-_PG_STATES = {"active": "active", "idle": "idle", "idle in transaction": "idle_in_transaction",
-              "idle in transaction (aborted)": "idle_in_transaction_aborted"}
+_PG_STATES = {
+    "active": "active",
+    "idle": "idle",
+    "idle in transaction": "idle_in_transaction",
+    "idle in transaction (aborted)": "idle_in_transaction_aborted",
+}
 
 _PG_MAX = """
 SELECT current_setting('max_connections')::int

@@ -1,4 +1,5 @@
 """Exception records: deadlocks, recovery conflicts, temporary files."""
+
 from __future__ import annotations
 
 from ..metrics import counter
@@ -10,19 +11,27 @@ RUNS = ("postgresql", "mysql")
 DEADLOCKS_TOTAL = counter(
     "aftercare_database_deadlocks_total",
     "Deadlocks detected by the server (one transaction was aborted each time), a count "
-    "(PostgreSQL: per database; MySQL: Innodb_deadlocks, server-wide with datname=\"\").",
-    "datname")
+    '(PostgreSQL: per database; MySQL: Innodb_deadlocks, server-wide with datname="").',
+    "datname",
+)
 CONFLICTS_TOTAL = counter(
     "aftercare_database_conflicts_total",
     "Queries cancelled on a PostgreSQL standby because of conflicts with recovery, a "
-    "count per database.", "datname")
+    "count per database.",
+    "datname",
+)
 TEMP_FILES_TOTAL = counter(
     "aftercare_database_temp_files_total",
     "Temporary files created by queries (sorts, hashes spilling to disk), a count "
-    "(MySQL: Created_tmp_files, server-wide with datname=\"\").", "datname")
+    '(MySQL: Created_tmp_files, server-wide with datname="").',
+    "datname",
+)
 TEMP_BYTES_TOTAL = counter(
     "aftercare_database_temp_bytes_total",
-    "Data written to temporary files by queries, in bytes (PostgreSQL only).", "datname")
+    "Data written to temporary files by queries, in bytes (PostgreSQL only).",
+    "datname",
+)
+
 
 def postgresql(cur, target, sink) -> None:
     for datname, *_, deadlocks, conflicts, temp_files, temp_bytes in stat_database(cur, target):

@@ -3,6 +3,7 @@
 Runs on the exporter's host, so it only means something when the exporter
 runs on the database host; it runs only for databases with ``data_path``.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,13 @@ RUNS = ("local",)
 
 FILESYSTEM_SIZE_BYTES = gauge(
     "aftercare_database_filesystem_size_bytes",
-    "Total size of the filesystem holding the configured data_path, in bytes.")
+    "Total size of the filesystem holding the configured data_path, in bytes.",
+)
 FILESYSTEM_FREE_BYTES = gauge(
     "aftercare_database_filesystem_free_bytes",
     "Free space on the filesystem holding the configured data_path that the database "
-    "server's (non-root) user can use, in bytes.")
+    "server's (non-root) user can use, in bytes.",
+)
 
 
 def applies(db) -> bool:

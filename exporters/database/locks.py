@@ -1,4 +1,5 @@
 """Performance: lock requests waiting right now."""
+
 from __future__ import annotations
 
 from ..metrics import gauge
@@ -8,7 +9,8 @@ RUNS = ("postgresql", "mysql")
 LOCKS_WAITING = gauge(
     "aftercare_database_locks_waiting",
     "Lock requests currently waiting for another transaction to release a lock, a count "
-    "(PostgreSQL: ungranted pg_locks; MySQL: InnoDB lock waits).")
+    "(PostgreSQL: ungranted pg_locks; MySQL: InnoDB lock waits).",
+)
 
 
 def postgresql(cur, target, sink) -> None:

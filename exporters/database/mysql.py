@@ -1,4 +1,5 @@
 """A MySQL/MariaDB target: one reused PyMySQL connection, read-only, with timeouts."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,11 @@ def global_status(cur, *names: str) -> dict[str, float]:
     """Named SHOW GLOBAL STATUS counters as numbers (absent ones omitted)."""
     cur.execute("SHOW GLOBAL STATUS")
     wanted = {n.lower(): n for n in names}
-    return {wanted[k.lower()]: float(v) for k, v in cur.fetchall()
-            if k.lower() in wanted and v not in (None, "")}
+    return {
+        wanted[k.lower()]: float(v)
+        for k, v in cur.fetchall()
+        if k.lower() in wanted and v not in (None, "")
+    }
 
 
 # InnoDB file-per-table tablespaces: readable with PROCESS alone, unlike
@@ -51,7 +55,7 @@ def table_sizes(cur, mariadb: bool) -> dict[str, dict[str, float]]:
         sizes.setdefault(schema, {})
     cur.execute(_MARIADB_TABLESPACES if mariadb else _MYSQL_TABLESPACES)
     for name, size in cur.fetchall():
-        if "/" not in name:                 # system, undo and temporary tablespaces
+        if "/" not in name:  # system, undo and temporary tablespaces
             continue
         schema, table = name.split("/", 1)
         schema, table = _decode(schema), _decode(_PARTITION.sub("", table))
@@ -68,8 +72,9 @@ class MysqlTarget(DatabaseTarget):
     mariadb = False
 
     def connect(self, timeout: float, database: str | None = None):
-        conn = driver.connect(self.db.dsn, self.db.password, max(1, math.ceil(timeout)),
-                              database=database)
+        conn = driver.connect(
+            self.db.dsn, self.db.password, max(1, math.ceil(timeout)), database=database
+        )
         try:
             self.mariadb = driver.limit_session(conn, timeout)
         except Exception:

@@ -1,5 +1,6 @@
 """PostgreSQL statistics views read once per scrape and shared by the
 collectors that need them (one round trip instead of one per collector)."""
+
 from __future__ import annotations
 
 _STAT_DATABASE = """

@@ -1,4 +1,5 @@
 """A PostgreSQL target: one reused connection, read-only, with timeouts."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ class PostgresTarget(DatabaseTarget):
             conn.close()
             if not self.retired:
                 home = self.connect(max(0.1, self.remaining()))
-                if self.retired:         # closed for good while we reconnected
+                if self.retired:  # closed for good while we reconnected
                     home.close()
                 else:
                     self.conn = home

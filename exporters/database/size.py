@@ -6,6 +6,7 @@ customer's server, for a figure that moves slowly.  It is read at most every
 ``REFRESH_SECONDS`` and repeated in between, which is plenty for capacity
 trends and days-until-full.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,8 @@ SIZE_BYTES = gauge(
     "(PostgreSQL: "
     "pg_database_size; MySQL: the sum of its tables' InnoDB files, or data and index length "
     "for other engines).",
-    "datname")
+    "datname",
+)
 
 _PG_SIZES = """
 SELECT datname, pg_database_size(oid)
@@ -51,7 +53,12 @@ def postgresql(cur, target, sink) -> None:
 
 
 def mysql(cur, target, sink) -> None:
-    sizes = _cached(target, lambda: [(datname, sum(tables.values())) for datname, tables
-                                     in table_sizes(cur, target.mariadb).items()])
+    sizes = _cached(
+        target,
+        lambda: [
+            (datname, sum(tables.values()))
+            for datname, tables in table_sizes(cur, target.mariadb).items()
+        ],
+    )
     for datname, size in sizes:
         sink.add(SIZE_BYTES, size, datname)

@@ -12,6 +12,7 @@ collector succeeds and says so with aftercare_database_statements_available 0.
 The member set is sticky (see topn.py), so the label sets stay put while the
 ranking shuffles.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,23 +27,36 @@ RUNS = ("postgresql", "mysql")
 STATEMENTS_AVAILABLE = gauge(
     "aftercare_database_statements_available",
     "1 if per-statement statistics can be read (pg_stat_statements, or performance_schema "
-    "on MySQL), 0 if the source is absent and the statement metrics are skipped.")
+    "on MySQL), 0 if the source is absent and the statement metrics are skipped.",
+)
 STATEMENT_SECONDS_TOTAL = counter(
     "aftercare_database_statement_seconds_total",
     "Total execution time of the statement, summed over its calls, in seconds (top-N "
-    "statements by this time).", "datname", "queryid")
+    "statements by this time).",
+    "datname",
+    "queryid",
+)
 STATEMENT_CALLS_TOTAL = counter(
     "aftercare_database_statement_calls_total",
-    "Times the statement was executed, a count (top-N statements).", "datname", "queryid")
+    "Times the statement was executed, a count (top-N statements).",
+    "datname",
+    "queryid",
+)
 STATEMENT_ROWS_TOTAL = counter(
     "aftercare_database_statement_rows_total",
     "Rows the statement returned or affected, a count (top-N statements).",
-    "datname", "queryid")
+    "datname",
+    "queryid",
+)
 
 STATEMENT_INFO = gauge(
     "aftercare_database_statement_info",
     "The normalised text of a top-N data statement (constants replaced, cut at 160 "
-    "characters), always 1; utility statements are not shown.", "datname", "queryid", "statement")
+    "characters), always 1; utility statements are not shown.",
+    "datname",
+    "queryid",
+    "statement",
+)
 
 _DATA_STATEMENT = re.compile(r"\s*\(?\s*(SELECT|INSERT|UPDATE|DELETE|WITH|MERGE|VALUES)\b", re.I)
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\$([A-Za-z_]*)\$.*?\$\1\$", re.S)
@@ -54,7 +68,7 @@ def shown_text(text: str | None) -> str | None:
     if not text or not _DATA_STATEMENT.match(text):
         return None
     text = " ".join(_QUOTED.sub("?", text).split())
-    return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT - 1] + "…"
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 
 _PG_AVAILABLE = """
@@ -85,8 +99,10 @@ LIMIT %s
 
 def _emit(rows, target, sink) -> None:
     n = target.db.top_tables
-    stats = {(datname, queryid): (seconds, calls, rws, text)
-             for datname, queryid, seconds, calls, rws, text in rows}
+    stats = {
+        (datname, queryid): (seconds, calls, rws, text)
+        for datname, queryid, seconds, calls, rws, text in rows
+    }
     memory = target.cache["statements"]
     keys = {"\t".join(k): k for k in stats}
     members = topn.choose(memory.get("members", []), {k: float(stats[keys[k]][0]) for k in keys}, n)
@@ -109,7 +125,7 @@ def postgresql(cur, target, sink) -> None:
         try:
             cur.execute(_PG_STATEMENTS, (target.db.top_tables + 200,))
         except psycopg2.errors.ObjectNotInPrerequisiteState:
-            available = False            # created but not in shared_preload_libraries
+            available = False  # created but not in shared_preload_libraries
     sink.add(STATEMENTS_AVAILABLE, 1 if available else 0)
     if available:
         _emit(cur.fetchall(), target, sink)

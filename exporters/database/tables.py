@@ -12,6 +12,7 @@ after the scrape (``target.defer``: the target's connection is closed first,
 so never two are open), one visit per scrape.  Between refreshes the last
 figures are repeated; ``..._tables_refresh_timestamp_seconds`` says how old.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,14 +35,16 @@ TABLE_SIZE_BYTES = gauge(
     "aftercare_database_table_size_bytes",
     "Disk space used by a table with its indexes, in bytes (PostgreSQL: with TOAST; "
     "MySQL: its InnoDB file), for the top-N tables of each database; "
-    "table=\"__other__\" holds all its other tables.",
-    "datname", "table")
-TABLES = gauge("aftercare_database_tables",
-               "User tables in the database, a count.", "datname")
+    'table="__other__" holds all its other tables.',
+    "datname",
+    "table",
+)
+TABLES = gauge("aftercare_database_tables", "User tables in the database, a count.", "datname")
 TABLES_REFRESH_TIMESTAMP_SECONDS = gauge(
     "aftercare_database_tables_refresh_timestamp_seconds",
     "When the table sizes of the database were last read, in seconds since the Unix epoch.",
-    "datname")
+    "datname",
+)
 
 _PG_DATABASES = "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
 
@@ -61,11 +64,11 @@ class _Memory:
 
     def __init__(self, target):
         self.path = target.state_file("tables.json")
-        self.members = topn.load(self.path)            # datname -> member tables
-        self.sizes: dict[str, dict[str, float]] = {}   # datname -> table -> bytes
-        self.read_at: dict[str, float] = {}            # datname -> monotonic time of last read
-        self.read_wall: dict[str, float] = {}          # datname -> epoch of last read
-        self.tried_at: dict[str, float] = {}           # datname -> monotonic time of last try
+        self.members = topn.load(self.path)  # datname -> member tables
+        self.sizes: dict[str, dict[str, float]] = {}  # datname -> table -> bytes
+        self.read_at: dict[str, float] = {}  # datname -> monotonic time of last read
+        self.read_wall: dict[str, float] = {}  # datname -> epoch of last read
+        self.tried_at: dict[str, float] = {}  # datname -> monotonic time of last try
 
     def due(self, datname: str, now: float) -> bool:
         return now - self.tried_at.get(datname, -1e18) >= REFRESH_SECONDS
@@ -97,8 +100,7 @@ class _Memory:
             rest = sum(sizes.values()) - sum(sizes[t] for t in members)
             sink.add(TABLE_SIZE_BYTES, rest, datname, topn.OTHER)
             sink.add(TABLES, len(sizes), datname)
-            sink.add(TABLES_REFRESH_TIMESTAMP_SECONDS,
-                     self.read_wall[datname], datname)
+            sink.add(TABLES_REFRESH_TIMESTAMP_SECONDS, self.read_wall[datname], datname)
 
 
 def _memory(target) -> _Memory:
@@ -126,8 +128,10 @@ def _visit(target, memory: _Memory, datname: str, n: int) -> None:
         with target.visit(datname) as cur:
             changed = memory.store(datname, _read_pg(cur), n)
     except Exception as err:  # one unreadable database must not hide the others' tables
-        log.warning("cannot read table sizes", extra={"target": target.name, "datname": datname,
-                                                      "err": safe_error(err)})
+        log.warning(
+            "cannot read table sizes",
+            extra={"target": target.name, "datname": datname, "err": safe_error(err)},
+        )
         return
     if changed:
         topn.save(memory.path, memory.members)
@@ -145,10 +149,14 @@ def postgresql(cur, target, sink) -> None:
             changed |= memory.store(target.home, _read_pg(cur), n)
         except psycopg2.errors.LockNotAvailable:
             memory.tried_at[target.home] = now
-            log.warning("table sizes kept: a table is locked", extra={"target": target.name,
-                                                                     "datname": target.home})
-    due = sorted((d for d in datnames - {target.home} if memory.due(d, now)),
-                 key=lambda d: (memory.tried_at.get(d, -1e18), d))
+            log.warning(
+                "table sizes kept: a table is locked",
+                extra={"target": target.name, "datname": target.home},
+            )
+    due = sorted(
+        (d for d in datnames - {target.home} if memory.due(d, now)),
+        key=lambda d: (memory.tried_at.get(d, -1e18), d),
+    )
     if due:
         memory.tried_at[due[0]] = now
         target.defer(lambda: _visit(target, memory, due[0], n))
@@ -161,8 +169,11 @@ def mysql(cur, target, sink) -> None:
     memory = _memory(target)
     now = time.monotonic()
     if not memory.tried_at or any(memory.due(d, now) for d in memory.tried_at):
-        by_schema = {schema: tables for schema, tables in table_sizes(cur, target.mariadb).items()
-                     if schema not in _MYSQL_SYSTEM}
+        by_schema = {
+            schema: tables
+            for schema, tables in table_sizes(cur, target.mariadb).items()
+            if schema not in _MYSQL_SYSTEM
+        }
         changed = memory.forget_all_but(set(by_schema))
         for schema, sizes in by_schema.items():
             changed |= memory.store(schema, sizes, target.db.top_tables)

@@ -4,6 +4,7 @@ pg_tablespace_size walks every file of the tablespace, as long as all the
 pg_database_size calls together, for a figure that moves slowly: it is read
 at most every ``REFRESH_SECONDS`` and repeated in between.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,7 +18,9 @@ RUNS = ("postgresql",)
 TABLESPACE_SIZE_BYTES = gauge(
     "aftercare_database_tablespace_size_bytes",
     "Disk space used by each PostgreSQL tablespace (pg_tablespace_size, read at most every "
-    "5 minutes), in bytes.", "tablespace")
+    "5 minutes), in bytes.",
+    "tablespace",
+)
 
 _PG_TABLESPACES = "SELECT spcname, pg_tablespace_size(oid) FROM pg_tablespace"
 

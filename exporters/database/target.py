@@ -7,6 +7,7 @@ A collector (collector.py) runs ``postgresql(cur, target, sink)`` or
 filesystem of the data path).  One whose ``applies(db)`` returns False for a
 database is not run for it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,8 @@ import os
 import threading
 import time
 from abc import abstractmethod
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config import Database
 from ..metrics import LOG_NAME, Sink
@@ -28,7 +30,7 @@ class ConnectionLost(Exception):
 
 
 class DatabaseTarget(Target):
-    engine: str = ""                 # postgresql | mysql: the collector function's name
+    engine: str = ""  # postgresql | mysql: the collector function's name
 
     def __init__(self, system: str, db: Database, collectors: dict, state_dir: str):
         super().__init__(system, db.name, db.timeout)
@@ -37,12 +39,12 @@ class DatabaseTarget(Target):
         self.collectors = tuple(self.enabled)
         self.state_dir = os.path.join(state_dir, "database", system)
         self.cache: dict[str, dict] = {name: {} for name in self.enabled}
-        self.deadline = 0.0          # monotonic time the current collection should end by
+        self.deadline = 0.0  # monotonic time the current collection should end by
         self.conn = None
         self.busy = threading.Lock()  # held by a collection and by the work it leaves behind
         self.deferred: list[Callable[[], None]] = []
         self.retired = False
-        self.memo: dict = {}           # views read once per scrape (pgviews.py)
+        self.memo: dict = {}  # views read once per scrape (pgviews.py)
 
     # --- engine specifics ---------------------------------------------------
 
@@ -88,8 +90,9 @@ class DatabaseTarget(Target):
         if not jobs:
             self.busy.release()
             return
-        threading.Thread(target=self._follow_up, args=(jobs, timeout), daemon=True,
-                         name=f"follow-up-{self.name}").start()
+        threading.Thread(
+            target=self._follow_up, args=(jobs, timeout), daemon=True, name=f"follow-up-{self.name}"
+        ).start()
 
     def _follow_up(self, jobs: list[Callable[[], None]], timeout: float) -> None:
         try:
@@ -98,7 +101,9 @@ class DatabaseTarget(Target):
                 try:
                     job()
                 except Exception as err:  # the job's failure shows in its own metrics next time
-                    log.warning("follow-up failed", extra={"target": self.name, "err": repr(err)[:200]})
+                    log.warning(
+                        "follow-up failed", extra={"target": self.name, "err": repr(err)[:200]}
+                    )
         finally:
             self.busy.release()
 

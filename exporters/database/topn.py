@@ -4,6 +4,7 @@ A member stays a member until it disappears or an outsider grows clearly
 larger than the smallest member (by ``margin``); free places go to the
 largest outsiders.  Ties break on the name, so the choice is deterministic.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ def choose(members: list[str], values: dict[str, float], n: int, margin: float =
     outsiders = sorted((k for k in values if k not in kept), key=lambda k: (-values[k], k))
     while len(kept) < n and outsiders:
         kept.append(outsiders.pop(0))
-    for candidate in outsiders:          # largest first: at most n swaps
+    for candidate in outsiders:  # largest first: at most n swaps
         if not kept:
             break
         smallest = min(kept, key=lambda m: (values[m], m))
@@ -45,7 +46,9 @@ def load(path: str) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as err:
-        log.warning("ignoring unreadable top-N state", extra={"path": path, "err": type(err).__name__})
+        log.warning(
+            "ignoring unreadable top-N state", extra={"path": path, "err": type(err).__name__}
+        )
         return {}
     if not isinstance(data, dict):
         return {}

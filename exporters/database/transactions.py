@@ -1,4 +1,5 @@
 """Performance: committed and rolled-back transactions."""
+
 from __future__ import annotations
 
 from ..metrics import counter
@@ -10,11 +11,16 @@ RUNS = ("postgresql", "mysql")
 COMMITS_TOTAL = counter(
     "aftercare_database_commits_total",
     "Transactions committed, a count (PostgreSQL: per database, xact_commit; MySQL: "
-    "server-wide Handler_commit with datname=\"\").", "datname")
+    'server-wide Handler_commit with datname="").',
+    "datname",
+)
 ROLLBACKS_TOTAL = counter(
     "aftercare_database_rollbacks_total",
     "Transactions rolled back, a count (PostgreSQL: per database, xact_rollback; MySQL: "
-    "server-wide Handler_rollback with datname=\"\").", "datname")
+    'server-wide Handler_rollback with datname="").',
+    "datname",
+)
+
 
 def postgresql(cur, target, sink) -> None:
     for datname, commits, rollbacks, *_ in stat_database(cur, target):

@@ -1,4 +1,5 @@
 """Performance: when the server started, and what it is."""
+
 from __future__ import annotations
 
 from ..metrics import gauge
@@ -7,11 +8,14 @@ RUNS = ("postgresql", "mysql")
 
 START_TIMESTAMP_SECONDS = gauge(
     "aftercare_database_start_timestamp_seconds",
-    "When the database server started, in seconds since the Unix epoch (server clock).")
+    "When the database server started, in seconds since the Unix epoch (server clock).",
+)
 VERSION_INFO = gauge(
     "aftercare_database_version_info",
     "Always 1; the labels say the server's engine (postgresql, mysql, mariadb) and version.",
-    "engine", "version")
+    "engine",
+    "version",
+)
 
 _PG_UPTIME = """
 SELECT extract(epoch FROM pg_postmaster_start_time()), current_setting('server_version')

@@ -4,6 +4,7 @@ PyMySQL (pure Python) rather than mysqlclient: it installs from a wheel with
 no C compiler or libmysqlclient headers on the monitoring host, and it has
 per-socket connect/read/write timeouts, which is what bounds a hung server.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,23 +14,33 @@ APPLICATION_NAME = "aftercare-exporter"
 
 # MySQL client/server error codes
 ACCESS_DENIED = {1044, 1045, 1049, 1251, 1698}  # bad login, unknown database, plugin refused
-CANNOT_CONNECT = {2002, 2003, 2006, 2013}       # cannot connect, gone away, lost
+CANNOT_CONNECT = {2002, 2003, 2006, 2013}  # cannot connect, gone away, lost
 
-_DNS_TEXTS = ("name or service not known", "nodename nor servname",
-              "temporary failure in name resolution")
+_DNS_TEXTS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+)
 
 
-def connect(dsn, password, timeout: float, *, database: str | None = None,
-            default_user: str = ""):
+def connect(dsn, password, timeout: float, *, database: str | None = None, default_user: str = ""):
     """A connection to ``dsn`` (an exporters.config.Dsn), autocommit, each socket
     operation bounded by ``timeout`` seconds."""
-    import pymysql                  # imported on first use: it pulls in cryptography (~18 MB)
+    import pymysql  # imported on first use: it pulls in cryptography (~18 MB)
+
     return pymysql.connect(
-        host=dsn.host, port=dsn.port or 3306, user=dsn.user or default_user,
+        host=dsn.host,
+        port=dsn.port or 3306,
+        user=dsn.user or default_user,
         password=password.reveal() if password else "",
-        database=database or dsn.database, charset="utf8mb4", autocommit=True,
-        connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
-        program_name=APPLICATION_NAME)
+        database=database or dsn.database,
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        write_timeout=timeout,
+        program_name=APPLICATION_NAME,
+    )
 
 
 def limit_session(conn, timeout: float) -> bool:

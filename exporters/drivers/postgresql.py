@@ -1,4 +1,5 @@
 """PostgreSQL through psycopg2: a read-only, autocommit connection bounded by timeouts."""
+
 from __future__ import annotations
 
 import math
@@ -6,30 +7,43 @@ import sys
 
 APPLICATION_NAME = "aftercare-exporter"
 
-_AUTH_TEXTS = ("authentication failed", "no pg_hba.conf entry", "password", "does not exist",
-               "permission denied")
+_AUTH_TEXTS = (
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "password",
+    "does not exist",
+    "permission denied",
+)
 _DNS_TEXTS = ("could not translate host name", "name or service not known")
 _TIMEOUT_TEXTS = ("timeout expired", "timed out", "statement timeout")
 
 
-def connect(dsn, password, timeout: float, *, database: str | None = None,
-            default_user: str | None = None):
+def connect(
+    dsn, password, timeout: float, *, database: str | None = None, default_user: str | None = None
+):
     """A connection to ``dsn`` (an exporters.config.Dsn) whose every wait, from the TCP
     handshake to a statement or a lock, ends within about ``timeout`` seconds."""
-    import psycopg2                 # imported on first use: a probe-only exporter stays small
+    import psycopg2  # imported on first use: a probe-only exporter stays small
+
     ms = max(100, int(timeout * 1000))
     kwargs = dict(dsn.params)
     kwargs.update(
-        host=dsn.host, port=dsn.port or 5432, user=dsn.user or default_user,
+        host=dsn.host,
+        port=dsn.port or 5432,
+        user=dsn.user or default_user,
         dbname=database or dsn.database or "postgres",
         # libpq's minimum is 2 s; the caller stops waiting at the timeout anyway
         connect_timeout=max(2, math.ceil(timeout)),
         application_name=APPLICATION_NAME,
         options=f"-c statement_timeout={ms} -c lock_timeout={ms} "
-                f"-c idle_in_transaction_session_timeout={max(ms, 10000)} "
-                "-c default_transaction_read_only=on",
-        keepalives=1, keepalives_idle=max(1, int(timeout)), keepalives_interval=1,
-        keepalives_count=3, tcp_user_timeout=ms)
+        f"-c idle_in_transaction_session_timeout={max(ms, 10000)} "
+        "-c default_transaction_read_only=on",
+        keepalives=1,
+        keepalives_idle=max(1, int(timeout)),
+        keepalives_interval=1,
+        keepalives_count=3,
+        tcp_user_timeout=ms,
+    )
     if password:
         kwargs["password"] = password.reveal()
     conn = psycopg2.connect(**kwargs)
@@ -48,8 +62,7 @@ def classify(err: BaseException) -> str:
         return "auth"
     if "ssl" in text:
         return "tls"
-    if _is_operational(err) and ("connect" in text or "refused" in text
-                                 or "server closed" in text):
+    if _is_operational(err) and ("connect" in text or "refused" in text or "server closed" in text):
         return "connect"
     return "error"
 

@@ -6,18 +6,19 @@ SQL query on a table the job writes itself, and the outbox directory's
 backlog.  The deadline is the job's next scheduled start after its last
 success, read in the system's time zone, plus max_duration and grace.
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..config import Config, Exchange, System
 from ..metrics import LOG_NAME, Sink, counter, gauge, metrics_in
 from ..runtime import Area, Target
+from ..schedule import deadline
 from .evidence import Evidence
 from .outbox import backlog
-from ..schedule import deadline
 from .sql import SqlSource
 from .state import RunStore
 
@@ -25,53 +26,76 @@ log = logging.getLogger(LOG_NAME)
 
 LAST_RUN_TIMESTAMP_SECONDS = gauge(
     "aftercare_exchange_last_run_timestamp_seconds",
-    "Unix time the job's last finished run ended, successful or not.")
+    "Unix time the job's last finished run ended, successful or not.",
+)
 LAST_RUN_SUCCESS = gauge(
     "aftercare_exchange_last_run_success",
-    "1 if the job's last finished run succeeded (exit code 0 or a success status), 0 if it failed.")
-LAST_SUCCESS_TIMESTAMP_SECONDS = gauge("aftercare_exchange_last_success_timestamp_seconds",
-                                       "Unix time the job's last successful run ended.")
-LAST_DURATION_SECONDS = gauge("aftercare_exchange_last_duration_seconds",
-                              "Seconds the job's last finished run took.")
-LAST_RECORDS = gauge("aftercare_exchange_last_records",
-                     "Records the job's last finished run reported exchanging.")
+    "1 if the job's last finished run succeeded (exit code 0 or a success status), 0 if it failed.",
+)
+LAST_SUCCESS_TIMESTAMP_SECONDS = gauge(
+    "aftercare_exchange_last_success_timestamp_seconds",
+    "Unix time the job's last successful run ended.",
+)
+LAST_DURATION_SECONDS = gauge(
+    "aftercare_exchange_last_duration_seconds", "Seconds the job's last finished run took."
+)
+LAST_RECORDS = gauge(
+    "aftercare_exchange_last_records", "Records the job's last finished run reported exchanging."
+)
 DEADLINE_TIMESTAMP_SECONDS = gauge(
     "aftercare_exchange_deadline_timestamp_seconds",
     "Unix time by which the job's next success is due: its next scheduled start after "
     "the last success (system time zone) plus max_duration and grace. Overdue when time() "
-    "is past it.")
-RUNNING = gauge("aftercare_exchange_running",
-                "Number of runs of the job in progress now (more than 1: concurrent runs).")
+    "is past it.",
+)
+RUNNING = gauge(
+    "aftercare_exchange_running",
+    "Number of runs of the job in progress now (more than 1: concurrent runs).",
+)
 RUNNING_SINCE_TIMESTAMP_SECONDS = gauge(
     "aftercare_exchange_running_since_timestamp_seconds",
-    "Unix time the oldest run in progress started (only while one runs).")
+    "Unix time the oldest run in progress started (only while one runs).",
+)
 RUNS_TOTAL = counter(
     "aftercare_exchange_runs_total",
     "Finished runs of the job recorded by aftercare-job, by result (success, failure; a run "
-    "whose process died without finishing counts as a failure).", "result")
+    "whose process died without finishing counts as a failure).",
+    "result",
+)
 CONCURRENT_RUNS_TOTAL = counter(
     "aftercare_exchange_concurrent_runs_total",
-    "Runs of the job that started while another run of it was still in progress.")
+    "Runs of the job that started while another run of it was still in progress.",
+)
 RECORDS_TOTAL = counter(
     "aftercare_exchange_records_total",
-    "Records exchanged by all recorded runs of the job, as the job reported them.")
-BACKLOG_FILES = gauge("aftercare_exchange_backlog_files",
-                      "Files waiting in the job's outbox directory (matching its pattern).")
+    "Records exchanged by all recorded runs of the job, as the job reported them.",
+)
+BACKLOG_FILES = gauge(
+    "aftercare_exchange_backlog_files",
+    "Files waiting in the job's outbox directory (matching its pattern).",
+)
 BACKLOG_OLDEST_AGE_SECONDS = gauge(
     "aftercare_exchange_backlog_oldest_age_seconds",
     "Age in seconds (from modification time) of the oldest file waiting in the outbox; "
-    "0 when empty.")
+    "0 when empty.",
+)
 
 
 class ExchangeTarget(Target):
-    def __init__(self, system: System, job: Exchange, state_dir: str, timeout: float,
-                 databases: dict):
+    def __init__(
+        self, system: System, job: Exchange, state_dir: str, timeout: float, databases: dict
+    ):
         super().__init__(system.name, job.name, timeout)
         self.job, self.timezone = job, system.timezone
         self.store = RunStore(state_dir, system.name, job.name)
-        self.sql = SqlSource(databases[job.query.database], job.query.sql, system.timezone) \
-            if job.query else None
-        self.collectors = ("state",) + (("sql",) if job.query else ()) + (("outbox",) if job.outbox else ())
+        self.sql = (
+            SqlSource(databases[job.query.database], job.query.sql, system.timezone)
+            if job.query
+            else None
+        )
+        self.collectors = (
+            ("state",) + (("sql",) if job.query else ()) + (("outbox",) if job.outbox else ())
+        )
         self._watch_start: float | None = None
 
     def collect(self, sink: Sink, timeout: float) -> None:
@@ -91,7 +115,9 @@ class ExchangeTarget(Target):
                 evidence.success(row["last_success"])
                 if row["last_run"] is not None:
                     evidence.run(row["last_run"], row["ok"], row["duration"], row["records"])
-                elif row["ok"] is not False:    # no last_run column: the last success was the last run
+                elif (
+                    row["ok"] is not False
+                ):  # no last_run column: the last success was the last run
                     evidence.run(row["last_success"], True, row["duration"], row["records"])
             complete &= sink.collectors["sql"].success
         self._emit(sink, evidence, now, complete)
@@ -110,8 +136,7 @@ class ExchangeTarget(Target):
         sink.add(RECORDS_TOTAL, s.records)
         sink.add(RUNNING, len(snap.running))
         if snap.running:
-            sink.add(RUNNING_SINCE_TIMESTAMP_SECONDS,
-                     min(m.start for m in snap.running))
+            sink.add(RUNNING_SINCE_TIMESTAMP_SECONDS, min(m.start for m in snap.running))
 
     def _emit(self, sink: Sink, ev: Evidence, now: float, complete: bool) -> None:
         if ev.last_run is not None:
@@ -130,9 +155,12 @@ class ExchangeTarget(Target):
             if self._watch_start is None:
                 self._watch_start = self.store.first_seen(now)
             allowance = (self.job.max_duration or 0.0) + self.job.grace
-            sink.add(DEADLINE_TIMESTAMP_SECONDS,
-                     deadline(self.job.schedule, self.timezone, ev.last_success, self._watch_start,
-                              allowance))
+            sink.add(
+                DEADLINE_TIMESTAMP_SECONDS,
+                deadline(
+                    self.job.schedule, self.timezone, ev.last_success, self._watch_start, allowance
+                ),
+            )
 
     def close(self) -> None:
         if self.sql:
@@ -148,5 +176,6 @@ class ExchangeArea(Area):
         for system in config.systems:
             databases = {d.name: d for d in system.databases}
             for job in system.exchange:
-                yield ExchangeTarget(system, job, config.defaults.state_dir, config.defaults.timeout,
-                                     databases)
+                yield ExchangeTarget(
+                    system, job, config.defaults.state_dir, config.defaults.timeout, databases
+                )

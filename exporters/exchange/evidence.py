@@ -1,4 +1,5 @@
 """What the evidence sources of one job say, merged: the newest word wins."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,14 +7,19 @@ from dataclasses import dataclass
 
 @dataclass
 class Evidence:
-    last_run: float | None = None          # when the last finished run ended
+    last_run: float | None = None  # when the last finished run ended
     last_run_ok: bool | None = None
     last_duration: float | None = None
     last_records: int | None = None
-    last_success: float | None = None      # when the last successful run ended
+    last_success: float | None = None  # when the last successful run ended
 
-    def run(self, end: float | None, ok: bool | None, duration: float | None = None,
-            records: int | None = None) -> None:
+    def run(
+        self,
+        end: float | None,
+        ok: bool | None,
+        duration: float | None = None,
+        records: int | None = None,
+    ) -> None:
         """A finished run seen by one source; kept if it is the newest so far."""
         if end is None or (self.last_run is not None and end < self.last_run):
             return

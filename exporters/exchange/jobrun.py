@@ -6,6 +6,7 @@ read on the way.  Recording never stands between the job and its work: if
 the run store cannot be written the job still runs, a warning goes to
 stderr, and the job's exit code is returned either way.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ import time
 from .state import Run, RunStore, StateError
 
 RECORDS_LINE = re.compile(rb"^AFTERCARE_RECORDS=(\d+)\s*$")
-MAX_LINE = 4096                     # longer stdout lines are passed on, not scanned
+MAX_LINE = 4096  # longer stdout lines are passed on, not scanned
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -37,7 +38,7 @@ class RecordsScanner:
         lines = (self.pending + chunk).split(b"\n")
         self.pending = lines.pop()
         if len(self.pending) > MAX_LINE:
-            self.pending = b"\0"          # poison: this long line is not a records line
+            self.pending = b"\0"  # poison: this long line is not a records line
         for line in lines:
             self._line(line)
 
@@ -83,7 +84,7 @@ def _pump(stream, scanner: RecordsScanner) -> None:
             out.write(chunk)
             out.flush()
         except (BrokenPipeError, OSError):
-            pass                          # our stdout went away: keep draining the job's
+            pass  # our stdout went away: keep draining the job's
         scanner.feed(chunk)
     scanner.close()
 
@@ -101,8 +102,10 @@ def run_job(store: RunStore | None, command: list[str], records_file: str | None
         try:
             marker, concurrent = store.begin(os.getpid(), started, warn)
         except (OSError, StateError) as err:
-            warn(f"cannot record the start of this run in {store.dir}: "
-                 f"{getattr(err, 'strerror', None) or err}; the job runs unrecorded")
+            warn(
+                f"cannot record the start of this run in {store.dir}: "
+                f"{getattr(err, 'strerror', None) or err}; the job runs unrecorded"
+            )
             store = None
 
     scanner = RecordsScanner()
@@ -111,7 +114,9 @@ def run_job(store: RunStore | None, command: list[str], records_file: str | None
     except OSError as err:
         # as a shell would: 127 not found, 126 found but not runnable
         code = 127 if isinstance(err, FileNotFoundError) else 126
-        print(f"aftercare-job: cannot run {command[0]}: {err.strerror}", file=sys.stderr, flush=True)
+        print(
+            f"aftercare-job: cannot run {command[0]}: {err.strerror}", file=sys.stderr, flush=True
+        )
         _finish(store, marker, Run(started, time.time(), code, None, concurrent))
         return code
 
@@ -148,5 +153,7 @@ def _finish(store: RunStore | None, marker, run: Run) -> None:
     try:
         store.finish(marker, run, warn)
     except (OSError, StateError) as err:
-        warn(f"cannot record the end of this run in {store.dir}: "
-             f"{getattr(err, 'strerror', None) or err}")
+        warn(
+            f"cannot record the end of this run in {store.dir}: "
+            f"{getattr(err, 'strerror', None) or err}"
+        )

@@ -1,4 +1,5 @@
 """The outbox (or inbox) backlog: files waiting to be sent or picked up."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -19,7 +20,7 @@ def backlog(outbox: Outbox, now: float) -> tuple[int, float]:
                     continue
                 mtime = entry.stat().st_mtime
             except FileNotFoundError:
-                continue                    # sent while we looked
+                continue  # sent while we looked
             count += 1
             oldest = mtime if oldest is None else min(oldest, mtime)
     return count, (max(0.0, now - oldest) if oldest is not None else 0.0)

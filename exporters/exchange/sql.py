@@ -13,10 +13,12 @@ some of these columns, found by name:
 
 A timestamp without a time zone is read in the system's time zone.
 """
+
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
+from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -79,17 +81,27 @@ def read_row(columns: list[str], row, timezone: str) -> dict:
     """The query's first row as evidence fields."""
     names = [c.lower() for c in columns]
     if "last_success" not in names:
-        raise QueryError(f"the query must return a column named last_success "
-                         f"(it returned: {', '.join(names) or 'none'})")
+        raise QueryError(
+            f"the query must return a column named last_success "
+            f"(it returned: {', '.join(names) or 'none'})"
+        )
     if row is None:
-        return {"last_success": None, "last_run": None, "ok": None, "records": None, "duration": None}
+        return {
+            "last_success": None,
+            "last_run": None,
+            "ok": None,
+            "records": None,
+            "duration": None,
+        }
     values = dict(zip(names, row, strict=True))
     records = to_number(values.get("records"), "records")
-    return {"last_success": to_epoch(values.get("last_success"), timezone),
-            "last_run": to_epoch(values.get("last_run"), timezone),
-            "ok": to_ok(values.get("status")),
-            "records": None if records is None else int(records),
-            "duration": to_number(values.get("duration"), "duration")}
+    return {
+        "last_success": to_epoch(values.get("last_success"), timezone),
+        "last_run": to_epoch(values.get("last_run"), timezone),
+        "ok": to_ok(values.get("status")),
+        "records": None if records is None else int(records),
+        "duration": to_number(values.get("duration"), "duration"),
+    }
 
 
 class SqlSource:
@@ -104,30 +116,46 @@ class SqlSource:
         password = self.db.password.reveal() if self.db.password else None
         if self.db.type == "postgresql":
             import psycopg2
+
             ms = int(timeout * 1000)
             kwargs: dict[str, Any] = dict(dsn.params)
-            kwargs.update(host=dsn.host, port=dsn.port or 5432, user=dsn.user,
-                          dbname=dsn.database or "postgres", connect_timeout=max(2, math.ceil(timeout)),
-                          application_name="aftercare-exporter",
-                          options=f"-c statement_timeout={ms} -c lock_timeout={ms} "
-                                  "-c default_transaction_read_only=on")
+            kwargs.update(
+                host=dsn.host,
+                port=dsn.port or 5432,
+                user=dsn.user,
+                dbname=dsn.database or "postgres",
+                connect_timeout=max(2, math.ceil(timeout)),
+                application_name="aftercare-exporter",
+                options=f"-c statement_timeout={ms} -c lock_timeout={ms} "
+                "-c default_transaction_read_only=on",
+            )
             if password:
                 kwargs["password"] = password
             conn = psycopg2.connect(**kwargs)
             conn.autocommit = True
             return conn
         import pymysql
-        conn = pymysql.connect(host=dsn.host, port=dsn.port or 3306, user=dsn.user or "",
-                               password=password or "", database=dsn.database,
-                               connect_timeout=max(1, math.ceil(timeout)),
-                               read_timeout=max(1, math.ceil(timeout)), autocommit=True)
+
+        conn = pymysql.connect(
+            host=dsn.host,
+            port=dsn.port or 3306,
+            user=dsn.user or "",
+            password=password or "",
+            database=dsn.database,
+            connect_timeout=max(1, math.ceil(timeout)),
+            read_timeout=max(1, math.ceil(timeout)),
+            autocommit=True,
+        )
         with conn.cursor() as cur:
             cur.execute("SET SESSION TRANSACTION READ ONLY")
         return conn
 
     def fetch(self, timeout: float) -> dict:
-        if self.conn is None or getattr(self.conn, "closed", False) or (
-                self.db.type == "mysql" and not self.conn.open):
+        if (
+            self.conn is None
+            or getattr(self.conn, "closed", False)
+            or (self.db.type == "mysql" and not self.conn.open)
+        ):
             self.conn = self._connect(timeout)
         conn = self.conn
         try:
@@ -138,7 +166,7 @@ class SqlSource:
         except QueryError:
             raise
         except Exception:
-            self.close()                 # a fresh connection next time
+            self.close()  # a fresh connection next time
             raise
         return read_row(columns, row, self.timezone)
 

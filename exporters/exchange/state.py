@@ -16,6 +16,7 @@ concurrent.  A marker whose process is gone (killed, OOM, reboot) is a run
 that never finished: the exporter counts it as a failure at once, and the
 next run moves it into the summary as an interrupted failure.
 """
+
 from __future__ import annotations
 
 import errno
@@ -31,8 +32,8 @@ from pathlib import Path
 from ..statefile import write_atomic
 
 VERSION = 1
-HISTORY = 20             # finished runs kept in summary.json for people reading it
-LOCK_WAIT = 10.0         # seconds a writer waits for the lock before giving up
+HISTORY = 20  # finished runs kept in summary.json for people reading it
+LOCK_WAIT = 10.0  # seconds a writer waits for the lock before giving up
 
 
 class StateError(Exception):
@@ -57,22 +58,32 @@ class Run:
         return None if self.end is None else max(0.0, self.end - self.start)
 
     def to_json(self) -> dict:
-        return {"start": self.start, "end": self.end, "duration": self.duration,
-                "exit_code": self.exit_code, "records": self.records, "result": self.result,
-                "concurrent": self.concurrent, "interrupted": self.interrupted}
+        return {
+            "start": self.start,
+            "end": self.end,
+            "duration": self.duration,
+            "exit_code": self.exit_code,
+            "records": self.records,
+            "result": self.result,
+            "concurrent": self.concurrent,
+            "interrupted": self.interrupted,
+        }
 
     @classmethod
-    def from_json(cls, raw) -> "Run":
+    def from_json(cls, raw) -> Run:
         if not isinstance(raw, dict) or not _number(raw.get("start")):
             raise ValueError("a run needs a numeric start")
         for key in ("end", "exit_code", "records"):
             if raw.get(key) is not None and not _number(raw[key]):
                 raise ValueError(f"a run's {key} must be a number")
-        return cls(start=float(raw["start"]),
-                   end=None if raw.get("end") is None else float(raw["end"]),
-                   exit_code=None if raw.get("exit_code") is None else int(raw["exit_code"]),
-                   records=None if raw.get("records") is None else int(raw["records"]),
-                   concurrent=bool(raw.get("concurrent")), interrupted=bool(raw.get("interrupted")))
+        return cls(
+            start=float(raw["start"]),
+            end=None if raw.get("end") is None else float(raw["end"]),
+            exit_code=None if raw.get("exit_code") is None else int(raw["exit_code"]),
+            records=None if raw.get("records") is None else int(raw["records"]),
+            concurrent=bool(raw.get("concurrent")),
+            interrupted=bool(raw.get("interrupted")),
+        )
 
 
 def _ended(run: Run) -> float:
@@ -101,43 +112,58 @@ class Summary:
         self.records += run.records or 0
         if run.end is not None and (self.last_run is None or run.end >= _ended(self.last_run)):
             self.last_run = run
-        if run.result == "success" and (self.last_success is None
-                                        or _ended(run) >= _ended(self.last_success)):
+        if run.result == "success" and (
+            self.last_success is None or _ended(run) >= _ended(self.last_success)
+        ):
             self.last_success = run
         self.history = (self.history + [run])[-HISTORY:]
 
     def to_json(self) -> dict:
-        return {"version": VERSION,
-                "runs": {"success": self.successes, "failure": self.failures},
-                "concurrent_runs": self.concurrent, "interrupted_runs": self.interrupted,
-                "records": self.records,
-                "last_run": self.last_run.to_json() if self.last_run else None,
-                "last_success": self.last_success.to_json() if self.last_success else None,
-                "history": [r.to_json() for r in self.history]}
+        return {
+            "version": VERSION,
+            "runs": {"success": self.successes, "failure": self.failures},
+            "concurrent_runs": self.concurrent,
+            "interrupted_runs": self.interrupted,
+            "records": self.records,
+            "last_run": self.last_run.to_json() if self.last_run else None,
+            "last_success": self.last_success.to_json() if self.last_success else None,
+            "history": [r.to_json() for r in self.history],
+        }
 
     @classmethod
-    def from_json(cls, raw) -> "Summary":
+    def from_json(cls, raw) -> Summary:
         if not isinstance(raw, dict) or raw.get("version") != VERSION:
             raise ValueError(f"expected a mapping with version {VERSION}")
         runs = raw.get("runs")
-        counts = [runs.get("success") if isinstance(runs, dict) else None,
-                  runs.get("failure") if isinstance(runs, dict) else None,
-                  raw.get("concurrent_runs", 0), raw.get("interrupted_runs", 0), raw.get("records", 0)]
+        counts = [
+            runs.get("success") if isinstance(runs, dict) else None,
+            runs.get("failure") if isinstance(runs, dict) else None,
+            raw.get("concurrent_runs", 0),
+            raw.get("interrupted_runs", 0),
+            raw.get("records", 0),
+        ]
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
             raise ValueError("counters must be non-negative integers")
         history = raw.get("history") or []
         if not isinstance(history, list):
             raise ValueError("history must be a list")
         successes, failures, concurrent, interrupted, records = counts
-        return cls(successes, failures, concurrent, interrupted, records,
-                   last_run=Run.from_json(raw["last_run"]) if raw.get("last_run") else None,
-                   last_success=Run.from_json(raw["last_success"]) if raw.get("last_success") else None,
-                   history=[Run.from_json(r) for r in history])
+        return cls(
+            successes,
+            failures,
+            concurrent,
+            interrupted,
+            records,
+            last_run=Run.from_json(raw["last_run"]) if raw.get("last_run") else None,
+            last_success=Run.from_json(raw["last_success"]) if raw.get("last_success") else None,
+            history=[Run.from_json(r) for r in history],
+        )
 
 
 @dataclass
 class Marker:
     """A run in progress, as its ``running/*.json`` file says."""
+
     path: Path
     pid: int
     start: float
@@ -146,16 +172,17 @@ class Marker:
 
     def alive(self) -> bool:
         if self.host != socket.gethostname():
-            return True               # another host's run: cannot check, trust the marker
+            return True  # another host's run: cannot check, trust the marker
         return process_alive(self.pid, self.proc_start)
 
 
 @dataclass
 class Snapshot:
     """What the exporter reads: the summary plus the runs in progress or lost."""
+
     summary: Summary
     running: list[Marker]
-    lost: list[Marker]                # markers of processes that died mid-run
+    lost: list[Marker]  # markers of processes that died mid-run
 
 
 def _number(value) -> bool:
@@ -178,7 +205,7 @@ def process_alive(pid: int, proc_start: str | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        pass                          # exists, owned by someone else
+        pass  # exists, owned by someone else
     if proc_start is not None:
         now = process_start_ticks(pid)
         return now is None or now == proc_start
@@ -207,7 +234,7 @@ class RunStore:
             try:
                 fd = os.open(self.lock_path, os.O_RDONLY)
             except FileNotFoundError:
-                yield                  # no writer ever ran: nothing to guard
+                yield  # no writer ever ran: nothing to guard
                 return
         try:
             until = time.monotonic() + wait
@@ -217,7 +244,9 @@ class RunStore:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= until:
-                        raise StateError(f"{self.lock_path}: still locked after {wait:g}s") from None
+                        raise StateError(
+                            f"{self.lock_path}: still locked after {wait:g}s"
+                        ) from None
                     time.sleep(0.01)
             yield
         finally:
@@ -244,14 +273,28 @@ class RunStore:
         for path in entries:
             try:
                 raw = json.loads(path.read_bytes())
-                markers.append(Marker(path, int(raw["pid"]), float(raw["start"]), str(raw["host"]),
-                                      raw.get("proc_start")))
+                markers.append(
+                    Marker(
+                        path,
+                        int(raw["pid"]),
+                        float(raw["start"]),
+                        str(raw["host"]),
+                        raw.get("proc_start"),
+                    )
+                )
             except FileNotFoundError:
-                continue               # finished while we listed
+                continue  # finished while we listed
             except (OSError, ValueError, TypeError, KeyError):
                 # a marker torn by a crash: its run is lost; keep the file name's start
-                markers.append(Marker(path, -1, path.stat().st_mtime if path.exists() else 0.0,
-                                      socket.gethostname(), None))
+                markers.append(
+                    Marker(
+                        path,
+                        -1,
+                        path.stat().st_mtime if path.exists() else 0.0,
+                        socket.gethostname(),
+                        None,
+                    )
+                )
         return markers
 
     def read(self) -> Snapshot:
@@ -291,9 +334,18 @@ class RunStore:
             if lost:
                 write_atomic(self.summary_path, json.dumps(summary.to_json(), indent=1).encode())
             marker = self.running_dir / f"{int(start * 1e6)}-{pid}.json"
-            write_atomic(marker, json.dumps({"pid": pid, "start": start, "host": socket.gethostname(),
-                                             "proc_start": process_start_ticks(pid),
-                                             "concurrent": bool(live)}).encode())
+            write_atomic(
+                marker,
+                json.dumps(
+                    {
+                        "pid": pid,
+                        "start": start,
+                        "host": socket.gethostname(),
+                        "proc_start": process_start_ticks(pid),
+                        "concurrent": bool(live),
+                    }
+                ).encode(),
+            )
         return marker, bool(live)
 
     def finish(self, marker: Path | None, run: Run, warn) -> None:
@@ -318,5 +370,5 @@ class RunStore:
             self.dir.mkdir(parents=True, exist_ok=True)
             write_atomic(self.first_seen_path, f"{now:.3f}\n".encode())
         except OSError:
-            pass                      # read-only state dir: the caller keeps it in memory
+            pass  # read-only state dir: the caller keeps it in memory
         return now

@@ -8,6 +8,7 @@ counted as unparsed, never guessed at.  The formats a server declares
 (nginx ``log_format``, Apache ``LogFormat``, JSON lines) are read by a parser
 from :mod:`.logformat`, optionally with a ``route`` label from the path.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -17,43 +18,53 @@ from collections import Counter
 from ..metrics import counter, histogram
 from .logformat import Parser
 
-
 # seconds; the SLA's response time (2 s by default) falls on a bucket edge
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 30.0)
 CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
 _QUOTED = rb'"(?:[^"\\\n]|\\.)*"'
 LINE = re.compile(
-    rb"^\S+ \S+ \S+ \[[^\]\n]*\] " + _QUOTED +            # host ident user [time] "request"
-    rb" ([1-5])\d\d (?:\d+|-)"                              # status, bytes
-    rb"(?: " + _QUOTED + rb" " + _QUOTED + rb")?"           # "referer" "user agent" (combined)
-    rb"(?:[^\n]*? ([0-9]+\.[0-9]+)[ \t\r]*$|[^\n]*)",     # request time, if it ends the line
-    re.MULTILINE)
+    rb"^\S+ \S+ \S+ \[[^\]\n]*\] "
+    + _QUOTED  # host ident user [time] "request"
+    + rb" ([1-5])\d\d (?:\d+|-)"  # status, bytes
+    rb"(?: " + _QUOTED + rb" " + _QUOTED + rb")?"  # "referer" "user agent" (combined)
+    rb"(?:[^\n]*? ([0-9]+\.[0-9]+)[ \t\r]*$|[^\n]*)",  # request time, if it ends the line
+    re.MULTILINE,
+)
 
 
 REQUESTS_TOTAL = counter(
     "aftercare_http_requests_total",
     "HTTP requests answered, from the access log, by status class (2xx, 4xx, 5xx...).",
-    "code_class")
+    "code_class",
+)
 REQUEST_DURATION_SECONDS = histogram(
     "aftercare_http_request_duration_seconds",
     "Time the server took to answer, from the request time at the end of each access log line, "
-    "in seconds.")
+    "in seconds.",
+)
 UNPARSED_LINES_TOTAL = counter(
     "aftercare_http_unparsed_lines_total",
     "Access log lines that do not fit the source's format (combined or common unless another "
-    "is declared).")
+    "is declared).",
+)
 UPSTREAM_DURATION_SECONDS = histogram(
     "aftercare_http_upstream_duration_seconds",
     "Time the upstream (proxied) server took to answer, from nginx's $upstream_response_time "
-    "(the sum when several were tried), in seconds.")
+    "(the sum when several were tried), in seconds.",
+)
 ROUTE_REQUESTS_TOTAL = counter(
     "aftercare_http_route_requests_total",
     "HTTP requests by route (the first of the source's routes whose regex matches the path, "
-    "else __other__) and status class.", "route", "code_class")
+    "else __other__) and status class.",
+    "route",
+    "code_class",
+)
 ROUTE_DURATION_SECONDS = histogram(
     "aftercare_http_route_request_duration_seconds",
-    "Time the server took to answer, by route, in seconds.", "route")
+    "Time the server took to answer, by route, in seconds.",
+    "route",
+)
 
 # what the counts are keyed by (the follower keeps its totals by name)
 REQUESTS = REQUESTS_TOTAL.name
@@ -124,7 +135,7 @@ class FormatAccessCounter:
         out: Counter[tuple] = Counter()
         seen: Counter[tuple] = Counter()
         routes: dict[str | None, str] = {}
-        for line in chunk.split(b"\n")[:-1]:    # only lines that are complete
+        for line in chunk.split(b"\n")[:-1]:  # only lines that are complete
             entry = self.parser(line.removesuffix(b"\r"))
             if entry is None:
                 out[(UNPARSED,)] += 1

@@ -10,14 +10,15 @@ Reads happen at scrape time, bounded: at most ``MAX_BYTES_PER_SCRAPE`` per
 target and never past half of the target's timeout; what is left (exposed as
 ``*_backlog_bytes``) is read at the next scrape.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from typing import Callable, Iterable, Mapping
 
 from ..config import Config
 from ..metrics import LOG_NAME, Metric, Sink, counter, gauge, metrics_in
@@ -35,6 +36,7 @@ READ_SHARE_OF_TIMEOUT = 0.5
 @dataclass(frozen=True)
 class FollowerMetrics:
     """The metrics every followed log has, named ``<prefix>_...`` (see :func:`follower_metrics`)."""
+
     files: Metric
     unreadable_files: Metric
     read_bytes: Metric
@@ -51,42 +53,77 @@ class FollowerMetrics:
 def follower_metrics(prefix: str, what: str) -> FollowerMetrics:
     """The metrics every followed log has, named ``<prefix>_...``."""
     return FollowerMetrics(
-        gauge(f"{prefix}_files", f"Files matching the {what}'s path that are followed; 0 means none "
-                                 "exists (or none could be opened)."),
-        gauge(f"{prefix}_unreadable_files", f"Files matching the {what}'s path that could not be "
-                                            "opened or examined (permissions, I/O error)."),
-        counter(f"{prefix}_read_bytes_total", f"Bytes of the {what} read so far (kept across restarts)."),
-        counter(f"{prefix}_read_lines_total", f"Complete lines of the {what} read so far, of any "
-                                              "level (kept across restarts)."),
-        gauge(f"{prefix}_backlog_bytes", f"Bytes of the {what} not read yet: a scrape reads a bounded "
-                                         "amount, the rest comes at the next scrapes."),
-        gauge(f"{prefix}_last_line_timestamp_seconds", f"When the {what} last had a new line (the file's "
-                                                       "modification time when it was read), Unix seconds."),
-        counter(f"{prefix}_decode_errors_total", f"Invalid byte sequences in the {what} for its "
-                "declared encoding, read as U+FFFD (kept across restarts; utf-8 is not checked)."),
-        gauge(f"{prefix}_offsets_saved", "1 if the read offsets were saved at this scrape; 0 means they "
-                                         "could not be, and a restart may count lines again."),
+        gauge(
+            f"{prefix}_files",
+            f"Files matching the {what}'s path that are followed; 0 means none "
+            "exists (or none could be opened).",
+        ),
+        gauge(
+            f"{prefix}_unreadable_files",
+            f"Files matching the {what}'s path that could not be "
+            "opened or examined (permissions, I/O error).",
+        ),
+        counter(
+            f"{prefix}_read_bytes_total", f"Bytes of the {what} read so far (kept across restarts)."
+        ),
+        counter(
+            f"{prefix}_read_lines_total",
+            f"Complete lines of the {what} read so far, of any level (kept across restarts).",
+        ),
+        gauge(
+            f"{prefix}_backlog_bytes",
+            f"Bytes of the {what} not read yet: a scrape reads a bounded "
+            "amount, the rest comes at the next scrapes.",
+        ),
+        gauge(
+            f"{prefix}_last_line_timestamp_seconds",
+            f"When the {what} last had a new line (the file's "
+            "modification time when it was read), Unix seconds.",
+        ),
+        counter(
+            f"{prefix}_decode_errors_total",
+            f"Invalid byte sequences in the {what} for its "
+            "declared encoding, read as U+FFFD (kept across restarts; utf-8 is not checked).",
+        ),
+        gauge(
+            f"{prefix}_offsets_saved",
+            "1 if the read offsets were saved at this scrape; 0 means they "
+            "could not be, and a restart may count lines again.",
+        ),
     )
 
 
 class LogTarget(Target):
     """One followed path, its chunk counter and the series to expose (0 until seen)."""
 
-    def __init__(self, system: str, name: str, timeout: float, *, path: str, state_file: str,
-                 metrics: FollowerMetrics, counted: Mapping[str, Metric], collector: str,
-                 count: Callable, zero_keys: Iterable[tuple], encoding: str = "utf-8"):
+    def __init__(
+        self,
+        system: str,
+        name: str,
+        timeout: float,
+        *,
+        path: str,
+        state_file: str,
+        metrics: FollowerMetrics,
+        counted: Mapping[str, Metric],
+        collector: str,
+        count: Callable,
+        zero_keys: Iterable[tuple],
+        encoding: str = "utf-8",
+    ):
         """``count`` keys its counts (name, label values...) by the names in ``counted``;
         ``encoding`` is the log's, its lines counted as UTF-8 text."""
         super().__init__(system, name, timeout)
         self.collectors = (collector,)
         self.path, self.metrics, self.counted, self.count = path, metrics, counted, count
         self.zero_keys = tuple(zero_keys)
-        self.follower = Follower(path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE,
-                                 encoding=encoding)
+        self.follower = Follower(
+            path, state_file, max_bytes=MAX_BYTES_PER_SCRAPE, encoding=encoding
+        )
         self.last_problem: str | None = None
         try:
-            self.follower.anchor()          # positions fixed now, not at the first scrape
-        except OSError as err:              # the first poll reports it as a problem
+            self.follower.anchor()  # positions fixed now, not at the first scrape
+        except OSError as err:  # the first poll reports it as a problem
             log.debug("cannot fix log positions yet", extra={"path": path, "err": err.strerror})
 
     def collect(self, sink: Sink, timeout: float) -> None:
@@ -108,7 +145,7 @@ class LogTarget(Target):
         totals = self.follower.totals
         for key in dict.fromkeys(self.zero_keys + tuple(totals)):
             metric = self.counted.get(key[0])
-            if metric is None:      # kept in the state by an older version or config
+            if metric is None:  # kept in the state by an older version or config
                 log.error("undeclared metric", extra={"target": self.name, "metric": key[0]})
                 continue
             sink.add(metric, totals.get(key, 0), *key[1:])
@@ -157,16 +194,23 @@ def _by_name(metrics: Iterable[Metric]) -> dict[str, Metric]:
     return {m.name: m for m in metrics}
 
 
-SOURCE_LINES = counter("aftercare_log_lines_total", "Lines of the log source matching each "
-                       "configured level's regex (a line may match several levels), kept across "
-                       "restarts.", "level")
+SOURCE_LINES = counter(
+    "aftercare_log_lines_total",
+    "Lines of the log source matching each "
+    "configured level's regex (a line may match several levels), kept across "
+    "restarts.",
+    "level",
+)
 SOURCE_LOG = follower_metrics("aftercare_log", "log source")
 
 DATABASE_LOG = follower_metrics("aftercare_database_log", "database server log")
 SLOW_LOG = follower_metrics("aftercare_database_slow_log", "slow query log")
 
-EXCHANGE_LINES = counter("aftercare_exchange_log_lines_total", "Lines of the job's log matching "
-                         "each configured level's regex, kept across restarts.", "level")
+EXCHANGE_LINES = counter(
+    "aftercare_exchange_log_lines_total",
+    "Lines of the job's log matching each configured level's regex, kept across restarts.",
+    "level",
+)
 EXCHANGE_LOG = follower_metrics("aftercare_exchange_log", "job log")
 
 
@@ -187,16 +231,25 @@ class LogSourcesArea(Area):
                 if src.format == "combined":
                     count, zero = access.AccessCounter(), access.zero_samples()
                 elif src.format in logformat.DECLARED_FORMATS:
-                    assert src.parser is not None       # compiled when the config was read
+                    assert src.parser is not None  # compiled when the config was read
                     declared = access.FormatAccessCounter(src.parser, src.routes)
                     count, zero = declared, declared.zero_samples()
                 else:
                     count = LevelCounter(src.levels, SOURCE_LINES.name)
                     zero = [(SOURCE_LINES.name, level) for level in src.levels]
-                yield SourceTarget(system.name, src.source, config.defaults.timeout, path=src.path,
-                                   state_file=_state_file(config, "source", system.name, src.source),
-                                   metrics=SOURCE_LOG, counted=counted, collector="log",
-                                   count=count, zero_keys=zero, encoding=src.encoding)
+                yield SourceTarget(
+                    system.name,
+                    src.source,
+                    config.defaults.timeout,
+                    path=src.path,
+                    state_file=_state_file(config, "source", system.name, src.source),
+                    metrics=SOURCE_LOG,
+                    counted=counted,
+                    collector="log",
+                    count=count,
+                    zero_keys=zero,
+                    encoding=src.encoding,
+                )
 
 
 class SourceTarget(LogTarget):
@@ -227,25 +280,41 @@ class DatabaseLogArea(Area):
                 fmt = serverlog.log_format(db.type, db.log.format, db.log.path)
                 zero = [(serverlog.MESSAGES.name, s) for s in serverlog.severities(fmt)]
                 count: Callable[[bytes], Counter]
-                if fmt in serverlog.SLOW_FORMATS:           # PostgreSQL: slow statements too
+                if fmt in serverlog.SLOW_FORMATS:  # PostgreSQL: slow statements too
                     count = serverlog.ServerLogCounter(fmt)
                     zero += list(serverlog.slow_zero_keys())
                 else:
                     count = serverlog.counter_for(fmt)
-                yield LogTarget(system.name, db.name, db.timeout, path=db.log.path,
-                                state_file=_state_file(config, "database", system.name, db.name),
-                                metrics=DATABASE_LOG, counted=counted, collector="database_log",
-                                count=count, zero_keys=zero, encoding=db.log.encoding)
+                yield LogTarget(
+                    system.name,
+                    db.name,
+                    db.timeout,
+                    path=db.log.path,
+                    state_file=_state_file(config, "database", system.name, db.name),
+                    metrics=DATABASE_LOG,
+                    counted=counted,
+                    collector="database_log",
+                    count=count,
+                    zero_keys=zero,
+                    encoding=db.log.encoding,
+                )
         for system in config.systems:
             for db in system.databases:
                 if db.slow_log is None:
                     continue
-                yield LogTarget(system.name, db.name, db.timeout, path=db.slow_log.path,
-                                state_file=_state_file(config, "database-slow", system.name, db.name),
-                                metrics=SLOW_LOG, counted=counted, collector="database_slow_log",
-                                count=serverlog.SlowStatementCounter("mysql-slow"),
-                                zero_keys=serverlog.slow_zero_keys(),
-                                encoding=db.slow_log.encoding)
+                yield LogTarget(
+                    system.name,
+                    db.name,
+                    db.timeout,
+                    path=db.slow_log.path,
+                    state_file=_state_file(config, "database-slow", system.name, db.name),
+                    metrics=SLOW_LOG,
+                    counted=counted,
+                    collector="database_slow_log",
+                    count=serverlog.SlowStatementCounter("mysql-slow"),
+                    zero_keys=serverlog.slow_zero_keys(),
+                    encoding=db.slow_log.encoding,
+                )
 
 
 class ExchangeLogArea(Area):
@@ -262,9 +331,16 @@ class ExchangeLogArea(Area):
                 if job.log is None:
                     continue
                 metric = EXCHANGE_LINES.name
-                yield LogTarget(system.name, job.name, config.defaults.timeout, path=job.log.path,
-                                state_file=_state_file(config, "exchange", system.name, job.name),
-                                metrics=EXCHANGE_LOG, counted=counted, collector="exchange_log",
-                                count=LevelCounter(job.log.levels, metric),
-                                zero_keys=[(metric, level) for level in job.log.levels],
-                                encoding=job.log.encoding)
+                yield LogTarget(
+                    system.name,
+                    job.name,
+                    config.defaults.timeout,
+                    path=job.log.path,
+                    state_file=_state_file(config, "exchange", system.name, job.name),
+                    metrics=EXCHANGE_LOG,
+                    counted=counted,
+                    collector="exchange_log",
+                    count=LevelCounter(job.log.levels, metric),
+                    zero_keys=[(metric, level) for level in job.log.levels],
+                    encoding=job.log.encoding,
+                )

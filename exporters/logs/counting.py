@@ -8,11 +8,12 @@ of its line, so each matching line yields exactly one (empty) match.  A
 pattern that could match across a newline (``\\s``, ``[^...]``, ``(?s)``...)
 or match an empty line falls back to per-line search, so counts never depend on chunking.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Mapping
+from collections.abc import Mapping
 
 # constructs that may match "\n", or that anchor to the chunk rather than the line
 _MAY_CROSS_LINES = re.compile(r"\\[sWDnZA]|\[\^|\(\?[a-zA-Z]*s|\\x0[aA]|\\012|\\u000[aA]|\n")
@@ -38,11 +39,13 @@ class LinePattern:
 
     def __init__(self, pattern: re.Pattern | str | bytes):
         self.regex = line_regex(pattern)
-        if (_MAY_CROSS_LINES.search(self.regex.pattern.decode("utf-8", "replace"))
-                or self.regex.search(b"") is not None):     # may match an empty line
+        if (
+            _MAY_CROSS_LINES.search(self.regex.pattern.decode("utf-8", "replace"))
+            or self.regex.search(b"") is not None
+        ):  # may match an empty line
             self.whole_chunk = None
         else:
-            body = _LEADING_FLAGS.sub(b"", self.regex.pattern)   # kept in .flags
+            body = _LEADING_FLAGS.sub(b"", self.regex.pattern)  # kept in .flags
             self.whole_chunk = re.compile(b"(?:" + body + rb")[^\n]*()", self.regex.flags)
 
     def count(self, chunk: bytes) -> int:
@@ -83,7 +86,7 @@ class FirstTokenCounter:
 
     def __init__(self, regex: bytes, wanted: Mapping[bytes, str], metric: str):
         self.metric = metric
-        self.wanted = dict(wanted)                  # raw token -> label value
+        self.wanted = dict(wanted)  # raw token -> label value
         self.regex = re.compile(regex + rb"[^\n]*", re.MULTILINE)
 
     def __call__(self, chunk: bytes) -> Counter:
@@ -93,4 +96,3 @@ class FirstTokenCounter:
             if label is not None:
                 out[(self.metric, label)] += n
         return out
-

@@ -15,13 +15,14 @@ Invalid bytes become U+FFFD and are counted (a real U+FFFD in the text is not).
 - anything else (stateful encodings such as iso2022-*, utf-7, hz; codecs that
   are not text encodings): rejected, rather than counted wrong.
 """
+
 from __future__ import annotations
 
 import codecs
 import os
 import threading
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 ChunkCounter = Callable[[bytes], Counter]
 
@@ -31,7 +32,7 @@ _tls = threading.local()
 
 
 def _count_and_replace(err: UnicodeError) -> tuple[str, int]:
-    assert isinstance(err, UnicodeDecodeError)      # registered for decoding only
+    assert isinstance(err, UnicodeDecodeError)  # registered for decoding only
     _tls.errors = getattr(_tls, "errors", 0) + 1
     return "\ufffd", err.end
 
@@ -39,7 +40,7 @@ def _count_and_replace(err: UnicodeError) -> tuple[str, int]:
 def _count_and_replace_one_byte(err: UnicodeError) -> tuple[str, int]:
     """Replace the first byte only and decode again from the next: a CJK decoder may report
     an invalid sequence that runs over a newline, which must stay a line end."""
-    assert isinstance(err, UnicodeDecodeError)      # registered for decoding only
+    assert isinstance(err, UnicodeDecodeError)  # registered for decoding only
     _tls.errors = getattr(_tls, "errors", 0) + 1
     return "\ufffd", err.start + 1
 
@@ -47,11 +48,21 @@ def _count_and_replace_one_byte(err: UnicodeError) -> tuple[str, int]:
 codecs.register_error(ERROR_HANDLER, _count_and_replace)
 codecs.register_error(BYTE_ERROR_HANDLER, _count_and_replace_one_byte)
 
-_STATEFUL = ("iso2022", "hz", "utf-7", "unicode-escape", "raw-unicode-escape", "punycode",
-             "idna", "mbcs", "oem", "undefined")
+_STATEFUL = (
+    "iso2022",
+    "hz",
+    "utf-7",
+    "unicode-escape",
+    "raw-unicode-escape",
+    "punycode",
+    "idna",
+    "mbcs",
+    "oem",
+    "undefined",
+)
 _WIDE = {"utf-16": 2, "utf-32": 4}
 _ASCII = bytes(range(128))
-PIECE_BYTES = 256 << 10     # decoded and counted a piece at a time, in the CPU cache
+PIECE_BYTES = 256 << 10  # decoded and counted a piece at a time, in the CPU cache
 
 
 class UnsupportedEncoding(ValueError):
@@ -63,8 +74,10 @@ def canonical(name: str) -> str:
     try:
         info = codecs.lookup(name)
     except LookupError:
-        raise UnsupportedEncoding(f"unknown encoding {name!r}; expected a name Python's codecs "
-                                  "know, e.g. utf-8, gbk, gb18030, big5, utf-16") from None
+        raise UnsupportedEncoding(
+            f"unknown encoding {name!r}; expected a name Python's codecs "
+            "know, e.g. utf-8, gbk, gb18030, big5, utf-16"
+        ) from None
     if not getattr(info, "_is_text_encoding", True):
         raise UnsupportedEncoding(f"{name!r} is not a text encoding")
     return info.name.replace("_", "-")
@@ -79,7 +92,7 @@ class LineCodec:
     def __init__(self, name: str = "utf-8"):
         self.name = name
 
-    def for_file(self, fd: int) -> "LineCodec":
+    def for_file(self, fd: int) -> LineCodec:
         """The codec for one file (the byte order mark decides for utf-16/utf-32)."""
         return self
 
@@ -95,8 +108,9 @@ class LineCodec:
         """The head of an over-long line, ending on a character boundary."""
         return head
 
-    def count(self, lines: bytes, at_start: bool,
-              counter: ChunkCounter) -> tuple[Counter, int, int]:
+    def count(
+        self, lines: bytes, at_start: bool, counter: ChunkCounter
+    ) -> tuple[Counter, int, int]:
         """(``counter``'s counts, lines, invalid sequences replaced) of complete lines;
         ``at_start`` when they are the first bytes of the file (a byte order mark is dropped)."""
         if at_start and lines.startswith(codecs.BOM_UTF8):
@@ -117,10 +131,11 @@ class TranscodingCodec(LineCodec):
         decoder = codecs.getincrementaldecoder(self.decode_as)("replace")
         decoder.decode(head)
         pending = len(decoder.getstate()[0])
-        return head[:len(head) - pending]
+        return head[: len(head) - pending]
 
-    def count(self, lines: bytes, at_start: bool,
-              counter: ChunkCounter) -> tuple[Counter, int, int]:
+    def count(
+        self, lines: bytes, at_start: bool, counter: ChunkCounter
+    ) -> tuple[Counter, int, int]:
         if self.unit == 1 and lines.isascii():
             return counter(lines), lines.count(b"\n"), 0
         _tls.errors = 0
@@ -144,7 +159,7 @@ class TranscodingCodec(LineCodec):
                 end = size
             else:
                 nl = lines.rfind(b"\n", pos, pos + PIECE_BYTES)
-                if nl < 0:                      # a line longer than a piece
+                if nl < 0:  # a line longer than a piece
                     nl = lines.find(b"\n", pos + PIECE_BYTES)
                 end = size if nl < 0 else nl + 1
             yield lines[pos:end] if pos or end < size else lines
@@ -154,7 +169,7 @@ class TranscodingCodec(LineCodec):
 class WideCodec(TranscodingCodec):
     """utf-16 / utf-32 in one byte order: newlines and offsets in code units."""
 
-    errors = ERROR_HANDLER          # its errors are whole code units
+    errors = ERROR_HANDLER  # its errors are whole code units
 
     def __init__(self, name: str, decode_as: str, unit: int):
         super().__init__(name, decode_as)
@@ -176,10 +191,10 @@ class WideCodec(TranscodingCodec):
         return i + unit if i >= 0 else 0
 
     def cut(self, head: bytes) -> bytes:
-        return super().cut(head[:len(head) - len(head) % self.unit])
+        return super().cut(head[: len(head) - len(head) % self.unit])
 
     def _pieces(self, lines: bytes):
-        yield lines                     # its decoder is fast; a b"\n" byte is no line end
+        yield lines  # its decoder is fast; a b"\n" byte is no line end
 
 
 class SniffingCodec(WideCodec):
@@ -206,15 +221,18 @@ def line_codec(name: str) -> LineCodec:
             return SniffingCodec(canon, _WIDE[family])
         return WideCodec(canon, canon, _WIDE[family])
     if canon.startswith(_STATEFUL):
-        raise UnsupportedEncoding(f"{name!r} is a stateful encoding whose lines cannot be "
-                                  "followed one by one")
+        raise UnsupportedEncoding(
+            f"{name!r} is a stateful encoding whose lines cannot be followed one by one"
+        )
     try:
         ascii_same = _ASCII.decode(canon) == _ASCII.decode("ascii")
     except UnicodeDecodeError:
         ascii_same = False
     if not ascii_same:
-        raise UnsupportedEncoding(f"{name!r} does not write ASCII (and newlines) as ASCII; "
-                                  "supported: ASCII-compatible encodings, utf-16, utf-32")
+        raise UnsupportedEncoding(
+            f"{name!r} does not write ASCII (and newlines) as ASCII; "
+            "supported: ASCII-compatible encodings, utf-16, utf-32"
+        )
     return TranscodingCodec(canon)
 
 

@@ -9,11 +9,13 @@ A parser takes one line (bytes, without its newline) and returns an
 counted as unparsed, never guessed at.  A format Aftercare cannot read raises
 :class:`LogFormatError` naming the variable or directive.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 
 class LogFormatError(ValueError):
@@ -22,6 +24,7 @@ class LogFormatError(ValueError):
 
 class Entry(NamedTuple):
     """What a line tells: status class digit, request and upstream seconds, path."""
+
     status_class: str
     request_time: float | None
     upstream_time: float | None
@@ -44,7 +47,7 @@ def _generic(next_literal: bytes) -> bytes:
     if not next_literal:
         return rb".*"
     stop = next_literal[:1]
-    if stop == b'"':            # inside quotes: escaped characters (\" \x22) never end it
+    if stop == b'"':  # inside quotes: escaped characters (\" \x22) never end it
         return rb'[^"\\]*(?:\\.[^"\\]*)*'
     return rb"[^" + re.escape(stop) + rb"]*"
 
@@ -67,6 +70,7 @@ def path_of_uri(uri: bytes) -> str:
 
 # --- compiled regex parsers -----------------------------------------------------------------
 
+
 class _RegexParser:
     """A line regex with one group per role Aftercare reads."""
 
@@ -87,11 +91,16 @@ class _RegexParser:
         upstream = found.get("upstream")
         path = found.get("uri")
         request = found.get("request")
-        return Entry(status[:1].decode(),
-                     float(seconds) * self.scale if seconds not in (None, b"-") else None,
-                     upstream_seconds(upstream) if upstream is not None else None,
-                     path_of_uri(path) if path is not None and path != b"-"
-                     else path_of_request(request) if request is not None else None)
+        return Entry(
+            status[:1].decode(),
+            float(seconds) * self.scale if seconds not in (None, b"-") else None,
+            upstream_seconds(upstream) if upstream is not None else None,
+            path_of_uri(path)
+            if path is not None and path != b"-"
+            else path_of_request(request)
+            if request is not None
+            else None,
+        )
 
 
 # a format's parts: literal bytes, or (role, specific pattern, what) for a field
@@ -108,9 +117,11 @@ def _assemble(items: list[_Item], name: str, fmt: str) -> tuple[bytes, dict[str,
         role, pattern, what = item
         following = items[i + 1] if i + 1 < len(items) else b""
         if not isinstance(following, bytes):
-            raise LogFormatError(f"{what} and {following[2]} have no text between them, so where "
-                                 "one ends cannot be told; put a space or another character "
-                                 "between them")
+            raise LogFormatError(
+                f"{what} and {following[2]} have no text between them, so where "
+                "one ends cannot be told; put a space or another character "
+                "between them"
+            )
         if role in roles or role == "other":
             pattern = pattern or _generic(following)
             out.append(b"(?:" + pattern + b")")
@@ -125,7 +136,8 @@ def _assemble(items: list[_Item], name: str, fmt: str) -> tuple[bytes, dict[str,
 # --- nginx ----------------------------------------------------------------------------------
 
 # variables of ngx_http_core_module and the modules commonly built in (Debian's nginx)
-NGINX_VARIABLES = frozenset("""
+NGINX_VARIABLES = frozenset(
+    """
     args binary_remote_addr body_bytes_sent bytes_sent connection connection_requests
     connection_time content_length content_type document_root document_uri host hostname https
     is_args limit_rate msec nginx_version pid pipe proxy_protocol_addr proxy_protocol_port
@@ -152,9 +164,20 @@ NGINX_VARIABLES = frozenset("""
     secure_link secure_link_expires uid_got uid_reset uid_set slice_range date_local date_gmt
     connections_active connections_reading connections_writing connections_waiting
     modern_browser ancient_browser msie binary_remote_addr
-""".split())
-NGINX_PREFIXES = ("arg_", "cookie_", "http_", "sent_http_", "sent_trailer_", "upstream_http_",
-                  "upstream_cookie_", "upstream_trailer_", "proxy_protocol_tlv_", "jwt_")
+""".split()
+)
+NGINX_PREFIXES = (
+    "arg_",
+    "cookie_",
+    "http_",
+    "sent_http_",
+    "sent_trailer_",
+    "upstream_http_",
+    "upstream_cookie_",
+    "upstream_trailer_",
+    "proxy_protocol_tlv_",
+    "jwt_",
+)
 
 _NGINX_ROLES = {
     "status": ("status", _STATUS),
@@ -179,7 +202,7 @@ def unquote_nginx(text: str) -> str:
     (no quotes) is returned as it is."""
     body = text.strip()
     if re.match(r"log_format\s", body):
-        words = body.split(None, 2)            # log_format NAME FORMAT...
+        words = body.split(None, 2)  # log_format NAME FORMAT...
         body = words[2] if len(words) == 3 else ""
     body = re.sub(r"^escape=\S+\s+", "", body).rstrip().removesuffix(";").rstrip()
     if not body or body[0] not in "'\"":
@@ -187,7 +210,7 @@ def unquote_nginx(text: str) -> str:
     parts, pos = [], 0
     while pos < len(body):
         m = _NGINX_QUOTED.match(body, pos)
-        assert m is not None                    # its last alternative matches any non-space
+        assert m is not None  # its last alternative matches any non-space
         if m.group(3) is not None:
             raise LogFormatError(f"text {m.group(3)!r} outside the quotes of the log_format")
         raw = m.group(1) if m.group(1) is not None else m.group(2)
@@ -199,8 +222,11 @@ def unquote_nginx(text: str) -> str:
 
 
 def _nginx_known(name: str) -> bool:
-    return name in NGINX_VARIABLES or (name.isdigit() and len(name) == 1) or any(
-        name.startswith(p) and len(name) > len(p) for p in NGINX_PREFIXES)
+    return (
+        name in NGINX_VARIABLES
+        or (name.isdigit() and len(name) == 1)
+        or any(name.startswith(p) and len(name) > len(p) for p in NGINX_PREFIXES)
+    )
 
 
 def compile_nginx(fmt: str) -> Parser:
@@ -210,11 +236,13 @@ def compile_nginx(fmt: str) -> Parser:
     pos = 0
     for m in _NGINX_VAR.finditer(fmt):
         if m.start() > pos:
-            items.append(fmt[pos:m.start()].encode())
+            items.append(fmt[pos : m.start()].encode())
         name = m.group(1) if m.group(1) is not None else m.group(2)
         if not _nginx_known(name):
-            raise LogFormatError(f"unknown nginx variable ${name} (not one of nginx's documented "
-                                 "variables; check its spelling)")
+            raise LogFormatError(
+                f"unknown nginx variable ${name} (not one of nginx's documented "
+                "variables; check its spelling)"
+            )
         role, pattern = _NGINX_ROLES.get(name, ("other", None))
         items.append((role, pattern, f"${name}"))
         pos = m.end()
@@ -231,11 +259,41 @@ def compile_nginx(fmt: str) -> Parser:
 _APACHE_TIME_UNITS = {"T": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6}
 # directive letter -> pattern (None: up to the next literal); those with a role are below
 _APACHE_DIRECTIVES = {
-    "a": None, "A": None, "B": rb"[0-9]+", "b": rb"[0-9]+|-", "C": None, "e": None, "f": None,
-    "h": None, "H": None, "i": None, "k": rb"[0-9]+", "l": None, "L": None, "m": None, "n": None,
-    "o": None, "p": rb"[0-9]+", "P": None, "q": None, "r": None, "R": None, "s": _STATUS,
-    "t": None, "T": rb"[0-9]+", "D": rb"[0-9]+", "u": None, "U": None, "v": None, "V": None,
-    "X": rb"[-+X]", "I": rb"[0-9]+", "O": rb"[0-9]+", "S": rb"[0-9]+", "^ti": None, "^to": None,
+    "a": None,
+    "A": None,
+    "B": rb"[0-9]+",
+    "b": rb"[0-9]+|-",
+    "C": None,
+    "e": None,
+    "f": None,
+    "h": None,
+    "H": None,
+    "i": None,
+    "k": rb"[0-9]+",
+    "l": None,
+    "L": None,
+    "m": None,
+    "n": None,
+    "o": None,
+    "p": rb"[0-9]+",
+    "P": None,
+    "q": None,
+    "r": None,
+    "R": None,
+    "s": _STATUS,
+    "t": None,
+    "T": rb"[0-9]+",
+    "D": rb"[0-9]+",
+    "u": None,
+    "U": None,
+    "v": None,
+    "V": None,
+    "X": rb"[-+X]",
+    "I": rb"[0-9]+",
+    "O": rb"[0-9]+",
+    "S": rb"[0-9]+",
+    "^ti": None,
+    "^to": None,
 }
 _APACHE_ITEM = re.compile(r"%([!0-9,<>]*)(?:\{([^}]*)\})?([!0-9,<>]*)(\^t[io]|.)?", re.DOTALL)
 
@@ -245,7 +303,7 @@ def unquote_apache(text: str) -> str:
     a bare format (not in double quotes) is returned as it is."""
     body = text.strip()
     if body.startswith("LogFormat"):
-        body = body[len("LogFormat"):].strip()
+        body = body[len("LogFormat") :].strip()
     if not body.startswith('"'):
         return body
     m = re.match(r'"((?:[^"\\]|\\.)*)"(\s+\S+)?\s*$', body)
@@ -286,9 +344,9 @@ def _apache_item(conds: str, arg: str | None, letter: str) -> tuple[str, bytes |
         role = "request"
     elif letter == "U":
         role = "uri"
-    if any(c.isdigit() for c in conds):       # a status condition: "-" when it does not hold
+    if any(c.isdigit() for c in conds):  # a status condition: "-" when it does not hold
         pattern = (pattern or None) and b"-|" + pattern
-        role = "other"                          # never read from a field that may be "-"
+        role = "other"  # never read from a field that may be "-"
     return role, pattern, what
 
 
@@ -297,7 +355,7 @@ def compile_apache(fmt: str) -> Parser:
     fmt = unquote_apache(fmt)
     items: list[_Item] = []
     literal, pos = "", 0
-    times = []                                  # (seconds per unit, index in items)
+    times = []  # (seconds per unit, index in items)
     while pos < len(fmt):
         if fmt[pos] != "%":
             literal += fmt[pos]
@@ -308,12 +366,14 @@ def compile_apache(fmt: str) -> Parser:
             pos += 2
             continue
         m = _APACHE_ITEM.match(fmt, pos)
-        assert m is not None                    # every part of the pattern is optional
+        assert m is not None  # every part of the pattern is optional
         conds, arg, letter = m.group(1) + m.group(3), m.group(2), m.group(4)
         if letter is None or letter not in _APACHE_DIRECTIVES:
-            shown = fmt[pos:m.end()]
-            raise LogFormatError(f"unknown LogFormat directive {shown!r} (not one of Apache's "
-                                 "mod_log_config directives)")
+            shown = fmt[pos : m.end()]
+            raise LogFormatError(
+                f"unknown LogFormat directive {shown!r} (not one of Apache's "
+                "mod_log_config directives)"
+            )
         if literal:
             items.append(literal.encode())
             literal = ""
@@ -325,7 +385,7 @@ def compile_apache(fmt: str) -> Parser:
         pos = m.end()
     if literal:
         items.append(literal.encode())
-    if times:                                   # the most precise request time is read
+    if times:  # the most precise request time is read
         best = min(times)[1]
         for _unit, i in times:
             item = items[i]
@@ -392,11 +452,13 @@ def json_parser(fields: dict[str, str], time_unit: str = "s") -> Parser:
         else:
             path = None
         return Entry(status[0], seconds * scale if seconds is not None else None, upstream, path)
+
     return parse
 
 
-def compile_format(fmt: str, log_format: str | None, fields: dict | None,
-                   time_unit: str = "s") -> Parser:
+def compile_format(
+    fmt: str, log_format: str | None, fields: dict | None, time_unit: str = "s"
+) -> Parser:
     """The parser of a declared format; raises LogFormatError when it cannot be read."""
     if fmt == "json":
         return json_parser(fields or {}, time_unit)

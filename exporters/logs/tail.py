@@ -22,6 +22,7 @@ where it stopped and never counts a line twice.
 - a log not in UTF-8 (``encoding``) is cut into lines and decoded by its
   :mod:`.encoding` codec; offsets stay byte offsets, invalid bytes are counted.
 """
+
 from __future__ import annotations
 
 import errno
@@ -33,8 +34,8 @@ import os
 import stat
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .encoding import line_codec
 
@@ -57,13 +58,14 @@ def _key(st: os.stat_result) -> str:
 @dataclass
 class PollResult:
     """What one poll saw: for metrics and for a clear log line."""
-    files: int = 0                  # readable files followed
-    unreadable: int = 0             # files matching the glob that could not be opened
+
+    files: int = 0  # readable files followed
+    unreadable: int = 0  # files matching the glob that could not be opened
     bytes_read: int = 0
     lines_read: int = 0
-    backlog_bytes: int = 0          # bytes left for later polls
+    backlog_bytes: int = 0  # bytes left for later polls
     state_saved: bool = True
-    problems: list[str] = field(default_factory=list)   # safe one-line descriptions
+    problems: list[str] = field(default_factory=list)  # safe one-line descriptions
 
 
 @dataclass
@@ -75,9 +77,16 @@ class _Open:
 class Follower:
     """Follows one glob; ``poll(counter)`` counts what was appended since the last poll."""
 
-    def __init__(self, pattern: str, state_file: str, *, max_bytes: int = 256 << 20,
-                 chunk_bytes: int = CHUNK_BYTES, max_line: int = MAX_LINE_BYTES,
-                 encoding: str = "utf-8"):
+    def __init__(
+        self,
+        pattern: str,
+        state_file: str,
+        *,
+        max_bytes: int = 256 << 20,
+        chunk_bytes: int = CHUNK_BYTES,
+        max_line: int = MAX_LINE_BYTES,
+        encoding: str = "utf-8",
+    ):
         self.pattern = pattern
         self.codec = line_codec(encoding)
         self.state_file = state_file
@@ -99,9 +108,17 @@ class Follower:
         except FileNotFoundError:
             pass
         except (OSError, ValueError):
-            pass      # unreadable or corrupt: start as new (from the end), never replay
-        return {"version": STATE_VERSION, "initialized": False, "files": {}, "totals": {},
-                "lines": 0, "bytes": 0, "decode_errors": 0, "last_line_time": None}
+            pass  # unreadable or corrupt: start as new (from the end), never replay
+        return {
+            "version": STATE_VERSION,
+            "initialized": False,
+            "files": {},
+            "totals": {},
+            "lines": 0,
+            "bytes": 0,
+            "decode_errors": 0,
+            "last_line_time": None,
+        }
 
     def _disk_signature(self):
         try:
@@ -165,12 +182,12 @@ class Follower:
         lock = None
         try:
             lock = self._lock(deadline)
-            if lock is None:                    # another reader of this log is still at it
+            if lock is None:  # another reader of this log is still at it
                 result.state_saved = False
                 result.problems.append("the state file is locked by another reader")
                 self._refresh()
                 return result
-        except OSError as err:                  # no state dir: count in memory only
+        except OSError as err:  # no state dir: count in memory only
             result.problems.append(f"cannot lock the state file: {err.strerror}")
         self._refresh()
         try:
@@ -192,7 +209,7 @@ class Follower:
             try:
                 st = os.stat(path)
             except FileNotFoundError:
-                continue                        # vanished between glob and stat
+                continue  # vanished between glob and stat
             except OSError as err:
                 result.unreadable += 1
                 result.problems.append(f"cannot stat {path}: {err.strerror}")
@@ -214,7 +231,7 @@ class Follower:
             result.unreadable += 1
             result.problems.append(f"cannot open {path}: {err.strerror}")
             return None
-        if _key(os.fstat(fd)) != key:           # replaced between stat and open
+        if _key(os.fstat(fd)) != key:  # replaced between stat and open
             os.close(fd)
             return None
         handle = self.handles[key] = _Open(fd, path)
@@ -236,7 +253,7 @@ class Follower:
                 self._read(held, entry, size, counter, deadline, budget, result)
                 if entry["offset"] < size and (budget[0] <= 0 or time.monotonic() >= deadline):
                     result.backlog_bytes += size - entry["offset"]
-                    continue                    # finish at the next poll
+                    continue  # finish at the next poll
             os.close(held.fd)
             del self.handles[key]
             files.pop(key, None)
@@ -255,7 +272,8 @@ class Follower:
             if entry is None:
                 continue
             same = st.st_size >= entry["offset"] and (
-                entry["fp_len"] == 0 or _fingerprint(handle.fd, entry["fp_len"]) == entry["fp"])
+                entry["fp_len"] == 0 or _fingerprint(handle.fd, entry["fp_len"]) == entry["fp"]
+            )
             if not same:
                 reset[key] = entry
                 files[key] = {"offset": 0, "fp": "", "fp_len": 0, "skip": False}
@@ -270,8 +288,11 @@ class Follower:
                 entry["offset"] = self._last_line_end(handle.fd, st.st_size)
             else:
                 for old_key, old in list(reset.items()):
-                    if (old["fp_len"] and st.st_size >= old["offset"]
-                            and _fingerprint(handle.fd, old["fp_len"]) == old["fp"]):
+                    if (
+                        old["fp_len"]
+                        and st.st_size >= old["offset"]
+                        and _fingerprint(handle.fd, old["fp_len"]) == old["fp"]
+                    ):
                         entry.update(offset=old["offset"], skip=old.get("skip", False))
                         reset.pop(old_key, None)
                         break
@@ -288,7 +309,7 @@ class Follower:
             result.backlog_bytes += max(0, st.st_size - entry["offset"])
             result.files += 1
 
-        for key in list(files):                 # forget files that are gone for good
+        for key in list(files):  # forget files that are gone for good
             if key not in opened and key not in self.handles:
                 del files[key]
 
@@ -304,8 +325,16 @@ class Follower:
             end = start
         return 0
 
-    def _read(self, handle: _Open, entry: dict, size: int, counter: ChunkCounter,
-              deadline: float, budget: list[int], result: PollResult) -> None:
+    def _read(
+        self,
+        handle: _Open,
+        entry: dict,
+        size: int,
+        counter: ChunkCounter,
+        deadline: float,
+        budget: list[int],
+        result: PollResult,
+    ) -> None:
         """Count the complete lines of ``handle`` from its offset up to ``size``."""
         read_any = False
         codec = self.codec.for_file(handle.fd)
@@ -315,11 +344,11 @@ class Follower:
             chunk = os.pread(handle.fd, want, entry["offset"])
             if not chunk:
                 break
-            if entry.get("skip"):               # the rest of an over-long line counted before
+            if entry.get("skip"):  # the rest of an over-long line counted before
                 end = codec.first_line_end(chunk)
                 consumed = end or len(chunk) - len(chunk) % unit
                 if not consumed:
-                    break                       # half a code unit: wait for the rest
+                    break  # half a code unit: wait for the rest
                 entry["skip"] = end == 0
                 self._advance(entry, consumed, budget, result)
                 continue
@@ -327,9 +356,9 @@ class Follower:
             if end:
                 lines = chunk[:end] if end < len(chunk) else chunk
             elif len(chunk) < self.max_line:
-                break                           # a partial last line: wait for the rest
-            else:                               # an over-long line: count it once, by its head
-                lines = codec.cut(chunk[:self.max_line]) + codec.newline
+                break  # a partial last line: wait for the rest
+            else:  # an over-long line: count it once, by its head
+                lines = codec.cut(chunk[: self.max_line]) + codec.newline
                 entry["skip"] = True
             at_start = entry["offset"] == 0
             self._advance(entry, end or len(chunk) - len(chunk) % unit, budget, result)
@@ -338,8 +367,9 @@ class Follower:
             self._add(counts, n, errors)
             read_any = True
         if read_any:
-            self.state["last_line_time"] = max(self.state.get("last_line_time") or 0.0,
-                                               os.fstat(handle.fd).st_mtime)
+            self.state["last_line_time"] = max(
+                self.state.get("last_line_time") or 0.0, os.fstat(handle.fd).st_mtime
+            )
 
     def _advance(self, entry: dict, consumed: int, budget: list[int], result: PollResult) -> None:
         entry["offset"] += consumed

@@ -8,6 +8,7 @@ used, the oldest are merged into one message (as many as fit in the
 vendor's size limit) instead of waiting or dropping; in the second half a
 burst is given a moment to gather first.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,18 +25,19 @@ from .spool import ChannelState, Queued
 from .vendors import TEXT_LIMITS, Answer, build_request, read_answer
 
 log = logging.getLogger(LOG_NAME)
-WINDOW = 60.0          # the vendors' rate limits are per minute
-MARGIN = 1.0           # counted into the window: the time a message takes on the wire
-MIN_GAP = {"feishu": 0.2}   # Feishu also documents 5 a second
-IDLE = 5.0             # seconds between looks at an empty spool (a new notification wakes it)
-GATHER = 2.0           # with half the minute's allowance used, let a burst gather this long
+WINDOW = 60.0  # the vendors' rate limits are per minute
+MARGIN = 1.0  # counted into the window: the time a message takes on the wire
+MIN_GAP = {"feishu": 0.2}  # Feishu also documents 5 a second
+IDLE = 5.0  # seconds between looks at an empty spool (a new notification wakes it)
+GATHER = 2.0  # with half the minute's allowance used, let a burst gather this long
 
 
 def send(channel: Channel, message: Message, payloads: list[dict]) -> Answer:
     """One attempt to deliver ``message``; never raises for a network failure."""
     if channel.type == "console":
-        print(f"NOTIFY {channel.name} {message.title}\n{message.text}\n", flush=True,
-              file=sys.stdout)
+        print(
+            f"NOTIFY {channel.name} {message.title}\n{message.text}\n", flush=True, file=sys.stdout
+        )
         return Answer(True, False, "printed")
     try:
         if channel.type == "webhook":
@@ -43,30 +45,37 @@ def send(channel: Channel, message: Message, payloads: list[dict]) -> Answer:
             url, body = channel.url.reveal(), payloads[0]
         else:
             url, body = build_request(channel, message)
-        response = requests.post(url, json=body, timeout=channel.timeout,
-                                 headers={"User-Agent": "aftercare-notify"})
+        response = requests.post(
+            url, json=body, timeout=channel.timeout, headers={"User-Agent": "aftercare-notify"}
+        )
     except requests.RequestException as err:
         # the exception's text names the URL, which carries the robot's token: never shown
         return Answer(False, False, f"cannot reach the robot ({type(err).__name__})")
-    return read_answer(channel.type, response.status_code,
-                       response.headers.get("Content-Type", ""), response.content)
+    return read_answer(
+        channel.type,
+        response.status_code,
+        response.headers.get("Content-Type", ""),
+        response.content,
+    )
 
 
 class Worker:
-    def __init__(self, channel: Channel, state: ChannelState, retry_initial: float,
-                 retry_max: float, count):
+    def __init__(
+        self, channel: Channel, state: ChannelState, retry_initial: float, retry_max: float, count
+    ):
         self.channel, self.state = channel, state
         self.retry_initial, self.retry_max = retry_initial, retry_max
-        self.count = count               # count(channel, result, n=1)
+        self.count = count  # count(channel, result, n=1)
         self.wake = threading.Condition()
         self.stopping = False
-        self.pending = False             # a notification arrived since the last step began
+        self.pending = False  # a notification arrived since the last step began
         self.failures = 0
         self.next_attempt = 0.0
-        self.thread = threading.Thread(target=self._run, name=f"deliver-{channel.name}",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"deliver-{channel.name}", daemon=True
+        )
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self.thread.start()
         return self
 
@@ -92,8 +101,10 @@ class Worker:
             try:
                 delay = self.step()
             except Exception as err:  # a bug or a full disk: log it, keep the spool, go on
-                log.error("delivery step failed", extra={"channel": self.channel.name,
-                                                         "err": type(err).__name__})
+                log.error(
+                    "delivery step failed",
+                    extra={"channel": self.channel.name, "err": type(err).__name__},
+                )
                 delay = 1.0
             if delay:
                 self._sleep(delay, idle=delay == IDLE)
@@ -102,14 +113,16 @@ class Worker:
         channel, limit = self.channel, TEXT_LIMITS[self.channel.type]
         one = [queued[0]]
         message = render([q.payload for q in one], channel.language, channel.grafana_url, limit)
-        if (len(queued) <= allowance and allowance > channel.rate_limit // 2) \
-                or channel.type == "webhook":
+        if (
+            len(queued) <= allowance and allowance > channel.rate_limit // 2
+        ) or channel.type == "webhook":
             return one, message
         batch = one
         for item in queued[1:]:
             trial = batch + [item]
-            merged = render([q.payload for q in trial], channel.language, channel.grafana_url,
-                            limit)
+            merged = render(
+                [q.payload for q in trial], channel.language, channel.grafana_url, limit
+            )
             if merged.omitted:
                 break
             batch, message = trial, merged
@@ -133,12 +146,12 @@ class Worker:
             return min(sends) + WINDOW + MARGIN - now + 0.05
         age = now - queued[0].received
         if allowance <= self.channel.rate_limit // 2 and age < GATHER:
-            return GATHER - age          # then merge what came meanwhile into one message
+            return GATHER - age  # then merge what came meanwhile into one message
         gap = MIN_GAP.get(self.channel.type, 0.0)
         if sends and now - max(sends) < gap:
             return max(sends) + gap - now
         batch, message = self._batch(queued, allowance)
-        self.state.record_send(now, WINDOW + MARGIN)   # before sending: a crash still counts it
+        self.state.record_send(now, WINDOW + MARGIN)  # before sending: a crash still counts it
         answer = send(self.channel, message, [q.payload for q in batch])
         if answer.ok:
             self.state.remove(batch)
@@ -146,9 +159,16 @@ class Worker:
             self.count(self.channel.name, "delivered", len(batch))
             if len(batch) > 1:
                 self.count(self.channel.name, "merged", len(batch))
-            log.info("delivered", extra={"channel": self.channel.name,
-                                         "notifications": len(batch), "alerts": message.shown,
-                                         "omitted": message.omitted, "answer": answer.detail})
+            log.info(
+                "delivered",
+                extra={
+                    "channel": self.channel.name,
+                    "notifications": len(batch),
+                    "alerts": message.shown,
+                    "omitted": message.omitted,
+                    "answer": answer.detail,
+                },
+            )
             return 0.0
         self.failures += 1
         backoff = min(self.retry_max, self.retry_initial * 2 ** (self.failures - 1))
@@ -156,7 +176,14 @@ class Worker:
             backoff = max(backoff, min(WINDOW, self.retry_max))
         self.next_attempt = now + backoff
         self.count(self.channel.name, "failed", 1)
-        log.warning("delivery failed; will retry", extra={
-            "channel": self.channel.name, "answer": answer.detail, "attempt": self.failures,
-            "retry_in": f"{backoff:.1f}s", "queued": len(queued)})
+        log.warning(
+            "delivery failed; will retry",
+            extra={
+                "channel": self.channel.name,
+                "answer": answer.detail,
+                "attempt": self.failures,
+                "retry_in": f"{backoff:.1f}s",
+                "queued": len(queued),
+            },
+        )
         return backoff

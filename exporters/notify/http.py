@@ -1,6 +1,7 @@
 """The HTTP endpoints: ``POST /notify/<channel>`` (Alertmanager's webhook), ``/metrics``,
 ``/-/healthy``, ``/-/ready``, ``POST /-/reload``.  With ``--web.config.file`` every
 endpoint needs its basic auth, and TLS is served when configured."""
+
 from __future__ import annotations
 
 import json
@@ -51,17 +52,25 @@ def reload_all(notifier: Notifier, web) -> tuple[bool, str]:
 
 def make_handler(notifier: Notifier, web) -> type[BaseHTTPRequestHandler]:
     """``web``: the web config in force (server.LiveWebConfig), read once per request."""
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "aftercare-notify"
         timeout = 30
         protocol_version = "HTTP/1.1"
 
         def log_message(self, fmt, *args):
-            log.debug("http request", extra={"client": self.client_address[0],
-                                             "request": redact(self.requestline)})
+            log.debug(
+                "http request",
+                extra={"client": self.client_address[0], "request": redact(self.requestline)},
+            )
 
-        def _send(self, status: int, body: bytes, content_type="text/plain; charset=utf-8",
-                  headers: dict | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type="text/plain; charset=utf-8",
+            headers: dict | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             for k, v in {**web.current.extra_headers, **(headers or {})}.items():
@@ -74,9 +83,11 @@ def make_handler(notifier: Notifier, web) -> type[BaseHTTPRequestHandler]:
         def _authorized(self) -> bool:
             webcfg = web.current
             if webcfg.auth_required and not webcfg.check_basic_auth(
-                    self.headers.get("Authorization")):
-                self._send(401, b"Unauthorized\n",
-                           headers={"WWW-Authenticate": 'Basic realm="aftercare"'})
+                self.headers.get("Authorization")
+            ):
+                self._send(
+                    401, b"Unauthorized\n", headers={"WWW-Authenticate": 'Basic realm="aftercare"'}
+                )
                 return False
             return True
 
@@ -103,8 +114,11 @@ def make_handler(notifier: Notifier, web) -> type[BaseHTTPRequestHandler]:
                 ready = notifier.notify is not None
                 self._send(200 if ready else 503, b"Ready.\n" if ready else b"Not ready.\n")
             elif path == "/":
-                self._send(200, b"aftercare-notify: POST /notify/<channel> (Alertmanager "
-                                b"webhook), /metrics, /-/healthy, /-/ready, POST /-/reload\n")
+                self._send(
+                    200,
+                    b"aftercare-notify: POST /notify/<channel> (Alertmanager "
+                    b"webhook), /metrics, /-/healthy, /-/ready, POST /-/reload\n",
+                )
             else:
                 self._send(404, b"Not Found\n")
 
@@ -125,8 +139,10 @@ def make_handler(notifier: Notifier, web) -> type[BaseHTTPRequestHandler]:
                 return
             if name not in notifier.workers:
                 notifier.count(UNKNOWN, "unknown_channel")
-                log.warning("notification for an unknown channel", extra={
-                    "channel": name[:64], "known": ",".join(notifier.workers)})
+                log.warning(
+                    "notification for an unknown channel",
+                    extra={"channel": name[:64], "known": ",".join(notifier.workers)},
+                )
                 self._send(404, b"unknown channel\n")
                 return
             if body is None:
@@ -143,15 +159,18 @@ def make_handler(notifier: Notifier, web) -> type[BaseHTTPRequestHandler]:
                 problem = malformed(payload)
             if problem:
                 notifier.count(name, "invalid")
-                log.warning("malformed notification; nothing spooled",
-                            extra={"channel": name, "problem": problem})
+                log.warning(
+                    "malformed notification; nothing spooled",
+                    extra={"channel": name, "problem": problem},
+                )
                 self._send(400, f"malformed Alertmanager notification: {problem}\n".encode())
                 return
             try:
                 fresh = notifier.accept(name, payload)
             except OSError as err:
-                log.error("cannot spool the notification", extra={"channel": name,
-                                                                   "err": err.strerror})
+                log.error(
+                    "cannot spool the notification", extra={"channel": name, "err": err.strerror}
+                )
                 self._send(500, b"cannot spool the notification\n")
                 return
             self._send(200, b"queued\n" if fresh else b"duplicate\n")

@@ -1,4 +1,5 @@
 """The receiver: config (re)loading, the channels' state and workers, the metrics."""
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,7 @@ from .model import Notify
 from .spool import ChannelState
 
 log = logging.getLogger(LOG_NAME)
-UNKNOWN = "_unknown"        # the channel label of requests naming no configured channel
+UNKNOWN = "_unknown"  # the channel label of requests naming no configured channel
 
 
 def load_notify(file: str) -> Notify:
@@ -72,8 +73,9 @@ class Notifier:
             old = self.workers.get(channel.name)
             if old:
                 old.stop()
-            workers[channel.name] = Worker(channel, state, notify.retry_initial,
-                                           notify.retry_max, self.count).start()
+            workers[channel.name] = Worker(
+                channel, state, notify.retry_initial, notify.retry_max, self.count
+            ).start()
         for name, worker in self.workers.items():
             if name not in workers:
                 worker.stop()
@@ -81,8 +83,7 @@ class Notifier:
         with self._lock:
             self.notify, self.workers = notify, workers
             self.reload_ok, self.reload_ok_time = True, time.time()
-        log.info("config loaded", extra={"file": self.config_file,
-                                         "channels": ",".join(workers)})
+        log.info("config loaded", extra={"file": self.config_file, "channels": ",".join(workers)})
 
     def load(self) -> None:
         self._install(load_notify(self.config_file))
@@ -120,32 +121,42 @@ class Notifier:
     # -- metrics -----------------------------------------------------------------------------
     def collect(self):
         messages = CounterMetricFamily(
-            "aftercare_notify_messages", "Notifications by channel and result: received, "
+            "aftercare_notify_messages",
+            "Notifications by channel and result: received, "
             "duplicate (an HA pair's second copy), delivered, merged, failed (one failed "
-            "attempt), invalid (malformed body), unknown_channel.", labels=["channel", "result"])
+            "attempt), invalid (malformed body), unknown_channel.",
+            labels=["channel", "result"],
+        )
         with self._lock:
             counts = dict(self._counts)
             channels = list(self.states.items())
             reload_ok, reload_time = self.reload_ok, self.reload_ok_time
         for (channel, result), value in sorted(counts.items()):
             messages.add_metric([channel, result], value)
-        length = GaugeMetricFamily("aftercare_notify_queue_length",
-                                   "Notifications spooled and not yet delivered.",
-                                   labels=["channel"])
-        oldest = GaugeMetricFamily("aftercare_notify_oldest_queued_seconds",
-                                   "Age of the oldest undelivered notification (0 when none).",
-                                   labels=["channel"])
+        length = GaugeMetricFamily(
+            "aftercare_notify_queue_length",
+            "Notifications spooled and not yet delivered.",
+            labels=["channel"],
+        )
+        oldest = GaugeMetricFamily(
+            "aftercare_notify_oldest_queued_seconds",
+            "Age of the oldest undelivered notification (0 when none).",
+            labels=["channel"],
+        )
         now = time.time()
         for name, state in channels:
             queued = state.queued()
             length.add_metric([name], len(queued))
             oldest.add_metric([name], max(0.0, now - queued[0].received) if queued else 0.0)
-        ok = GaugeMetricFamily("aftercare_config_last_reload_successful",
-                               "1 if the last config (re)load succeeded, 0 if the last attempt "
-                               "failed and the previous config is still in use.")
+        ok = GaugeMetricFamily(
+            "aftercare_config_last_reload_successful",
+            "1 if the last config (re)load succeeded, 0 if the last attempt "
+            "failed and the previous config is still in use.",
+        )
         ok.add_metric([], 1.0 if reload_ok else 0.0)
-        when = GaugeMetricFamily("aftercare_config_last_reload_success_timestamp_seconds",
-                                 "Unix time of the last successful config load.")
+        when = GaugeMetricFamily(
+            "aftercare_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load.",
+        )
         when.add_metric([], reload_time)
         return [messages, length, oldest, ok, when]
-

@@ -5,6 +5,7 @@ Every notification is written to its own file and fsynced (file and directory)
 before Alertmanager gets its 200, so a crash or kill -9 loses nothing: the
 files are replayed at the next start and removed only once delivered.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,14 @@ MAX_KEYS = 20000
 
 def notification_key(payload: dict) -> str:
     """The same notification sent by both Alertmanagers of an HA pair has the same key."""
-    alerts = sorted((a.get("fingerprint") or json.dumps(a.get("labels"), sort_keys=True),
-                     a.get("startsAt", ""), a.get("status", "")) for a in payload["alerts"])
+    alerts = sorted(
+        (
+            a.get("fingerprint") or json.dumps(a.get("labels"), sort_keys=True),
+            a.get("startsAt", ""),
+            a.get("status", ""),
+        )
+        for a in payload["alerts"]
+    )
     text = json.dumps([payload.get("groupKey", ""), payload.get("status", ""), alerts])
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -53,11 +60,11 @@ class ChannelState:
         self.keys_file = self.dir.parent.parent / f"{channel}.keys"
         self.sends_file = self.dir.parent.parent / f"{channel}.sends"
         self.dedup_window = dedup_window
-        self.lock = threading.Lock()          # accepting
-        self.send_lock = threading.Lock()     # delivering: one worker at a time, across reloads
+        self.lock = threading.Lock()  # accepting
+        self.send_lock = threading.Lock()  # delivering: one worker at a time, across reloads
         self._keys: dict[str, float] = {}
         self._load_keys()
-        for item in self.queued():       # a key written to the spool but not to the key log
+        for item in self.queued():  # a key written to the spool but not to the key log
             self._keys.setdefault(item.key, item.received)
 
     # -- accepted keys ---------------------------------------------------------------------
@@ -73,7 +80,7 @@ class ChannelState:
                 if float(when) >= cutoff and len(key) == 64:
                     self._keys[key] = float(when)
             except ValueError:
-                continue                  # a line cut short by a crash
+                continue  # a line cut short by a crash
         self._compact()
 
     def _compact(self) -> None:
@@ -111,8 +118,9 @@ class ChannelState:
         for path in sorted(self.dir.glob("*.json")):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
-                out.append(Queued(path, record["key"], float(record["received"]),
-                                  record["payload"]))
+                out.append(
+                    Queued(path, record["key"], float(record["received"]), record["payload"])
+                )
             except (OSError, ValueError, KeyError, TypeError):
                 continue
         return out

@@ -9,6 +9,7 @@ secret, msg="")); answer ``code`` 0 (9499: frequency limit).
 WeCom group robot: ``msgtype: markdown``, the key is in the URL, no signature;
 answer ``errcode`` 0 (45009: frequency limit).
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,8 +24,13 @@ from .model import Channel
 from .render import Message
 
 # bytes of Markdown text each vendor accepts (docs/notify.md), with room for the rest of the body
-TEXT_LIMITS = {"dingtalk": 18000, "feishu": 18000, "wecom": 4000, "webhook": 60000,
-               "console": 60000}
+TEXT_LIMITS = {
+    "dingtalk": 18000,
+    "feishu": 18000,
+    "wecom": 4000,
+    "webhook": 60000,
+    "console": 60000,
+}
 RATE_LIMITED = {"dingtalk": 130101, "feishu": 9499, "wecom": 45009}
 
 
@@ -48,8 +54,7 @@ def _mentions(channel: Channel, message: Message) -> tuple[list[str], list[str]]
     return mobiles, [m for m in channel.mention if m not in mobiles]
 
 
-def build_request(channel: Channel, message: Message, now: float | None = None
-                  ) -> tuple[str, dict]:
+def build_request(channel: Channel, message: Message, now: float | None = None) -> tuple[str, dict]:
     """(URL, JSON body) of one message to the channel's robot."""
     now = time.time() if now is None else now
     assert channel.url is not None, "only a console channel has no URL (_read_channel)"
@@ -59,26 +64,38 @@ def build_request(channel: Channel, message: Message, now: float | None = None
     if channel.type == "dingtalk":
         if channel.secret:
             ts = int(now * 1000)
-            url += ("&" if "?" in url else "?") + \
-                f"timestamp={ts}&sign={dingtalk_sign(channel.secret.reveal(), ts)}"
+            url += (
+                "&" if "?" in url else "?"
+            ) + f"timestamp={ts}&sign={dingtalk_sign(channel.secret.reveal(), ts)}"
         text = f"## {message.title}\n\n{message.text}" + (f"\n\n{at}" if at else "")
-        return url, {"msgtype": "markdown", "markdown": {"title": message.title, "text": text},
-                     "at": {"atMobiles": mobiles, "atUserIds": users, "isAtAll": False}}
+        return url, {
+            "msgtype": "markdown",
+            "markdown": {"title": message.title, "text": text},
+            "at": {"atMobiles": mobiles, "atUserIds": users, "isAtAll": False},
+        }
     if channel.type == "feishu":
-        content = message.text + ("\n" + " ".join(f"<at id={u}></at>" for u in users)
-                                  if users else "")
-        body = {"msg_type": "interactive", "card": {
-            "config": {"wide_screen_mode": True},
-            "header": {"title": {"tag": "plain_text", "content": message.title},
-                       "template": "red" if message.critical else "orange"},
-            "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": content}}]}}
+        content = message.text + (
+            "\n" + " ".join(f"<at id={u}></at>" for u in users) if users else ""
+        )
+        body = {
+            "msg_type": "interactive",
+            "card": {
+                "config": {"wide_screen_mode": True},
+                "header": {
+                    "title": {"tag": "plain_text", "content": message.title},
+                    "template": "red" if message.critical else "orange",
+                },
+                "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": content}}],
+            },
+        }
         if channel.secret:
             ts = int(now)
             body = {"timestamp": str(ts), "sign": feishu_sign(channel.secret.reveal(), ts), **body}
         return url, body
     if channel.type == "wecom":
-        content = f"## {message.title}\n{message.text}" + \
-            ("\n" + " ".join(f"<@{u}>" for u in mobiles + users) if at else "")
+        content = f"## {message.title}\n{message.text}" + (
+            "\n" + " ".join(f"<@{u}>" for u in mobiles + users) if at else ""
+        )
         return url, {"msgtype": "markdown", "markdown": {"content": content}}
     raise ValueError(f"no robot request for a {channel.type} channel")
 
@@ -87,7 +104,7 @@ def build_request(channel: Channel, message: Message, now: float | None = None
 class Answer:
     ok: bool
     rate_limited: bool
-    detail: str             # safe to log: the vendor's code and message, or the HTTP status
+    detail: str  # safe to log: the vendor's code and message, or the HTTP status
 
 
 def read_answer(kind: str, status: int, content_type: str, body: bytes) -> Answer:

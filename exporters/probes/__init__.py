@@ -7,10 +7,12 @@ when the checked thing is down.  The handler, :func:`run_probe`, not the
 prober, owns the verdict and the timing: it sets up/down with a bounded
 reason and emits the check's duration.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..metrics import Metric, Sink, safe_error
 from .amqp import probe_amqp
@@ -44,8 +46,14 @@ PROBERS: dict[str, ProbeFn] = {
 __all__ = ["PROBERS", "REASONS", "ProbeFn", "ProbeContext", "ProbeFailed", "run_probe"]
 
 
-def run_probe(kind: str, check: Any, sink: Sink, timeout: float, duration_metric: Metric,
-              emit: Emit | None = None) -> None:
+def run_probe(
+    kind: str,
+    check: Any,
+    sink: Sink,
+    timeout: float,
+    duration_metric: Metric,
+    emit: Emit | None = None,
+) -> None:
     """Run one check under ``timeout``: up or down with a reason in ``sink``,
     and ``duration_metric`` (seconds) when it succeeded."""
     start = time.monotonic()

@@ -1,4 +1,5 @@
 """AMQP 0-9-1: open a connection (protocol header, login, tune, open the vhost), then close it."""
+
 from __future__ import annotations
 
 import logging
@@ -12,10 +13,14 @@ logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
 def probe_amqp(link, ctx: ProbeContext) -> None:
-    import pika                     # imported on first use: an exporter without AMQP links stays small
+    import pika  # imported on first use: an exporter without AMQP links stays small
     import pika.exceptions
-    auth_errors = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError,
-                   pika.exceptions.ProbableAccessDeniedError)
+
+    auth_errors = (
+        pika.exceptions.ProbableAuthenticationError,
+        pika.exceptions.AuthenticationError,
+        pika.exceptions.ProbableAccessDeniedError,
+    )
     url = link.url
     refuse_reserved_name(url.host)
     tls = url.scheme == "amqps"
@@ -23,23 +28,31 @@ def probe_amqp(link, ctx: ProbeContext) -> None:
     password = link.password.reveal() if link.password else ("guest" if not url.user else "")
     left = ctx.remaining()
     params = pika.ConnectionParameters(
-        host=url.host, port=url.port or (5671 if tls else 5672),
+        host=url.host,
+        port=url.port or (5671 if tls else 5672),
         virtual_host=url.database or "/",
         credentials=pika.PlainCredentials(user, password, erase_on_connect=True),
-        connection_attempts=1, retry_delay=0, socket_timeout=left, stack_timeout=left,
-        blocked_connection_timeout=left, heartbeat=0,
+        connection_attempts=1,
+        retry_delay=0,
+        socket_timeout=left,
+        stack_timeout=left,
+        blocked_connection_timeout=left,
+        heartbeat=0,
         ssl_options=pika.SSLOptions(client_context(), url.host) if tls else None,
-        client_properties={"connection_name": "aftercare-exporter"})
+        client_properties={"connection_name": "aftercare-exporter"},
+    )
     try:
         connection = pika.BlockingConnection(params)
     except auth_errors as err:
         raise ProbeFailed("auth", f"login refused: {type(err).__name__}") from None
     except Exception as err:  # pika's connector errors are not all AMQPError subclasses
-        raise ProbeFailed(classify(err), f"cannot open an AMQP connection: {type(err).__name__}") from None
+        raise ProbeFailed(
+            classify(err), f"cannot open an AMQP connection: {type(err).__name__}"
+        ) from None
     try:
         connection.close()
     except pika.exceptions.AMQPError:
-        pass                        # it was open: closing is courtesy, not the check
+        pass  # it was open: closing is courtesy, not the check
 
 
 def classify(err: Exception) -> str:

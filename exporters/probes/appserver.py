@@ -5,6 +5,7 @@ parsed strictly: a page that is not the expected format (an HTML error page, a
 login form) is ``reason="content"``, never a crash.  The series carry the
 server's own counters and gauges, so they equal what the page says.
 """
+
 from __future__ import annotations
 
 import base64
@@ -18,33 +19,57 @@ from .http import PHASES, _exchange
 CONNECTIONS = gauge(
     "aftercare_appserver_connections",
     "Client connections of the application server by state (nginx: active, reading, "
-    "writing, waiting; Apache: one state per scoreboard letter).", "state")
-REQUESTS = counter("aftercare_appserver_requests_total",
-                   "Requests the application server has served since it started.")
-CONNECTIONS_ACCEPTED = counter("aftercare_appserver_connections_accepted_total",
-                               "Client connections accepted since start (nginx).")
-CONNECTIONS_HANDLED = counter("aftercare_appserver_connections_handled_total",
-                              "Client connections handled since start (nginx); fewer than "
-                              "accepted when a resource limit was reached.")
-THREADS_BUSY = gauge("aftercare_appserver_threads_busy",
-                     "Workers or threads of a pool serving a request now (Apache: busy "
-                     "workers).", "pool")
-THREADS_MAX = gauge("aftercare_appserver_threads_max",
-                    "Workers or threads a pool may run at most (Apache: scoreboard slots).",
-                    "pool")
+    "writing, waiting; Apache: one state per scoreboard letter).",
+    "state",
+)
+REQUESTS = counter(
+    "aftercare_appserver_requests_total",
+    "Requests the application server has served since it started.",
+)
+CONNECTIONS_ACCEPTED = counter(
+    "aftercare_appserver_connections_accepted_total",
+    "Client connections accepted since start (nginx).",
+)
+CONNECTIONS_HANDLED = counter(
+    "aftercare_appserver_connections_handled_total",
+    "Client connections handled since start (nginx); fewer than "
+    "accepted when a resource limit was reached.",
+)
+THREADS_BUSY = gauge(
+    "aftercare_appserver_threads_busy",
+    "Workers or threads of a pool serving a request now (Apache: busy workers).",
+    "pool",
+)
+THREADS_MAX = gauge(
+    "aftercare_appserver_threads_max",
+    "Workers or threads a pool may run at most (Apache: scoreboard slots).",
+    "pool",
+)
 
 # mod_status scoreboard letters
-APACHE_STATES = {"_": "waiting", "S": "starting", "R": "reading", "W": "sending_reply",
-                 "K": "keepalive", "D": "dns_lookup", "C": "closing", "L": "logging",
-                 "G": "graceful_finish", "I": "idle_cleanup", ".": "open_slot"}
+APACHE_STATES = {
+    "_": "waiting",
+    "S": "starting",
+    "R": "reading",
+    "W": "sending_reply",
+    "K": "keepalive",
+    "D": "dns_lookup",
+    "C": "closing",
+    "L": "logging",
+    "G": "graceful_finish",
+    "I": "idle_cleanup",
+    ".": "open_slot",
+}
 NGINX_PAGE = re.compile(
     r"Active connections:\s*(\d+)\s*\n\s*server accepts handled requests\s*\n"
-    r"\s*(\d+)\s+(\d+)\s+(\d+)\s*\n\s*Reading:\s*(\d+)\s+Writing:\s*(\d+)\s+Waiting:\s*(\d+)\s*")
+    r"\s*(\d+)\s+(\d+)\s+(\d+)\s*\n\s*Reading:\s*(\d+)\s+Writing:\s*(\d+)\s+Waiting:\s*(\d+)\s*"
+)
 
 
 @dataclass
 class _Request:
     """What the HTTP exchange reads of a check."""
+
     headers: dict = field(default_factory=dict)
     tls_verify: bool = True
     ca_file: str | None = None
@@ -71,7 +96,7 @@ def parse_nginx(text: str) -> dict[str, int]:
     if not m:
         raise ProbeFailed("content", "not an nginx stub_status page")
     keys = ("active", "accepted", "handled", "requests", "reading", "writing", "waiting")
-    return dict(zip(keys, map(int, m.groups())))
+    return dict(zip(keys, map(int, m.groups()), strict=True))
 
 
 def parse_apache(text: str) -> tuple[dict[str, str], str]:

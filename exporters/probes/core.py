@@ -1,17 +1,18 @@
 """What every prober shares: the failure type, the probe context, and the
 mapping of low-level errors to the bounded failure reasons."""
+
 from __future__ import annotations
 
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # The bounded failure reasons, exposed as aftercare_<target>_failure{reason}.
 REASONS = ("dns", "connect", "tls", "auth", "timeout", "status", "content", "process")
 
-Emit = Callable[..., None]          # emit(METRIC, value, *extra_label_values), as sink.add
+Emit = Callable[..., None]  # emit(METRIC, value, *extra_label_values), as sink.add
 
 
 class ProbeFailed(Exception):
@@ -26,6 +27,7 @@ class ProbeFailed(Exception):
 @dataclass
 class ProbeContext:
     """Handed to a prober: its deadline (time.monotonic()) and where detail samples go."""
+
     deadline: float
     emit: Emit
 
@@ -86,13 +88,16 @@ def connect(family: int, sockaddr: tuple, ctx: ProbeContext) -> socket.socket:
         sock.settimeout(ctx.remaining())
         sock.connect(sockaddr)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except socket.timeout:
+    except TimeoutError:
         sock.close()
-        raise ProbeFailed("timeout", f"no connection to {sockaddr[0]}:{sockaddr[1]} in time") from None
+        raise ProbeFailed(
+            "timeout", f"no connection to {sockaddr[0]}:{sockaddr[1]} in time"
+        ) from None
     except OSError as err:
         sock.close()
-        raise ProbeFailed("connect", f"cannot connect to {sockaddr[0]}:{sockaddr[1]}: "
-                                     f"{err.strerror or err}") from None
+        raise ProbeFailed(
+            "connect", f"cannot connect to {sockaddr[0]}:{sockaddr[1]}: {err.strerror or err}"
+        ) from None
     return sock
 
 
@@ -106,12 +111,14 @@ def recv_some(sock: socket.socket, ctx: ProbeContext, size: int = 65536) -> byte
     sock.settimeout(ctx.remaining())
     try:
         return sock.recv(size)
-    except socket.timeout:
+    except TimeoutError:
         raise ProbeFailed("timeout", "no answer in time") from None
     except ssl.SSLError as err:
         raise ProbeFailed("tls", f"TLS error while reading: {err.reason or err}") from None
     except OSError as err:
-        raise ProbeFailed("connect", f"connection lost while reading: {err.strerror or err}") from None
+        raise ProbeFailed(
+            "connect", f"connection lost while reading: {err.strerror or err}"
+        ) from None
 
 
 def recv_exactly(sock: socket.socket, n: int, ctx: ProbeContext) -> bytes:
@@ -128,7 +135,9 @@ def send_all(sock: socket.socket, data: bytes, ctx: ProbeContext) -> None:
     sock.settimeout(ctx.remaining())
     try:
         sock.sendall(data)
-    except socket.timeout:
+    except TimeoutError:
         raise ProbeFailed("timeout", "could not send in time") from None
     except OSError as err:
-        raise ProbeFailed("connect", f"connection lost while sending: {err.strerror or err}") from None
+        raise ProbeFailed(
+            "connect", f"connection lost while sending: {err.strerror or err}"
+        ) from None

@@ -3,6 +3,7 @@
 Without a server, A and AAAA go through the system resolver (getaddrinfo:
 /etc/hosts and nsswitch included), as the monitored application's would.
 """
+
 from __future__ import annotations
 
 import socket
@@ -22,8 +23,9 @@ def probe_dns(link, ctx: ProbeContext) -> None:
         except socket.gaierror as err:
             raise ProbeFailed("dns", f"cannot resolve {name}: {err.strerror}") from None
         return
-    import dns.exception            # imported on first use
+    import dns.exception  # imported on first use
     import dns.resolver
+
     if link.server is None:
         resolver = dns.resolver.Resolver()
     else:

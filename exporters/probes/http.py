@@ -4,10 +4,10 @@ The phases are timed by hand over our own socket so that resolve, connect,
 tls, processing (request sent -> response headers) and transfer (body) are
 separate; over redirects each phase is summed, as blackbox_exporter does.
 """
+
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import time
 from urllib.parse import urljoin, urlsplit
@@ -19,18 +19,21 @@ from .tls import emit_expiry, handshake
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
-BODY_LIMIT = 1024 * 1024        # bytes of body read (and matched) at most
+BODY_LIMIT = 1024 * 1024  # bytes of body read (and matched) at most
 
-STATUS_CODE = gauge("aftercare_http_status_code",
-                    "HTTP status code of the last response (after redirects).")
+STATUS_CODE = gauge(
+    "aftercare_http_status_code", "HTTP status code of the last response (after redirects)."
+)
 REDIRECTS = gauge("aftercare_http_redirects", "Number of redirects followed.")
 PHASE_SECONDS = gauge(
     "aftercare_http_phase_seconds",
     "Seconds spent per phase of the HTTP check, summed over redirects: resolve, "
     "connect, tls, processing (request sent to response headers), transfer (body).",
-    "phase")
-CONTENT_LENGTH_BYTES = gauge("aftercare_http_content_length_bytes",
-                             "Bytes of response body read (at most 1 MiB).")
+    "phase",
+)
+CONTENT_LENGTH_BYTES = gauge(
+    "aftercare_http_content_length_bytes", "Bytes of response body read (at most 1 MiB)."
+)
 
 
 def probe_http(check, ctx: ProbeContext) -> None:
@@ -58,7 +61,9 @@ def probe_http(check, ctx: ProbeContext) -> None:
     ok = status in check.expect_status if check.expect_status else 200 <= status < 300
     if not ok:
         raise ProbeFailed("status", f"status {status} not expected")
-    if check.body_regex is not None and not check.body_regex.search(body.decode("utf-8", "replace")):
+    if check.body_regex is not None and not check.body_regex.search(
+        body.decode("utf-8", "replace")
+    ):
         raise ProbeFailed("content", f"body did not match {check.body_regex.pattern!r}")
 
 
@@ -80,7 +85,7 @@ def _exchange(url: str, method: str, check, ctx: ProbeContext, timings: dict):
         tls = sock = handshake(sock, host, ctx, check.tls_verify, check.ca_file)
         mark = _lap(timings, "tls", mark)
     conn = http.client.HTTPConnection(host, port)
-    conn.sock = sock                # our socket: already connected (and TLS-wrapped)
+    conn.sock = sock  # our socket: already connected (and TLS-wrapped)
     try:
         if tls is not None:
             emit_expiry(tls, ctx)
@@ -96,14 +101,16 @@ def _exchange(url: str, method: str, check, ctx: ProbeContext, timings: dict):
         body = response.read(BODY_LIMIT) if method != "HEAD" else b""
         _lap(timings, "transfer", mark)
         return response.status, response.getheader("Location"), body
-    except socket.timeout:
+    except TimeoutError:
         raise ProbeFailed("timeout", "no HTTP response in time") from None
     except http.client.HTTPException as err:
         raise ProbeFailed("content", f"not a valid HTTP response: {type(err).__name__}") from None
     except ssl.SSLError as err:
         raise ProbeFailed("tls", f"TLS error: {err.reason or err}") from None
     except OSError as err:
-        raise ProbeFailed("connect", f"connection lost: {getattr(err, 'strerror', None) or err}") from None
+        raise ProbeFailed(
+            "connect", f"connection lost: {getattr(err, 'strerror', None) or err}"
+        ) from None
     finally:
         conn.close()
 

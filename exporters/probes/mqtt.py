@@ -1,4 +1,5 @@
 """MQTT: a 3.1.1 CONNECT answered by CONNACK with return code 0, then DISCONNECT."""
+
 from __future__ import annotations
 
 import os
@@ -8,8 +9,13 @@ from .core import ProbeContext, ProbeFailed, open_tcp, recv_exactly, send_all, s
 from .tls import handshake
 
 CONNACK_REASONS = {1: "content", 2: "content", 3: "connect", 4: "auth", 5: "auth"}
-CONNACK_TEXT = {1: "unacceptable protocol version", 2: "client identifier rejected",
-                3: "server unavailable", 4: "bad user name or password", 5: "not authorized"}
+CONNACK_TEXT = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorized",
+}
 DISCONNECT = b"\xe0\x00"
 
 
@@ -27,7 +33,7 @@ def _remaining_length(n: int) -> bytes:
 
 
 def connect_packet(username: str | None, password: str | None, client_id: str) -> bytes:
-    flags = 0x02                                   # clean session
+    flags = 0x02  # clean session
     payload = _string(client_id.encode())
     if username is not None:
         flags |= 0x80
@@ -47,14 +53,20 @@ def probe_mqtt(link, ctx: ProbeContext) -> None:
     try:
         password = link.password.reveal() if link.password else None
         username = link.username if link.username is not None else ("" if password else None)
-        send_all(sock, connect_packet(username, password, f"aftercare-{os.getpid()}-{os.urandom(4).hex()}"), ctx)
+        send_all(
+            sock,
+            connect_packet(username, password, f"aftercare-{os.getpid()}-{os.urandom(4).hex()}"),
+            ctx,
+        )
         header = recv_exactly(sock, 4, ctx)
         if header[0] != 0x20 or header[1] != 2:
             raise ProbeFailed("content", "the answer to CONNECT was not a CONNACK")
         code = header[3]
         if code:
-            raise ProbeFailed(CONNACK_REASONS.get(code, "content"),
-                              f"CONNACK refused: {CONNACK_TEXT.get(code, f'code {code}')}")
+            raise ProbeFailed(
+                CONNACK_REASONS.get(code, "content"),
+                f"CONNACK refused: {CONNACK_TEXT.get(code, f'code {code}')}",
+            )
         send_all(sock, DISCONNECT, ctx)
     finally:
         sock.close()

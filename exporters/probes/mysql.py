@@ -1,4 +1,5 @@
 """MySQL/MariaDB: log in and run SELECT 1 (a fresh connection per check)."""
+
 from __future__ import annotations
 
 from ..drivers import mysql as driver
@@ -6,7 +7,8 @@ from .core import ProbeContext, ProbeFailed, refuse_reserved_name
 
 
 def probe_mysql(link, ctx: ProbeContext) -> None:
-    import pymysql                  # imported on first use: it pulls in cryptography (~18 MB)
+    import pymysql  # imported on first use: it pulls in cryptography (~18 MB)
+
     refuse_reserved_name(link.dsn.host)
     try:
         conn = driver.connect(link.dsn, link.password, ctx.remaining(), default_user="root")

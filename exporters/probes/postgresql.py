@@ -1,4 +1,5 @@
 """PostgreSQL: log in and run SELECT 1 (a fresh connection per check)."""
+
 from __future__ import annotations
 
 from ..drivers import postgresql as driver
@@ -6,7 +7,8 @@ from .core import ProbeContext, ProbeFailed, refuse_reserved_name
 
 
 def probe_postgresql(link, ctx: ProbeContext) -> None:
-    import psycopg2                 # imported on first use
+    import psycopg2  # imported on first use
+
     refuse_reserved_name(link.dsn.host)
     try:
         conn = driver.connect(link.dsn, link.password, ctx.remaining(), default_user="postgres")

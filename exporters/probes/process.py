@@ -3,6 +3,7 @@
 Reads /proc directly (Linux): a process matches when its command line, its
 arguments joined by spaces, contains a match of the pattern (as ``pgrep -f``).
 """
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,12 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 RUNNING = gauge("aftercare_process_running", "Number of running processes matching the check.")
 CPU_SECONDS_TOTAL = counter(
     "aftercare_process_cpu_seconds_total",
-    "User plus system CPU seconds used by the matching processes (sum; drops when one exits).")
-RESIDENT_MEMORY_BYTES = gauge("aftercare_process_resident_memory_bytes",
-                              "Resident memory of the matching processes, in bytes (sum).")
+    "User plus system CPU seconds used by the matching processes (sum; drops when one exits).",
+)
+RESIDENT_MEMORY_BYTES = gauge(
+    "aftercare_process_resident_memory_bytes",
+    "Resident memory of the matching processes, in bytes (sum).",
+)
 
 
 def probe_process(check, ctx: ProbeContext) -> None:
@@ -58,9 +62,11 @@ def _matching(pattern) -> list[int]:
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
                 cmdline = fh.read()
-        except OSError:             # gone meanwhile, or not ours to read
+        except OSError:  # gone meanwhile, or not ours to read
             continue
-        if cmdline and pattern.search(cmdline.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")):
+        if cmdline and pattern.search(
+            cmdline.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+        ):
             pids.append(int(entry))
     return pids
 
@@ -74,8 +80,8 @@ def _usage(pid: int) -> tuple[float, float] | None:
             statm = fh.read().split()
     except OSError:
         return None
-    fields = stat[stat.rindex(b")") + 2:].split()   # after "pid (comm) "
-    if fields[0] == b"Z":                             # a zombie is not running
+    fields = stat[stat.rindex(b")") + 2 :].split()  # after "pid (comm) "
+    if fields[0] == b"Z":  # a zombie is not running
         return None
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / CLOCK_TICKS, int(statm[1]) * PAGE_SIZE

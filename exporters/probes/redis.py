@@ -1,4 +1,5 @@
 """Redis: AUTH (when a password is configured) and PING, spoken in RESP over a socket."""
+
 from __future__ import annotations
 
 from .core import ProbeContext, ProbeFailed, open_tcp, recv_some, send_all, split_address
@@ -35,8 +36,10 @@ def probe_redis(link, ctx: ProbeContext) -> None:
             send_all(sock, command(b"AUTH", link.password.reveal().encode()), ctx)
             reply = read_line(sock, ctx)
             if reply != b"+OK":
-                raise ProbeFailed("auth" if reply.startswith(b"-") else "content",
-                                  "AUTH refused" if reply.startswith(b"-") else "not a Redis reply")
+                raise ProbeFailed(
+                    "auth" if reply.startswith(b"-") else "content",
+                    "AUTH refused" if reply.startswith(b"-") else "not a Redis reply",
+                )
         send_all(sock, command(b"PING"), ctx)
         reply = read_line(sock, ctx)
         if reply.startswith((b"-NOAUTH", b"-WRONGPASS")):

@@ -1,5 +1,6 @@
 """TLS: the client handshake every TLS-speaking prober uses, and the certificate
 expiry metrics."""
+
 from __future__ import annotations
 
 import socket
@@ -14,10 +15,12 @@ CHAIN_EXPIRY = gauge(
     "aftercare_tls_cert_expiry_timestamp_seconds",
     "Unix time (seconds) when the first certificate of the verified chain (leaf, "
     "intermediates and trust anchor) expires: from then on clients fail. Without "
-    "verification (tls_verify: false) the leaf's expiry.")
+    "verification (tls_verify: false) the leaf's expiry.",
+)
 LEAF_EXPIRY = gauge(
     "aftercare_tls_leaf_cert_expiry_timestamp_seconds",
-    "Unix time (seconds) when the server's own (leaf) certificate expires.")
+    "Unix time (seconds) when the server's own (leaf) certificate expires.",
+)
 
 _contexts: dict[tuple, ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
@@ -37,26 +40,35 @@ def client_context(verify: bool = True, ca_file: str | None = None) -> ssl.SSLCo
         return context
 
 
-def handshake(sock: socket.socket, host: str, ctx: ProbeContext, verify: bool = True,
-              ca_file: str | None = None) -> ssl.SSLSocket:
+def handshake(
+    sock: socket.socket,
+    host: str,
+    ctx: ProbeContext,
+    verify: bool = True,
+    ca_file: str | None = None,
+) -> ssl.SSLSocket:
     """Wrap ``sock`` in TLS (SNI ``host``) within the deadline; on failure the socket is closed."""
     try:
         context = client_context(verify, ca_file)
     except (OSError, ssl.SSLError) as err:
         sock.close()
-        raise ProbeFailed("tls", f"cannot load the CA file: {getattr(err, 'strerror', None) or err}") from None
+        raise ProbeFailed(
+            "tls", f"cannot load the CA file: {getattr(err, 'strerror', None) or err}"
+        ) from None
     try:
         sock.settimeout(ctx.remaining())
         return context.wrap_socket(sock, server_hostname=host)
     except ssl.SSLCertVerificationError as err:
         sock.close()
         raise ProbeFailed("tls", f"certificate not accepted: {err.verify_message}") from None
-    except socket.timeout:
+    except TimeoutError:
         sock.close()
         raise ProbeFailed("timeout", "no TLS handshake in time") from None
     except (ssl.SSLError, OSError) as err:
         sock.close()
-        raise ProbeFailed("tls", f"TLS handshake failed: {getattr(err, 'reason', None) or err}") from None
+        raise ProbeFailed(
+            "tls", f"TLS handshake failed: {getattr(err, 'reason', None) or err}"
+        ) from None
 
 
 def _not_after(cert) -> float:
@@ -66,8 +78,11 @@ def _not_after(cert) -> float:
 def cert_expiries(tls: ssl.SSLSocket) -> tuple[float, float] | None:
     """(leaf notAfter, earliest notAfter of the verified chain) as Unix times."""
     sslobj = tls._sslobj  # type: ignore[attr-defined]  # 3.10-3.12 keep the chain accessors private
-    chain = (getattr(sslobj, "get_verified_chain", lambda: None)() or []) \
-        if tls.context.verify_mode != ssl.CERT_NONE else []
+    chain = (
+        (getattr(sslobj, "get_verified_chain", lambda: None)() or [])
+        if tls.context.verify_mode != ssl.CERT_NONE
+        else []
+    )
     presented = getattr(sslobj, "get_unverified_chain", lambda: None)() or []
     leaf = chain[0] if chain else (presented[0] if presented else None)
     if leaf is None:
