@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"{report['method']['query_count']} queries, "
              f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering {','.join(formats)}")
     from .render import render_all, write_atomically
-    base = f"aftercare-report-{groups[0][0].label.replace('..', '_')}-{args.lang}"
+    base = f"aftercare-report-{groups[0][0].file_label}-{args.lang}"
     rendered = render_all(report, formats, args.lang, args.runbook_base)
     try:
         written = write_atomically({f"{base}.{ext}": data for ext, data in rendered.items()}, args.out)

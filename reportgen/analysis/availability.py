@@ -90,6 +90,9 @@ def analyse(ctx: Context, kind: str) -> dict[str, list[dict]]:
                    **compute_target(data["sum"].get(key, {}), data["count"].get(key, {}),
                                     None if data["down"] is None else data["down"].get(key, []),
                                     ctx.period, sla)}
+            if data["down"] is not None:   # the contract figures are made once slowness is known
+                row["_raw"] = {"counts": data["count"].get(key, {}),
+                               "down": [t for t, _ in data["down"].get(key, [])]}
             rows.append(row)
         out[system.name] = rows
     return out

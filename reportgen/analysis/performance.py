@@ -65,6 +65,7 @@ def compute_service(key: tuple, data: dict, limit: float) -> dict:
         "slow_periods": len(runs) if slow is not None else None,
         "slow_seconds": sum(b - a + STEP for a, b in runs) if slow is not None else None,
         "slow_list": [{"started": a, "ended": b + STEP} for a, b in runs[:20]],
+        "_slow": None if slow is None else [t for t, _ in slow.get(key, [])],
     }
 
 
