@@ -148,6 +148,9 @@ def _contract_availability(system, period, doc: dict) -> None:
     return slow_runs
 
 
+TARGET_LABELS = ("service", "database", "integration", "exchange", "backup", "source", "target")
+
+
 def _incidents(system: str, alerts: list[dict], slow_runs: dict, tz: str) -> list[dict]:
     """The alerts folded by the inhibit rules, plus slow periods no alert covers (plain data)."""
     measured = [i for service, runs in slow_runs.items()
@@ -156,6 +159,7 @@ def _incidents(system: str, alerts: list[dict], slow_runs: dict, tz: str) -> lis
 
     def row(a: dict) -> dict:
         return {"alertname": a["alertname"], "severity": a["severity"], "labels": a["labels"],
+                "target": next((a["labels"][k] for k in TARGET_LABELS if k in a["labels"]), None),
                 "started": iso(a["started"], tz),
                 "ended": None if a["ongoing"] else iso(a["ended"], tz),
                 "started_ts": a["started"], "ended_ts": None if a["ongoing"] else a["ended"],

@@ -5,6 +5,23 @@ LANGS = ("zh", "en")
 
 MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "title": ("Monthly health assessment", "月度健康评估报告"),
+    "contract_availability": ("Contract availability", "合同可用率"),
+    "fault_time": ("Fault time", "故障时长"),
+    "planned_time": ("Planned work", "计划维护"),
+    "contract_note": ("Contract availability = 1 − fault time / covered time, both outside planned "
+                      "work{hours}; a fault is time down{slow}.",
+                      "合同可用率 = 1 − 故障时长 / 覆盖时长，均不含计划维护时间{hours}；故障指不可用{slow}。"),
+    "contract_note.business": (", within business hours only", "，仅计工作时间"),
+    "contract_note.slow": (" or slower than the SLA response time", "或响应慢于 SLA 响应时间"),
+    "maintenance": ("Planned maintenance", "计划维护"),
+    "reason": ("Reason", "原因"),
+    "recurring": ("recurring", "周期性"),
+    "from": ("From", "开始"), "to": ("To", "结束"),
+    "incident_list": ("Incidents", "事件列表"),
+    "folded": ("Folded alerts", "合并的告警"),
+    "measured_slow": ("measured slow period (no alert)", "实测缓慢时段（无告警）"),
+    "weekly_p95": ("Response time by week", "每周响应时间"),
+    "week_from": ("Week from", "周起始"),
     "customer": ("Customer", "客户"),
     "systems": ("Systems", "系统"),
     "period": ("Period", "统计周期"),
