@@ -266,3 +266,49 @@ def test_bad_maintenance_windows_exit_2_and_write_nothing(tmp_path, windows, nee
     assert needle in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+A4_WIDTH, A4_HEIGHT, MARGIN = 595.28, 841.89, 15 / 25.4 * 72     # points; @page margin 15 mm
+
+
+def word_boxes(pdf: Path) -> list[tuple[int, float, float, float, float, str]]:
+    """(page, xMin, yMin, xMax, yMax, word) of every word, from poppler's pdftotext -bbox."""
+    import re
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    out = []
+    for page, body in enumerate(html.split("<page ")[1:], 1):
+        for m in re.finditer(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" '
+                             r'yMax="([\d.]+)">([^<]*)</word>', body):
+            out.append((page, *map(float, m.groups()[:4]), m.group(5)))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_pdf_words_stay_inside_the_content_area(prom_history, tmp_path, lang):
+    prom, _ = prom_history
+    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
+                             "--period", "2026-11", "--format", "pdf", "--lang", lang)
+    assert result.returncode == 0, result.stderr
+    words = word_boxes(out / f"aftercare-report-2026-11-{lang}.pdf")
+    assert len(words) > 500
+    outside = [w for w in words if w[1] < MARGIN - 1 or w[3] > A4_WIDTH - MARGIN + 1
+               or w[2] < MARGIN - 1 or w[4] > A4_HEIGHT - MARGIN + 1]
+    assert outside == []
+
+
+def test_short_period_charts_by_hour_and_names_files_without_colons(prom_history, tmp_path):
+    prom, _ = prom_history
+    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
+                             "--from", "2026-11-10T12:00:00", "--to", "2026-11-10T18:30:00",
+                             "--format", "json,html", "--lang", "en", "--system", "shop")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["aftercare-report-20261110T1200-20261110T1830-en.html",
+                     "aftercare-report-20261110T1200-20261110T1830-en.json"]
+    report = json.loads((out / names[1]).read_text())
+    hourly = report["systems"][0]["services"][0]["hourly"]
+    assert len(hourly) == 7
+    assert hourly[2]["availability_ratio"] == pytest.approx(50 / 60)   # 14:00-14:10 down
+    assert [h["availability_ratio"] for i, h in enumerate(hourly) if i != 2] == [1.0] * 6
+    assert "Hourly availability" in (out / names[0]).read_text()

@@ -23,12 +23,16 @@ def _svg(fig) -> str:
 
 def daily_availability(rows: list[dict], sla: float | None) -> str | None:
     """Daily availability per target as lines; None when nothing has data."""
-    series = [(r["name"], [d["availability_ratio"] for d in r["daily"]]) for r in rows
-              if any(d["availability_ratio"] is not None for d in r["daily"])]
+    by_hour = bool(rows) and bool(rows[0].get("hourly"))    # a period under two days
+    key = "hourly" if by_hour else "daily"
+    series = [(r["name"], [d["availability_ratio"] for d in r[key]]) for r in rows
+              if any(d["availability_ratio"] is not None for d in r[key])]
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 2.4))
-    days = list(range(1, len(rows[0]["daily"]) + 1))
+    days = list(range(1, len(rows[0][key]) + 1))
+    if by_hour:
+        ax.set_xlabel("h")
     for name, values in series:
         ax.plot(days, [v * 100 if v is not None else None for v in values], marker=".", label=name)
     if sla:

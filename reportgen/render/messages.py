@@ -58,6 +58,7 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "outages": ("Outages", "中断次数"),
     "longest_outage": ("Longest outage", "最长中断"),
     "daily_availability": ("Daily availability", "每日可用率"),
+    "hourly_availability": ("Hourly availability", "每小时可用率"),
     "alert": ("Alert", "告警"),
     "severity": ("Severity", "级别"),
     "started": ("Started", "开始"),
