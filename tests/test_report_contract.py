@@ -312,3 +312,29 @@ def test_short_period_charts_by_hour_and_names_files_without_colons(prom_history
     assert hourly[2]["availability_ratio"] == pytest.approx(50 / 60)   # 14:00-14:10 down
     assert [h["availability_ratio"] for i, h in enumerate(hourly) if i != 2] == [1.0] * 6
     assert "Hourly availability" in (out / names[0]).read_text()
+
+
+def test_checklist_judges_with_the_alert_thresholds(report):
+    import yaml
+    rules = yaml.safe_load((REPO / "rules" / "database.rules.yml").read_text())
+    consts = {r["record"]: r["expr"] for g in rules["groups"] for r in g["rules"]
+              if r["record"].startswith("aftercare:threshold:")}
+    shop = {(c["area"], c["item"], c["target"]): c for c in report["systems"][0]["checklist"]}
+    desk = {(c["area"], c["item"], c["target"]): c for c in report["systems"][1]["checklist"]}
+    for c in list(shop.values()) + list(desk.values()):
+        assert c["result"] in ("normal", "attention", "abnormal", "no_data")
+        assert c["evidence"]["promql"] and c["evidence"]["graph"].startswith("http://127.0.0.1:")
+    web = shop[("services", "contract_availability", "web")]
+    assert web["result"] == "abnormal" and web["threshold"] == 0.999
+    assert web["value"] == report["systems"][0]["services"][0]["contract_availability_ratio"]
+    pg_up = shop[("database", "database_up", "pg")]
+    assert pg_up["result"] == "attention"                       # the 10-minute restart
+    assert pg_up["value"] == pytest.approx(1 - 10 / (30 * 1440), abs=1e-9)
+    lag = shop[("database", "replication_lag", "pg")]
+    assert lag["threshold"] == float(consts["aftercare:threshold:database_replication_lag_seconds"]
+                                     .removeprefix("vector(").removesuffix(")"))
+    conn = shop[("database", "connections", "pg")]
+    assert conn["threshold"] == 0.8 and conn["result"] == "no_data"
+    app = desk[("services", "contract_availability", "app")]
+    assert app["result"] == "normal" and app["threshold"] == 0.99
+    assert desk[("services", "p95_response", "app")]["result"] == "attention"   # one slow hour

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from exporters.areas import REPORT_SECTIONS
 
 from .. import runbooks
-from . import (availability, backups, capacity, comparison, contract, exchange, incidents,
-               logs, monitoring, performance, stability)
+from . import (availability, backups, capacity, checklist, comparison, contract, exchange,
+               incidents, logs, monitoring, performance, stability)
 from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, episodes, worst
 from .summary import grade_system
 
@@ -117,6 +117,8 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
         doc["area_grades"], doc["recommendations"] = grade_system(doc)
         doc["grade"] = worst(list(doc["area_grades"].values()))
         doc["has_data"] = doc["grade"] != "no_data"
+        if not ctx.lean:
+            doc["checklist"] = checklist.build(doc, ctx.period, ctx.client.shown)
         docs.append(doc)
     return docs
 
