@@ -11,6 +11,7 @@ from collections import OrderedDict
 
 from exporters.config import ConfigError, load_config
 
+from .notes import load_notes
 from .period import PeriodError, explicit_period, month_period, previous_month
 from .prom import DEFAULT_MAX_RANGE, PromClient, PromError
 
@@ -48,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runbook-base", default="", metavar="URL",
                    help="prefix for runbook links (docs/runbooks/<AlertName>.md)")
     p.add_argument("--no-previous", action="store_true", help="skip the month-over-month comparison")
+    p.add_argument("--notes", metavar="FILE",
+                   help="YAML per system: the engineer's findings, work_done and advice")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -122,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--max-query-range must be positive")
         if args.query_concurrency < 1:
             raise ValueError("--query-concurrency must be at least 1")
+        notes = load_notes(args.notes, [s.name for _, members in groups for s in members]) \
+            if args.notes else {}
     except ConfigError as err:
         print(f"aftercare-report: invalid config: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -138,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     except PromError as err:
         print(f"aftercare-report: Prometheus: {err}; no report written", file=sys.stderr)
         return EXIT_PROMETHEUS
+    for doc in report["systems"]:
+        doc["engineer_notes"] = notes.get(doc["name"])
     progress(f"{report['method']['query_count']} queries, "
              f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering {','.join(formats)}")
     from .render import render_all, write_atomically

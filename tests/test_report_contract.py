@@ -338,3 +338,58 @@ def test_checklist_judges_with_the_alert_thresholds(report):
     app = desk[("services", "contract_availability", "app")]
     assert app["result"] == "normal" and app["threshold"] == 0.99
     assert desk[("services", "p95_response", "app")]["result"] == "attention"   # one slow hour
+
+
+def test_written_assessment_quotes_the_json_figures(report):
+    shop = report["systems"][0]
+    web = shop["services"][0]
+    for lang in ("en", "zh"):
+        texts = shop["assessment"][lang]
+        assert set(texts) == {"operation", "stability", "performance", "advice"}
+        assert f"{web['contract_availability_ratio'] * 100:.3f}%" in texts["operation"]
+        assert f"{web['availability_ratio'] * 100:.3f}%" in texts["operation"]
+        assert f"{shop['stability']['incidents']} " in texts["stability"]
+        assert f" {sum(len(i['folded']) for i in shop['incidents'])} " in texts["stability"]
+        perf = shop["performance"]["services"][0]
+        assert f"{perf['slow_seconds'] / 60:.0f}" in texts["performance"]
+        assert report["overall"]["assessment"][lang]["operation"]
+    assert "not met" in shop["assessment"]["en"]["operation"]
+    assert "未达到" in shop["assessment"]["zh"]["operation"]
+
+
+NOTES = """
+shop:
+  findings: "The database restarted on 20 November for an operating-system patch."
+  work_done: ["Upgraded PostgreSQL to the latest minor release", "Cleaned the archive directory"]
+  advice: Keep the patch window on Sunday night.
+"""
+
+
+def test_engineer_notes_go_into_the_document(prom_history, tmp_path):
+    prom, _ = prom_history
+    notes = tmp_path / "notes.yml"
+    notes.write_text(NOTES)
+    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
+                             "--period", "2026-11", "--format", "json,html", "--lang", "en",
+                             "--notes", str(notes))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "aftercare-report-2026-11-en.json").read_text())
+    assert report["systems"][0]["engineer_notes"]["work_done"][1] == "Cleaned the archive directory"
+    assert report["systems"][1]["engineer_notes"] is None
+    html = (out / "aftercare-report-2026-11-en.html").read_text()
+    assert "written by the service engineer" in html and "Keep the patch window" in html
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("nobody:\n  advice: x\n", "nobody: not a system of the report"),
+    ("shop:\n  remarks: x\n", "shop.remarks: unknown key"),
+    ("shop: [1, 2]\n", "shop: expected a mapping"),
+])
+def test_bad_notes_exit_2_and_write_nothing(tmp_path, text, needle):
+    notes = tmp_path / "notes.yml"
+    notes.write_text(text)
+    result, out = run_report("http://127.0.0.1:9", tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
+                             "--period", "2026-11", "--notes", str(notes))
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr and str(notes) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()

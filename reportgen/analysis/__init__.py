@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from exporters.areas import REPORT_SECTIONS
 
 from .. import runbooks
-from . import (availability, backups, capacity, checklist, comparison, contract, exchange,
+from . import (assessment, availability, backups, capacity, checklist, comparison, contract, exchange,
                incidents, logs, monitoring, performance, stability)
 from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, episodes, worst
 from .summary import grade_system
@@ -119,6 +119,7 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
         doc["has_data"] = doc["grade"] != "no_data"
         if not ctx.lean:
             doc["checklist"] = checklist.build(doc, ctx.period, ctx.client.shown)
+            doc["assessment"] = assessment.assess(doc)
         docs.append(doc)
     return docs
 
@@ -193,6 +194,7 @@ def build_report(client, config, groups: list[tuple], progress=None, with_previo
                     if any(s["sla_met"] is not None for s in systems) else None),
         "top_actions": recs[:3],
         "systems": len(systems),
+        "assessment": assessment.assess_overall(systems),
     }
     coverage = [s["coverage_ratio"] for s in systems if s["coverage_ratio"] is not None]
     return {
