@@ -34,7 +34,9 @@ def parser() -> argparse.ArgumentParser:
                    help="a calendar month in each system's time zone (default: the previous month)")
     p.add_argument("--from", dest="start", metavar="DATE", help="first day (YYYY-MM-DD) or an RFC 3339 time")
     p.add_argument("--to", dest="end", metavar="DATE", help="last day, inclusive (YYYY-MM-DD) or an RFC 3339 time")
-    p.add_argument("--format", default="html,json", help="comma list of html, md, json, pdf")
+    p.add_argument("--format", default="html,json", help="comma list of html, md, json, pdf, docx")
+    p.add_argument("--prepared-by", default="", metavar="NAME",
+                   help="who prepared the report, for the DOCX cover")
     p.add_argument("--lang", default="zh", choices=("zh", "en"))
     p.add_argument("--out", default=".", metavar="DIR")
     p.add_argument("--system", action="append", metavar="NAME", help="limit to this system (repeatable)")
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering {','.join(formats)}")
     from .render import render_all, write_atomically
     base = f"aftercare-report-{groups[0][0].file_label}-{args.lang}"
-    rendered = render_all(report, formats, args.lang, args.runbook_base)
+    rendered = render_all(report, formats, args.lang, args.runbook_base, args.prepared_by)
     try:
         written = write_atomically({f"{base}.{ext}": data for ext, data in rendered.items()}, args.out)
     except OSError as err:

@@ -393,3 +393,40 @@ def test_bad_notes_exit_2_and_write_nothing(tmp_path, text, needle):
     assert result.returncode == 2, result.stderr
     assert needle in result.stderr and str(notes) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_docx_is_editable_word_with_the_json_figures(prom_history, tmp_path):
+    import docx
+    prom, _ = prom_history
+    notes = tmp_path / "notes.yml"
+    notes.write_text(NOTES)
+    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
+                             "--period", "2026-11", "--format", "json,docx", "--lang", "zh",
+                             "--notes", str(notes), "--prepared-by", "Li Lei")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "aftercare-report-2026-11-zh.json").read_text())
+    document = docx.Document(str(out / "aftercare-report-2026-11-zh.docx"))
+    headings = [(p.style.name, p.text) for p in document.paragraphs
+                if p.style.name.startswith("Heading")]
+    assert ("Heading 1", "系统: shop") in headings and ("Heading 2", "巡检项") in headings
+    tables = [[[c.text for c in row.cells] for row in table.rows] for table in document.tables]
+    cover = dict(tables[0][1:])
+    assert cover["合同编号"] == "shop: HT-2026-017" and cover["编制人"] == "Li Lei"
+    assert cover["服务期限"] == "shop: 2026-01-01 to 2026-12-31"
+    checklist = next(t for t in tables if t[0][:2] == ["领域", "检查项"])
+    shop_items = report["systems"][0]["checklist"]
+    assert len(checklist) - 1 == len(shop_items)
+    web = next(r for r in checklist if r[1] == "合同可用率" and r[2] == "web")
+    value = next(c for c in shop_items if c["item"] == "contract_availability")["value"]
+    assert web[3] == f"{value * 100:.2f}%" and web[5] == "异常"
+    availability = next(t for t in tables if t[0][:3] == ["名称", "SLA 目标", "合同可用率"])
+    row = report["systems"][0]["services"][0]
+    assert availability[1][2] == f"{row['contract_availability_ratio'] * 100:.3f}%"
+    sign = tables[-1]
+    assert [r[0] for r in sign] == ["单位", "服务方", "客户方"] and sign[0][1] == "签字及盖章"
+    texts = "\n".join(p.text for p in document.paragraphs)
+    assert "Cleaned the archive directory" in texts and "由服务工程师填写" in texts
+    assert report["systems"][0]["assessment"]["zh"]["operation"] in texts
+    footer = document.sections[0].footer._element.xml
+    assert 'w:instr="PAGE"' in footer
+    assert len(document.inline_shapes) == 2          # the two systems' availability charts

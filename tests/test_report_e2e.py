@@ -673,7 +673,7 @@ def test_bad_arguments_and_config_exit_2(tmp_path):
             "--out", str(tmp_path / "out")]
     cases = [
         (["--config.file", str(config), "--period", "2026-13"], "YYYY-MM"),
-        (["--config.file", str(config), "--format", "html,docx"], "--format"),
+        (["--config.file", str(config), "--format", "html,xlsx"], "--format"),
         (["--config.file", str(config), "--system", "nope"], "nope"),
         (["--config.file", str(config), "--from", "2026-10-05", "--to", "2026-10-01"], "not after"),
         (["--config.file", str(tmp_path / "missing.yml")], "missing.yml"),

@@ -132,6 +132,8 @@ def _contract_availability(system, period, doc: dict) -> None:
     doc["maintenance"] = [{**w, "from": iso(w["from"], period.tz), "to": iso(w["to"], period.tz),
                            "from_ts": w["from"], "to_ts": w["to"]} for w in clock.windows]
     doc["sla"].update({"slow_is_fault": system.sla.slow_is_fault, "hours": system.sla.hours})
+    doc["contract"] = None if system.contract is None else {
+        "number": system.contract.number, "service_period": system.contract.service_period}
     for kind in ("services", "integrations", "databases"):
         for row in doc[kind]:
             raw = row.pop("_raw", None)

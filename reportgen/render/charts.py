@@ -22,7 +22,24 @@ def _svg(fig) -> str:
 
 
 def daily_availability(rows: list[dict], sla: float | None) -> str | None:
-    """Daily availability per target as lines; None when nothing has data."""
+    """Daily availability per target as lines (SVG); None when nothing has data."""
+    fig = _availability_figure(rows, sla)
+    return None if fig is None else _svg(fig)
+
+
+def daily_availability_png(rows: list[dict], sla: float | None) -> bytes | None:
+    """The same chart as a PNG image, for the DOCX."""
+    fig = _availability_figure(rows, sla)
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.97, bottom=0.12)
+    fig.savefig(buf, format="png", dpi=150)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _availability_figure(rows: list[dict], sla: float | None):
     by_hour = bool(rows) and bool(rows[0].get("hourly"))    # a period under two days
     key = "hourly" if by_hour else "daily"
     series = [(r["name"], [d["availability_ratio"] for d in r[key]]) for r in rows
@@ -43,7 +60,7 @@ def daily_availability(rows: list[dict], sla: float | None) -> str | None:
     ax.set_ylabel("%")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=4, loc="lower left")
-    return _svg(fig)
+    return fig
 
 
 def size_trend(rows: list[dict]) -> str | None:
