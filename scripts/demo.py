@@ -190,7 +190,8 @@ def alertmanager_pair(pager: WebhookSink, timings: dict[str, str], peer_timeout:
 
 
 def write_report(prometheus_url: str, config: Path, start: float, end: float, out: Path,
-                 formats: str = "html,pdf,json,docx", lang: str = "en") -> subprocess.CompletedProcess:
+                 formats: str = "html,pdf,json,docx",
+                 lang: str = "en") -> subprocess.CompletedProcess:
     """aftercare-report for [start, end] (RFC 3339 times) into out."""
     iso = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")  # noqa: E731
     return subprocess.run([sys.executable, "-m", "reportgen.cli", "--prometheus", prometheus_url,

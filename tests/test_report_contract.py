@@ -33,7 +33,8 @@ MINUTES = steps(H_START, H_END, 60)
 # shop/web: an outage inside planned work, one outside it, a slow period, outages across
 # both edges of the month
 SHOP_DOWN = [(local(11, 3, 10), local(11, 3, 10, 30)), (local(11, 10, 14), local(11, 10, 14, 10)),
-             (local(10, 31, 23, 50), local(11, 1, 0, 20)), (local(11, 30, 23, 50), local(12, 1, 0, 30))]
+             (local(10, 31, 23, 50), local(11, 1, 0, 20)),
+             (local(11, 30, 23, 50), local(12, 1, 0, 30))]
 SHOP_SLOW = (local(11, 12, 9), local(11, 12, 9, 40))
 PLANNED = (local(11, 3, 9, 50), local(11, 3, 10, 40))
 # desk/app: business hours Mon-Fri 09:00-18:00, Nov 11 a holiday, slowness not a fault

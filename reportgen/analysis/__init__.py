@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from exporters.areas import REPORT_SECTIONS
 
 from .. import runbooks
-from . import (assessment, availability, backups, capacity, checklist, comparison, contract, exchange,
-               incidents, logs, monitoring, performance, stability)
+from . import (assessment, availability, backups, capacity, checklist, comparison, contract,
+               exchange, incidents, logs, monitoring, performance, stability)
 from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, episodes, worst
 from .summary import grade_system
 

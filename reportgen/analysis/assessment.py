@@ -33,8 +33,9 @@ def _operation(s: dict) -> tuple[str, str]:
     if worst:
         met = worst["sla_met"]
         en += (f" The lowest contract availability is {worst['name']} at "
-               f"{pct(worst['contract_availability_ratio'])} (plain {pct(worst['availability_ratio'])}"
-               f", SLA {pct(worst['sla_target'])}): the SLA is {'met' if met else 'not met'}.")
+               f"{pct(worst['contract_availability_ratio'])} "
+               f"(plain {pct(worst['availability_ratio'])}, SLA {pct(worst['sla_target'])}): "
+               f"the SLA is {'met' if met else 'not met'}.")
         zh += (f"合同可用率最低的是 {worst['name']}，为 {pct(worst['contract_availability_ratio'])}"
                f"（单纯可用率 {pct(worst['availability_ratio'])}，SLA {pct(worst['sla_target'])}），"
                f"{'达到' if met else '未达到'} SLA。")
@@ -81,17 +82,19 @@ def _performance(s: dict) -> tuple[str, str]:
         if q["p95_seconds"] is None:
             continue
         ok = q["p95_seconds"] <= q["sla_response_seconds"]
-        en_parts.append(f"{q['name']} p95 {q['p95_seconds']:.3f} s against {q['sla_response_seconds']:.3f} s"
-                        f" ({'within' if ok else 'above'} the SLA), slower than the SLA for "
+        en_parts.append(f"{q['name']} p95 {q['p95_seconds']:.3f} s against "
+                        f"{q['sla_response_seconds']:.3f} s "
+                        f"({'within' if ok else 'above'} the SLA), "
+                        f"slower than the SLA for "
                         f"{minutes(q['slow_seconds'])} minutes")
         zh_parts.append(f"{q['name']} 的 p95 为 {q['p95_seconds']:.3f} s，SLA 为 "
                         f"{q['sla_response_seconds']:.3f} s（{'达标' if ok else '超标'}），"
                         f"慢于 SLA 共 {minutes(q['slow_seconds'])} 分钟")
     if not en_parts:
         return ("No response-time data.", "无响应时间数据。")
-    slow = any(q["slow_seconds"] for q in s["performance"]["services"] if q["p95_seconds"] is not None)
-    over = any(q["p95_seconds"] > q["sla_response_seconds"] for q in s["performance"]["services"]
-               if q["p95_seconds"] is not None)
+    rated = [q for q in s["performance"]["services"] if q["p95_seconds"] is not None]
+    slow = any(q["slow_seconds"] for q in rated)
+    over = any(q["p95_seconds"] > q["sla_response_seconds"] for q in rated)
     verdict_en = ("Performance was optimal." if not slow and not over else
                   "Performance was not optimal: the slow time counts as fault time by the contract."
                   if s["sla"].get("slow_is_fault", True) else "Performance was not optimal.")

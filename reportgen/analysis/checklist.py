@@ -80,12 +80,13 @@ def _database_rows(s: dict, t: dict) -> list[dict]:
                        t["database_connections_warning_ratio"],
                        above(ratio, t["database_connections_warning_ratio"],
                              t["database_connections_critical_ratio"]),
-                       f"max_over_time(aftercare:database_connections:used_ratio{{{sel}}}[{{range}}])",
-                       "ratio"))
+                       f"max_over_time(aftercare:database_connections:used_ratio{{{sel}}}"
+                       f"[{{range}}])", "ratio"))
         hit = p.get("cache_hit_ratio")
         out.append(row("database", "cache_hit", d["name"], hit, None,
                        NO_DATA if hit is None else NORMAL,
-                       f"increase(aftercare_database_blocks_hit_total{{{sel}}}[{{range}}])", "ratio"))
+                       f"increase(aftercare_database_blocks_hit_total{{{sel}}}[{{range}}])",
+                       "ratio"))
         deadlocks = p.get("deadlocks")
         out.append(row("database", "deadlocks", d["name"], deadlocks,
                        t["database_deadlocks_per_hour"], above(deadlocks, 1),

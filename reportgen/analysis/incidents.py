@@ -107,7 +107,8 @@ def fold(alerts: list[dict], rules=None, tolerance: float = MERGE_TOLERANCE) -> 
             top = root(i)
             (out[top] if top in out else out.setdefault(top, {**alerts[top], "folded": []}))[
                 "folded"].append(alert)
-    return [out[i] for i in sorted(out, key=lambda i: (alerts[i]["started"], alerts[i]["alertname"]))]
+    order = sorted(out, key=lambda i: (alerts[i]["started"], alerts[i]["alertname"]))
+    return [out[i] for i in order]
 
 
 def slow_incidents(system: str, service: str, runs: list[tuple[float, float]],
