@@ -17,7 +17,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 from . import charts
-from .fmt import by_unit, dur, pct, secs, when
+from .fmt import by_unit, dur, num, pct, secs, when
 from .messages import catalogue
 
 QUESTIONS = ("operation", "stability", "performance", "advice")
@@ -170,6 +170,16 @@ def _system(doc, s: dict, t, lang: str) -> None:
                [[q["name"], secs(q["p50_seconds"]), secs(q["p95_seconds"]),
                  secs(q["sla_response_seconds"]), dur(q["slow_seconds"])]
                 for q in s["performance"]["services"]])
+    for d in s["performance"]["databases"]:
+        if d.get("slow_statements") is not None:
+            doc.add_paragraph(f"{t('slow_statements')}: {d['name']}: {num(d['slow_statements'])}")
+        if d.get("slowest_statements"):
+            doc.add_paragraph(f"{t('slowest_statements')}: {d['name']}")
+            _table(doc, [t("statement"), t("database"), t("calls"), t("mean_time"),
+                         t("total_time")],
+                   [[q["statement"] or t("statement_not_shown"), q["datname"], num(q["calls"]),
+                     secs(q["mean_seconds"]), dur(q["total_seconds"])]
+                    for q in d["slowest_statements"]])
     if s["recommendations"]:
         doc.add_heading(t("recommendations"), level=2)
         for rec in s["recommendations"]:
