@@ -150,6 +150,24 @@ def backfill(storage: str, n: int) -> float:
     return time.monotonic() - started
 
 
+def time_every_format(url: str, config: Path, out: Path, report: dict) -> None:
+    """One run writing html, json, pdf and docx; then the PDF and DOCX rendering alone."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "reportgen.cli", "--prometheus", url, "--config.file",
+                    str(config), "--period", "2026-10", "--lang", "zh", "--format",
+                    "html,json,pdf,docx", "--out", str(out), "--quiet"], check=True, cwd=REPO)
+    print(f"html, json, pdf and docx: wall {time.monotonic() - started:.2f} s")
+    from reportgen.render import render_html, render_pdf
+    from reportgen.render.word import render_docx
+    html = render_html(report, "zh")
+    started = time.monotonic()
+    pdf = render_pdf(html)
+    print(f"  PDF rendering alone: {time.monotonic() - started:.2f} s ({len(pdf):,} bytes)")
+    started = time.monotonic()
+    docx = render_docx(report, "zh")
+    print(f"  DOCX rendering alone: {time.monotonic() - started:.2f} s ({len(docx):,} bytes)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--systems", type=int, default=20)
@@ -191,6 +209,7 @@ def main() -> None:
                       f"{len(report['systems'])} systems")
             for item in report["method"]["slowest_queries"]:
                 print(f"  {item['seconds']:.2f} s  {item['expr'][:110]}")
+            time_every_format(prom.url, config, Path(tmp) / "all", report)
     finally:
         prom.close()
 

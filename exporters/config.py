@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Encoding, Enum, ListOf,
                      MapOf,
@@ -439,10 +441,89 @@ class Host:
     labels: dict = f(_host_labels, default={})
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = Str(r"([01]\d|2[0-3]):[0-5]\d|24:00", "a time of day as HH:MM, e.g. 09:00")
+
+
+def _date(value, path) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(Str(what="a date YYYY-MM-DD")(value, path))
+    except ValueError:
+        raise ConfigError(path, f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _instant(value, path) -> dt.datetime:
+    """A moment: RFC 3339, or a local 'YYYY-MM-DD HH:MM' (in the system's time zone)."""
+    if isinstance(value, dt.datetime):
+        return value
+    text = Str(what="a time like 2026-10-05 02:00 or 2026-10-05T02:00:00+08:00")(value, path)
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(path, "expected a time like 2026-10-05 02:00 or "
+                                f"2026-10-05T02:00:00+08:00, got {text!r}") from None
+
+
+def _check_hours(out: dict, path: tuple) -> None:
+    if out["end"] <= out["start"]:
+        raise ConfigError(path + ("end",), f"expected a time after start {out['start']}, "
+                                           f"got {out['end']}")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """The hours a contract counts when ``sla.hours`` is ``business`` (the system's time zone)."""
+    days: tuple[str, ...] = f(ListOf(Enum(*WEEKDAYS), unique=None, min_items=1),
+                              default=WEEKDAYS[:5])
+    start: str = f(_CLOCK, default="09:00")
+    end: str = f(_CLOCK, default="18:00")
+    holidays: tuple[dt.date, ...] = f(ListOf(_date), default=())
+
+
 @dataclass(frozen=True)
 class Sla:
     availability: float = f(Number(float, 0, 1, min_exclusive=True), default=0.999)
     response_time: float = f(Duration(), default=2.0)
+    slow_is_fault: bool = f(Bool(), default=True)     # the contract: merely slow is a fault
+    hours: str = f(Enum("always", "business"), default="always")
+    business_hours: BusinessHours = f(Struct(BusinessHours, post=_check_hours),
+                                      default=BusinessHours())
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Planned work: one-off (``from``/``to``) or recurring (``schedule`` + ``duration``)."""
+    reason: str = f(Str(what="the reason for the work"), required=True)
+    schedule: str | None = f(Cron())
+    duration: float | None = f(Duration())
+    start: dt.datetime | None = f()     # ``from``, made aware in the system's time zone
+    end: dt.datetime | None = f()       # ``to``
+
+
+def _check_maintenance(out: dict, path: tuple) -> None:
+    out["start"], out["end"] = out.pop("from"), out.pop("to")
+    if out["schedule"]:
+        if out["start"] or out["end"]:
+            raise ConfigError(path, "expected either schedule with duration, or from and to")
+        if out["duration"] is None:
+            raise ConfigError(path + ("duration",), "required with schedule")
+    elif out["start"] is None or out["end"] is None:
+        raise ConfigError(path, "expected from and to (or schedule with duration)")
+    elif out["duration"] is not None:
+        raise ConfigError(path + ("duration",), "only with schedule (from/to give the length)")
+
+
+_MAINTENANCE = Struct(Maintenance, extra={"from": Spec(_instant), "to": Spec(_instant)},
+                      post=_check_maintenance)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The support contract the report is judged by (its cover page)."""
+    number: str = f(Str(what="the contract number"), required=True)
+    service_period: str | None = f(Str(what="the contract's service period"))
 
 
 # --- checks across keys ---------------------------------------------------------------------
@@ -459,7 +540,30 @@ def _check_backup(out: dict, path: tuple) -> None:
         raise ConfigError(path + ("verify",), "verification needs backup files: set path")
 
 
+def _localise_maintenance(out: dict, path: tuple) -> None:
+    """Naive from/to are in the system's time zone; to after from; one-offs do not overlap."""
+    zone = ZoneInfo(out["timezone"])
+    windows = []
+    for i, w in enumerate(out["maintenance"]):
+        if w.start is not None:
+            start, end = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (w.start, w.end))
+            if end <= start:
+                raise ConfigError(path + ("maintenance", i, "to"),
+                                  f"expected a time after from {start.isoformat()}, "
+                                  f"got {end.isoformat()}")
+            w = dataclasses.replace(w, start=start, end=end)
+        windows.append(w)
+    one_off = sorted((w.start, w.end, i) for i, w in enumerate(windows) if w.start is not None)
+    for (_, end_a, a), (start_b, _, b) in zip(one_off, one_off[1:]):
+        if start_b < end_a:
+            raise ConfigError(path + ("maintenance", b, "from"),
+                              f"overlaps maintenance window {a}; expected windows that do not "
+                              f"overlap (join them into one)")
+    out["maintenance"] = tuple(windows)
+
+
 def _check_system(out: dict, path: tuple) -> None:
+    _localise_maintenance(out, path)
     dbs = {d.name for d in out["databases"]}
     for i, job in enumerate(out["exchange"]):
         if job.query and job.query.database not in dbs:
@@ -478,6 +582,8 @@ class System:
     customer: str | None = f(Str(what="the customer's name"))
     timezone: str = f(Timezone(), default_from=_from_defaults("timezone"))
     sla: Sla = f(Struct(Sla), default=Sla())
+    contract: Contract | None = f(Struct(Contract))
+    maintenance: tuple[Maintenance, ...] = f(ListOf(_MAINTENANCE), default=())
     databases: tuple[Database, ...] = f(ListOf(_with_password(Database, "dsn", _database_schemes,
                                                               post=_check_database),
                                                unique="name"), default=())

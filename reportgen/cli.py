@@ -14,6 +14,7 @@ from exporters.extras import MissingExtra, require_pdf
 from exporters.version import version_line
 
 from .httpconfig import check_ca_file, load_http_config
+from .notes import load_notes
 from .period import PeriodError, explicit_period, month_period, previous_month
 from .prom import DEFAULT_MAX_RANGE, PromClient, PromError
 
@@ -42,7 +43,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="end", metavar="DATE",
                    help="last day, inclusive (YYYY-MM-DD) or an RFC 3339 time (default: none)")
     p.add_argument("--format", default="html,json",
-                   help="comma list of html, md, json, pdf (default: %(default)s)")
+                   help="comma list of html, md, json, pdf, docx (default: %(default)s)")
+    p.add_argument("--prepared-by", default="", metavar="NAME",
+                   help="who prepared the report, for the DOCX cover (default: none)")
     p.add_argument("--lang", default="zh", choices=("zh", "en"),
                    help="report language: %(choices)s (default: %(default)s)")
     p.add_argument("--out", default=".", metavar="DIR",
@@ -71,6 +74,9 @@ def parser() -> argparse.ArgumentParser:
                         "default: none, relative links)")
     p.add_argument("--no-previous", action="store_true",
                    help="skip the month-over-month comparison (default: compare)")
+    p.add_argument("--notes", metavar="FILE",
+                   help="YAML per system: the engineer's findings, work_done and advice "
+                        "(default: none)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress on stderr (default: progress shown)")
     return p
@@ -163,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--max-query-range must be positive")
         if args.query_concurrency < 1:
             raise ValueError("--query-concurrency must be at least 1")
+        notes = load_notes(args.notes, [s.name for _, members in groups for s in members]) \
+            if args.notes else {}
     except ConfigError as err:
         print(f"aftercare-report: invalid config: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -180,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     except PromError as err:
         print(f"aftercare-report: Prometheus: {err}; no report written", file=sys.stderr)
         return EXIT_PROMETHEUS
+    for doc in report["systems"]:
+        doc["engineer_notes"] = notes.get(doc["name"])
     progress(f"{report['method']['query_count']} queries, "
              f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering {','.join(formats)}")
     from .render import render_all, write_atomically
-    base = f"aftercare-report-{groups[0][0].label.replace('..', '_')}-{args.lang}"
-    rendered = render_all(report, formats, args.lang, args.runbook_base)
+    base = f"aftercare-report-{groups[0][0].file_label}-{args.lang}"
+    rendered = render_all(report, formats, args.lang, args.runbook_base, args.prepared_by)
     try:
         written = write_atomically({f"{base}.{ext}": data for ext, data in rendered.items()}, args.out)
     except OSError as err:

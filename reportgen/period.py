@@ -43,6 +43,17 @@ class Period:
     def local_day(self, ts: float) -> dt.date:
         return dt.datetime.fromtimestamp(ts, ZoneInfo(self.tz)).date()
 
+    @property
+    def file_label(self) -> str:
+        """The period in a file name, with no colon (Windows and SMB shares refuse them):
+        2026-11, 20261001-20261003 (whole days), 20261201T2022-20261201T2027 (times)."""
+        if _MONTH.fullmatch(self.label):
+            return self.label
+        last = self.end - dt.timedelta(microseconds=1)
+        if self.start.time() == dt.time(0) and self.end.time() == dt.time(0):
+            return f"{self.start:%Y%m%d}-{last:%Y%m%d}"
+        return f"{self.start:%Y%m%dT%H%M}-{self.end:%Y%m%dT%H%M}"
+
     def previous(self) -> "Period":
         """The calendar month before a month period; the same length before otherwise."""
         if _MONTH.fullmatch(self.label):

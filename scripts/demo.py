@@ -204,7 +204,8 @@ def notify_config(config: Path, pager: WebhookSink) -> Path:
 
 
 def write_report(prometheus_url: str, config: Path, start: float, end: float, out: Path,
-                 formats: str = "html,pdf,json", lang: str = "en") -> subprocess.CompletedProcess:
+                 formats: str = "html,pdf,json,docx",
+                 lang: str = "en") -> subprocess.CompletedProcess:
     """aftercare-report for [start, end] (RFC 3339 times) into out."""
     iso = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds")  # noqa: E731
     return subprocess.run([sys.executable, "-m", "reportgen.cli", "--prometheus", prometheus_url,

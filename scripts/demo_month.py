@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--period", default=previous_month(dt.datetime.now(TZ).date()),
                         help="the month, YYYY-MM (default: the previous month)")
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="default ./demo-out")
-    parser.add_argument("--format", default="html,pdf,json", help="default html,pdf,json")
+    parser.add_argument("--format", default="html,pdf,json,docx", help="default html,pdf,json,docx")
     args = parser.parse_args(argv)
     began = time.monotonic()
     start, end = month_bounds(args.period)

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from exporters.areas import REPORT_SECTIONS
 
 from .. import runbooks
-from . import (availability, backups, capacity, comparison, exchange, hosts, logs, monitoring,
-               performance, stability)
-from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, worst
+from . import (assessment, availability, backups, capacity, checklist, comparison, contract,
+               exchange, hosts, incidents, logs, monitoring, performance, stability)
+from .common import BUCKET, MERGE_TOLERANCE, STEP, Context, episodes, worst
 from .summary import grade_system
 
 AREAS = tuple(s.grade_key for s in REPORT_SECTIONS)
@@ -103,22 +103,78 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
             "logs": results["logs"][name],
             "hosts": results["hosts"][name],
             "alerts": [_alert_row(a, tz) for a in per_alerts[name]],
-            "stability": stability.summarise(per_alerts[name]),
+            "stability": None,
             "performance": results["performance"][name],
             "previous": None,
         }
+        slow = _contract_availability(system, ctx.period, doc)
+        doc["incidents"] = _incidents(name, per_alerts[name], slow, tz)
+        doc["stability"] = stability.summarise(doc["incidents"])
         if "monitoring" in results:
             doc["monitoring"] = {"collectors": results["monitoring"]["collectors"][name]}
         covered = [r["coverage_ratio"] for k in ("services", "integrations", "databases")
                    for r in doc[k] if "coverage_ratio" in r]
         doc["coverage_ratio"] = (sum(covered) / len(covered)) if covered else None
-        rated = [r for r in doc["services"] if r["availability_ratio"] is not None]
+        rated = [r for r in doc["services"] if r["sla_met"] is not None]
         doc["sla_met"] = all(r["sla_met"] for r in rated) if rated else None
         doc["area_grades"], doc["recommendations"] = grade_system(doc)
         doc["grade"] = worst(list(doc["area_grades"].values()))
         doc["has_data"] = doc["grade"] != "no_data"
+        if not ctx.lean:
+            doc["checklist"] = checklist.build(doc, ctx.period, ctx.client.shown)
+            doc["assessment"] = assessment.assess(doc)
         docs.append(doc)
     return docs
+
+
+def _contract_availability(system, period, doc: dict) -> None:
+    """Add the contract figures to the services and integrations; judge the SLA on them."""
+    clock = contract.ContractClock(system, period)
+    slow_runs: dict[str, list] = {}
+    slow = {r["name"]: r.pop("_slow", None) for r in doc["performance"]["services"]}
+    doc["maintenance"] = [{**w, "from": iso(w["from"], period.tz), "to": iso(w["to"], period.tz),
+                           "from_ts": w["from"], "to_ts": w["to"]} for w in clock.windows]
+    doc["sla"].update({"slow_is_fault": system.sla.slow_is_fault, "hours": system.sla.hours})
+    doc["contract"] = None if system.contract is None else {
+        "number": system.contract.number, "service_period": system.contract.service_period}
+    for kind in ("services", "integrations", "databases"):
+        for row in doc[kind]:
+            raw = row.pop("_raw", None)
+            if raw is None or kind == "databases":
+                continue
+            figures = contract.contract_figures(
+                raw["counts"], row["sample_interval_seconds"], raw["down"],
+                slow.get(row["name"]) if kind == "services" else None, clock)
+            row.update(figures)
+            if kind == "services" and slow.get(row["name"]):
+                slow_runs[row["name"]] = [(a, b + STEP) for a, b in
+                                          episodes(slow[row["name"]], STEP)]
+            ratio = figures["contract_availability_ratio"]
+            if row["sla_target"] is not None and ratio is not None:
+                row["sla_met"] = ratio >= row["sla_target"]
+                row["sla_met_plain"] = row["availability_ratio"] >= row["sla_target"]
+    return slow_runs
+
+
+TARGET_LABELS = ("service", "database", "integration", "exchange", "backup", "source", "target")
+
+
+def _incidents(system: str, alerts: list[dict], slow_runs: dict, tz: str) -> list[dict]:
+    """The alerts folded by the inhibit rules, plus slow periods no alert covers (plain data)."""
+    measured = [i for service, runs in slow_runs.items()
+                for i in incidents.slow_incidents(system, service, runs, alerts)]
+    rows = incidents.fold(sorted(alerts + measured, key=lambda a: (a["started"], a["alertname"])))
+
+    def row(a: dict) -> dict:
+        return {"alertname": a["alertname"], "severity": a["severity"], "labels": a["labels"],
+                "target": next((a["labels"][k] for k in TARGET_LABELS if k in a["labels"]), None),
+                "started": iso(a["started"], tz),
+                "ended": None if a["ongoing"] else iso(a["ended"], tz),
+                "started_ts": a["started"], "ended_ts": None if a["ongoing"] else a["ended"],
+                "ongoing": a["ongoing"], "duration_seconds": a["duration_seconds"],
+                "measured": a.get("measured", False)}
+    return [{**row(a), "folded": [row(f) for f in a["folded"]],
+             "runbook": runbooks.for_alert(a["alertname"])} for a in rows]
 
 
 def build_report(client, config, groups: list[tuple], progress=None, with_previous=True,
@@ -143,6 +199,7 @@ def build_report(client, config, groups: list[tuple], progress=None, with_previo
                     if any(s["sla_met"] is not None for s in systems) else None),
         "top_actions": recs[:3],
         "systems": len(systems),
+        "assessment": assessment.assess_overall(systems),
     }
     coverage = [s["coverage_ratio"] for s in systems if s["coverage_ratio"] is not None]
     return {

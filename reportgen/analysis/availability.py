@@ -56,10 +56,11 @@ def compute_target(sums: dict[float, float], counts: dict[float, float], down_po
     days = [{"day": d.isoformat(),
              "availability_ratio": (daily[d][0] / daily[d][1]) if daily[d][1] else None}
             for d in period.days()]
+    hourly = _hourly(sums, counts, period) if period.seconds < 2 * 86400 else None
     if not total:
         return {"availability_ratio": None, "downtime_seconds": None, "coverage_ratio": 0.0,
                 "outages": None, "longest_outage_seconds": None, "sample_interval_seconds": None,
-                "sla_target": sla, "sla_met": None, "daily": days}
+                "sla_target": sla, "sla_met": None, "daily": days, "hourly": hourly}
     availability = up / total
     runs = episodes([t for t, _ in down_points or ()], STEP)
     lengths = [b - a + STEP for a, b in runs]
@@ -73,7 +74,19 @@ def compute_target(sums: dict[float, float], counts: dict[float, float], down_po
         "sla_target": sla,
         "sla_met": (availability >= sla) if sla is not None else None,
         "daily": days,
+        "hourly": hourly,
     }
+
+
+def _hourly(sums: dict, counts: dict, period) -> list[dict]:
+    """Availability per hour of a period shorter than two days (its daily chart is one dot)."""
+    out, start = [], period.start_ts
+    while start < period.end_ts:
+        n = sum(c for t, c in counts.items() if start <= t < start + 3600)
+        up = sum(sums.get(t, 0.0) for t, c in counts.items() if start <= t < start + 3600)
+        out.append({"from": start, "availability_ratio": (up / n) if n else None})
+        start += 3600
+    return out
 
 
 def analyse(ctx: Context, kind: str) -> dict[str, list[dict]]:
@@ -90,6 +103,9 @@ def analyse(ctx: Context, kind: str) -> dict[str, list[dict]]:
                    **compute_target(data["sum"].get(key, {}), data["count"].get(key, {}),
                                     None if data["down"] is None else data["down"].get(key, []),
                                     ctx.period, sla)}
+            if data["down"] is not None:   # the contract figures are made once slowness is known
+                row["_raw"] = {"counts": data["count"].get(key, {}),
+                               "down": [t for t, _ in data["down"].get(key, [])]}
             rows.append(row)
         out[system.name] = rows
     return out

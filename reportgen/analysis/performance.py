@@ -65,6 +65,7 @@ def compute_service(key: tuple, data: dict, limit: float) -> dict:
         "slow_periods": len(runs) if slow is not None else None,
         "slow_seconds": sum(b - a + STEP for a, b in runs) if slow is not None else None,
         "slow_list": [{"started": a, "ended": b + STEP} for a, b in runs[:20]],
+        "_slow": None if slow is None else [t for t, _ in slow.get(key, [])],
     }
 
 
@@ -78,7 +79,22 @@ DB_QUERIES = {  # figure -> (template over {range}, rounding to a count)
     "longest_transaction_seconds": ("max by (system, database) (max_over_time(aftercare_database_oldest_transaction_seconds{{{sel}}}[{{range}}]))", None),
     "longest_query_seconds": ("max by (system, database) (max_over_time(aftercare_database_longest_query_seconds{{{sel}}}[{{range}}]))", None),
     "slow_queries_peak": ("max by (system, database) (max_over_time(aftercare_database_slow_queries{{{sel}}}[{{range}}]))", None),
+    "slow_statements": ("sum by (system, database) (increase("
+                        "aftercare_database_slow_statements_total{{{sel}}}[{{range}}]))", True),
 }
+DAY = 86400.0
+SLOW_PER_DAY = ("sum by (system, database) "
+                "(increase(aftercare_database_slow_statements_total{{{sel}}}[{range}]))")
+# the top-N statements' time and calls over the period, and their normalised text
+STATEMENT_QUERIES = {
+    "seconds": "sum by (system, database, datname, queryid) "
+               "(increase(aftercare_database_statement_seconds_total{{{sel}}}[{{range}}]))",
+    "calls": "sum by (system, database, datname, queryid) "
+             "(increase(aftercare_database_statement_calls_total{{{sel}}}[{{range}}]))",
+}
+STATEMENT_TEXT = ("max by (system, database, datname, queryid, statement) "
+                  "(max_over_time(aftercare_database_statement_info{{{sel}}}[{{range}}]))")
+SLOWEST = 5
 LOG_QUERY = ("sum by (system, database, severity) "
              "(increase(aftercare_database_log_messages_total{{{sel}}}[{{range}}]))")
 
@@ -91,6 +107,43 @@ def fetch_database(ctx: Context) -> dict:
         out[figure] = {k: combine(v) for k, v in by_labels_list(results, "system", "database").items()}
     results = ctx.client.over_period(LOG_QUERY.format(sel=ctx.sel()), p.start_ts, p.end_ts)
     out["log"] = {k: sum(v) for k, v in by_labels_list(results, "system", "database", "severity").items()}
+    out["slow_per_day"] = _slow_per_day(ctx)
+    out["statements"] = _statements(ctx)
+    return out
+
+
+def _slow_per_day(ctx: Context) -> dict[tuple, list[tuple[float, float]]]:
+    """(day start, completed slow statements that day) per database, whole days of the period."""
+    p = ctx.period
+    first_end = p.start_ts + DAY
+    if first_end > p.end_ts + 1e-6:
+        return {}
+    expr = SLOW_PER_DAY.format(sel=ctx.sel(), range="86399999ms")
+    points = ctx.client.range(expr, first_end - 0.001, p.end_ts - 0.001, DAY)
+    return {k: [(float(t) + 0.001 - DAY, float(v)) for t, v in values]
+            for k, values in by_labels(points, "system", "database").items()}
+
+
+def _statements(ctx: Context) -> dict[tuple, list[dict]]:
+    """Per database, its top-N statements' calls and time over the period, with their text."""
+    p, figures = ctx.period, {}
+    for name, template in STATEMENT_QUERIES.items():
+        results = ctx.client.over_period(template.format(sel=ctx.sel()), p.start_ts, p.end_ts)
+        figures[name] = {k: sum(v) for k, v in
+                         by_labels_list(results, "system", "database", "datname", "queryid").items()}
+    texts = {}
+    for metric, _ in ctx.client.over_period(STATEMENT_TEXT.format(sel=ctx.sel()),
+                                            p.start_ts, p.end_ts):
+        key = tuple(metric.get(n, "") for n in ("system", "database", "datname", "queryid"))
+        texts[key] = metric.get("statement", "")
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for key, seconds in figures["seconds"].items():
+        calls = round(figures["calls"].get(key, 0))
+        if calls <= 0:
+            continue
+        out[key[:2]].append({"datname": key[2], "queryid": key[3], "statement": texts.get(key),
+                             "calls": calls, "total_seconds": seconds,
+                             "mean_seconds": seconds / calls})
     return out
 
 
@@ -112,6 +165,14 @@ def compute_database(key: tuple, data: dict, seconds: float) -> dict:
         "longest_transaction_seconds": get("longest_transaction_seconds"),
         "longest_query_seconds": get("longest_query_seconds"),
         "slow_queries_peak": get("slow_queries_peak"),
+        # completed slow statements, as the server logged them (None: no server log read)
+        "slow_statements": get("slow_statements"),
+        "slow_statements_per_day": [{"day": day, "count": round(n)}
+                                    for day, n in data["slow_per_day"].get(key, [])],
+        # the slowest by mean time per call, of the statements pg_stat_statements or
+        # performance_schema gives (their text only for data statements)
+        "slowest_statements": sorted(data["statements"].get(key, []),
+                                     key=lambda x: -x["mean_seconds"])[:SLOWEST],
         "log_messages": log,
     }
 

@@ -23,13 +23,16 @@ def _availability(s: dict, recs: list) -> str:
         for row in s[kind]:
             if row["availability_ratio"] is None:
                 continue
-            if row["sla_target"] is not None and row["availability_ratio"] < row["sla_target"]:
+            if row["sla_met"] is False:      # judged on the contract figure (slow is a fault)
                 g.append("critical" if kind == "services" else "attention")
+                evidence = {"availability_ratio": row["availability_ratio"],
+                            "sla_target": row["sla_target"], "outages": row["outages"]}
+                if row.get("contract_availability_ratio") is not None:
+                    evidence.update({k: row[k] for k in (
+                        "contract_availability_ratio", "fault_seconds", "slow_seconds")})
                 recs.append(_rec("critical" if kind == "services" else "warning",
-                                 "availability_below_sla" if kind == "services" else "integration_below_sla",
-                                 row["name"], {"availability_ratio": row["availability_ratio"],
-                                               "sla_target": row["sla_target"],
-                                               "outages": row["outages"]}))
+                                 "availability_below_sla" if kind == "services"
+                                 else "integration_below_sla", row["name"], evidence))
             elif row["outages"] or row["coverage_ratio"] < 0.99:
                 g.append("attention")
             else:

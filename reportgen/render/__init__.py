@@ -16,7 +16,7 @@ from . import charts
 from .fmt import FILTERS, dur, num, pct, size
 from .messages import catalogue, has_message
 
-FORMATS = ("html", "md", "json", "pdf")
+FORMATS = ("html", "md", "json", "pdf", "docx")
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                           autoescape=jinja2.select_autoescape(["html.j2"]),
                           trim_blocks=False, lstrip_blocks=False, undefined=jinja2.StrictUndefined)
@@ -106,7 +106,8 @@ def render_pdf(html: str) -> bytes:
     return weasyprint.HTML(string=html).write_pdf()
 
 
-def render_all(report: dict, formats: list[str], lang: str, runbook_base: str = "") -> dict[str, bytes]:
+def render_all(report: dict, formats: list[str], lang: str, runbook_base: str = "",
+               prepared_by: str = "") -> dict[str, bytes]:
     """Every requested format in memory: {extension: bytes}."""
     out: dict[str, bytes] = {}
     html = None
@@ -120,6 +121,9 @@ def render_all(report: dict, formats: list[str], lang: str, runbook_base: str = 
         out["json"] = render_json(report).encode("utf-8")
     if "pdf" in formats:
         out["pdf"] = render_pdf(html)
+    if "docx" in formats:
+        from .word import render_docx
+        out["docx"] = render_docx(report, lang, prepared_by)
     return out
 
 

@@ -22,13 +22,34 @@ def _svg(fig) -> str:
 
 
 def daily_availability(rows: list[dict], sla: float | None) -> str | None:
-    """Daily availability per target as lines; None when nothing has data."""
-    series = [(r["name"], [d["availability_ratio"] for d in r["daily"]]) for r in rows
-              if any(d["availability_ratio"] is not None for d in r["daily"])]
+    """Daily availability per target as lines (SVG); None when nothing has data."""
+    fig = _availability_figure(rows, sla)
+    return None if fig is None else _svg(fig)
+
+
+def daily_availability_png(rows: list[dict], sla: float | None) -> bytes | None:
+    """The same chart as a PNG image, for the DOCX."""
+    fig = _availability_figure(rows, sla)
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.97, bottom=0.12)
+    fig.savefig(buf, format="png", dpi=150)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _availability_figure(rows: list[dict], sla: float | None):
+    by_hour = bool(rows) and bool(rows[0].get("hourly"))    # a period under two days
+    key = "hourly" if by_hour else "daily"
+    series = [(r["name"], [d["availability_ratio"] for d in r[key]]) for r in rows
+              if any(d["availability_ratio"] is not None for d in r[key])]
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 2.4))
-    days = list(range(1, len(rows[0]["daily"]) + 1))
+    days = list(range(1, len(rows[0][key]) + 1))
+    if by_hour:
+        ax.set_xlabel("h")
     for name, values in series:
         ax.plot(days, [v * 100 if v is not None else None for v in values], marker=".", label=name)
     if sla:
@@ -39,7 +60,7 @@ def daily_availability(rows: list[dict], sla: float | None) -> str | None:
     ax.set_ylabel("%")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=4, loc="lower left")
-    return _svg(fig)
+    return fig
 
 
 def size_trend(rows: list[dict]) -> str | None:

@@ -53,4 +53,18 @@ def when(ts, tz: str) -> str:
     return dt.datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-FILTERS = {"pct": pct, "dur": dur, "size": size, "num": num, "secs": secs, "when": when}
+def by_unit(value, unit: str) -> str:
+    """A checklist figure by its unit (ratio, seconds, days, count)."""
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return pct(value, 2)
+    if unit == "seconds":
+        return secs(value) if value < 60 else dur(value)
+    if unit == "days":
+        return f"{value:.1f} d"
+    return num(value)
+
+
+FILTERS = {"pct": pct, "dur": dur, "size": size, "num": num, "secs": secs, "when": when,
+           "by_unit": by_unit}
