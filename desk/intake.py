@@ -1,0 +1,129 @@
+"""Alertmanager webhook intake: one incident per alert episode (fingerprint + startsAt).
+
+Replays and an HA pair's duplicates find the episode already stored and change nothing but
+its end time; a body that is not a webhook notification is refused whole.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .config import DeskConfig
+from .models import Incident
+
+RETRIES = 5
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class BadNotification(ValueError):
+    """The body is not an Alertmanager webhook notification; the message says where."""
+
+
+def parse_time(value: Any, where: str) -> datetime | None:
+    if value in (None, "", ZERO_TIME):
+        return None
+    if not isinstance(value, str):
+        raise BadNotification(f"{where}: expected an RFC 3339 time")
+    text = value.replace("Z", "+00:00")
+    if "." in text:          # Go prints nanoseconds; Python reads at most microseconds
+        head, _, tail = text.partition(".")
+        digits = "".join(c for c in tail if c.isdigit())
+        text = f"{head}.{digits[:6]}{tail[len(digits):]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadNotification(f"{where}: expected an RFC 3339 time, got {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise BadNotification(f"{where}: the time has no zone")
+    return parsed.astimezone(timezone.utc)
+
+
+def _str_map(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                              for k, v in value.items()):
+        raise BadNotification(f"{where}: expected a mapping of strings")
+    return value
+
+
+def parse_notification(body: bytes) -> list[dict[str, Any]]:
+    """The alerts of a webhook body, checked; BadNotification on anything malformed."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadNotification("the body is not JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("alerts"), list):
+        raise BadNotification("expected a JSON object with a list under 'alerts'")
+    alerts = []
+    for i, alert in enumerate(doc["alerts"]):
+        where = f"alerts[{i}]"
+        if not isinstance(alert, dict):
+            raise BadNotification(f"{where}: expected an object")
+        if alert.get("status") not in ("firing", "resolved"):
+            raise BadNotification(f"{where}.status: expected firing or resolved")
+        fingerprint = alert.get("fingerprint")
+        if not isinstance(fingerprint, str) or not 0 < len(fingerprint) <= 64:
+            raise BadNotification(f"{where}.fingerprint: expected a string of 1 to 64 characters")
+        starts = parse_time(alert.get("startsAt"), f"{where}.startsAt")
+        if starts is None:
+            raise BadNotification(f"{where}.startsAt: missing")
+        alerts.append({"status": alert["status"], "fingerprint": fingerprint,
+                       "starts_at": starts,
+                       "ends_at": parse_time(alert.get("endsAt"), f"{where}.endsAt"),
+                       "labels": _str_map(alert.get("labels", {}), f"{where}.labels"),
+                       "annotations": _str_map(alert.get("annotations", {}),
+                                               f"{where}.annotations")})
+    return alerts
+
+
+def _new_incident(alert: dict[str, Any], config: DeskConfig, source: str) -> Incident:
+    labels, annotations = alert["labels"], alert["annotations"]
+    system = labels.get("system", "")
+    return Incident(kind="alert", fingerprint=alert["fingerprint"], starts_at=alert["starts_at"],
+                    alertname=labels.get("alertname", ""),
+                    severity=labels.get("severity", "warning"), system=system,
+                    customer=labels.get("customer") or config.customer_of(system),
+                    title=annotations.get("summary") or labels.get("alertname", ""),
+                    labels=json.dumps(labels, sort_keys=True, ensure_ascii=False),
+                    source=source, status="open")
+
+
+def _store_one(db: Session, alert: dict[str, Any], config: DeskConfig, source: str) -> bool:
+    """Store one alert; True when it opened a new episode."""
+    query = select(Incident).where(Incident.fingerprint == alert["fingerprint"],
+                                   Incident.starts_at == alert["starts_at"])
+    incident = db.scalars(query).first()
+    created = incident is None
+    if created:
+        incident = _new_incident(alert, config, source)
+        db.add(incident)
+    if alert["status"] == "resolved" and alert["ends_at"] and incident.alert_ended_at is None:
+        incident.alert_ended_at = alert["ends_at"]
+    return created
+
+
+def store_alerts(make_session: sessionmaker[Session], alerts: list[dict[str, Any]],
+                 config: DeskConfig, source: str = "alertmanager") -> int:
+    """Store a notification's alerts in one transaction, retrying a locked database or a
+    concurrent insert of the same episode; the number of new incidents."""
+    delay = 0.05
+    for attempt in range(RETRIES):
+        try:
+            with make_session() as db:
+                created = sum(_store_one(db, alert, config, source) for alert in alerts)
+                db.commit()
+                return created
+        except IntegrityError:
+            if attempt == RETRIES - 1:   # another writer stored the episode first: read again
+                raise
+        except OperationalError:
+            if attempt == RETRIES - 1:
+                raise
+            time.sleep(delay)
+            delay *= 2
+    return 0
