@@ -33,8 +33,8 @@ def parse_time(value: Any, where: str) -> datetime | None:
     text = value.replace("Z", "+00:00")
     if "." in text:          # Go prints nanoseconds; Python reads at most microseconds
         head, _, tail = text.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits):]}"
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        text = f"{head}.{tail[:min(digits, 6)]}{tail[digits:]}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
