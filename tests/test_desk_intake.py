@@ -73,7 +73,7 @@ def test_real_alertmanager_pair_feeds_one_incident_per_episode(desk_app, desk_en
             first.post_alerts([alert])
             second.post_alerts([alert])
             wait_for(lambda: count(desk_engine) == 1)
-            time.sleep(2.5)                       # both have sent, and re-sent on the interval
+            time.sleep(1.5)                       # both have sent, and re-sent on the interval
             [incident] = incidents(desk_engine)
             assert (incident.alertname, incident.system, incident.customer) == (
                 "AftercareDatabaseDown", "billing", "acme")
