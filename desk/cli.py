@@ -152,6 +152,10 @@ def cmd_serve(args, config: DeskConfig, engine) -> int:
         scheme = "https" if context else "http"
         print(f"{PROG}: listening on {scheme}://{address}", file=sys.stderr, flush=True)
     stop = threading.Event()
+    if config.prometheus_url:
+        from .db import sessions
+        from .poller import Poller
+        Poller(config, sessions(engine), stop).start()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]

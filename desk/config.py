@@ -46,6 +46,7 @@ class DeskConfig:
     deadlines: dict = f(MapOf(Struct(Deadline), Enum(*SEVERITIES)), default={})
     accounts: dict = f(MapOf(Struct(Account), NAME), default={})
     prometheus_url: str = f(Str(r"https?://.*", "an http(s) URL"), default="")
+    prometheus_poll_interval: float = f(Duration(min_seconds=1), default=30.0)
     runbooks_dir: str = f(Str(), default="")
     file: str = field(default="", repr=False)
 

@@ -93,11 +93,22 @@ def _new_incident(alert: dict[str, Any], config: DeskConfig, source: str) -> Inc
                     source=source, status="open")
 
 
+def _polled_episode(db: Session, alert: dict[str, Any]) -> Incident | None:
+    """An open episode the Prometheus poll opened for this alert: the webhook adopts it."""
+    query = select(Incident).where(Incident.fingerprint == alert["fingerprint"],
+                                   Incident.source == "prometheus",
+                                   Incident.alert_ended_at.is_(None))
+    incident = db.scalars(query).first()
+    if incident is not None:
+        incident.starts_at, incident.source = alert["starts_at"], "alertmanager"
+    return incident
+
+
 def _store_one(db: Session, alert: dict[str, Any], config: DeskConfig, source: str) -> bool:
     """Store one alert; True when it opened a new episode."""
     query = select(Incident).where(Incident.fingerprint == alert["fingerprint"],
                                    Incident.starts_at == alert["starts_at"])
-    incident = db.scalars(query).first()
+    incident = db.scalars(query).first() or _polled_episode(db, alert)
     created = incident is None
     if created:
         incident = _new_incident(alert, config, source)
