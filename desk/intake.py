@@ -5,19 +5,23 @@ its end time; a body that is not a webhook notification is refused whole.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from .config import DeskConfig
-from .models import Incident
+from .models import Incident, utcnow
 
 RETRIES = 5
+T = Incident.__table__
+_SQLITE_WRITER = threading.Lock()
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
@@ -81,54 +85,54 @@ def parse_notification(body: bytes) -> list[dict[str, Any]]:
     return alerts
 
 
-def _new_incident(alert: dict[str, Any], config: DeskConfig, source: str) -> Incident:
+def _new_row(alert: dict[str, Any], config: DeskConfig, source: str) -> dict[str, Any]:
     labels, annotations = alert["labels"], alert["annotations"]
     system = labels.get("system", "")
-    return Incident(kind="alert", fingerprint=alert["fingerprint"], starts_at=alert["starts_at"],
-                    alertname=labels.get("alertname", ""),
-                    severity=labels.get("severity", "warning"), system=system,
-                    customer=labels.get("customer") or config.customer_of(system),
-                    title=annotations.get("summary") or labels.get("alertname", ""),
-                    labels=json.dumps(labels, sort_keys=True, ensure_ascii=False),
-                    source=source, status="open")
+    ended = alert["ends_at"] if alert["status"] == "resolved" else None
+    return dict(kind="alert", fingerprint=alert["fingerprint"], starts_at=alert["starts_at"],
+                alert_ended_at=ended, alertname=labels.get("alertname", ""),
+                severity=labels.get("severity", "warning"), system=system,
+                customer=labels.get("customer") or config.customer_of(system),
+                title=annotations.get("summary") or labels.get("alertname", ""),
+                labels=json.dumps(labels, sort_keys=True, ensure_ascii=False),
+                source=source, status="open", created_at=utcnow(), claimed_by="",
+                root_cause="", resolution="", resolved_by="")
 
 
-def _polled_episode(db: Session, alert: dict[str, Any]) -> Incident | None:
-    """An open episode the Prometheus poll opened for this alert: the webhook adopts it."""
-    query = select(Incident).where(Incident.fingerprint == alert["fingerprint"],
-                                   Incident.source == "prometheus",
-                                   Incident.alert_ended_at.is_(None))
-    incident = db.scalars(query).first()
-    if incident is not None:
-        incident.starts_at, incident.source = alert["starts_at"], "alertmanager"
-    return incident
+def _store_one(conn: Connection, alert: dict[str, Any], config: DeskConfig,
+               source: str) -> bool:
+    """Store one alert; True when it opened a new episode.  An open episode that the
+    Prometheus poll opened for the same fingerprint is adopted, not doubled."""
+    fingerprint, starts = alert["fingerprint"], alert["starts_at"]
+    row = conn.execute(select(T.c.id, T.c.starts_at, T.c.alert_ended_at).where(
+        T.c.fingerprint == fingerprint,
+        or_(T.c.starts_at == starts,
+            and_(T.c.source == "prometheus", T.c.alert_ended_at.is_(None))))
+        .order_by(T.c.starts_at != starts)).first()
+    if row is None:
+        conn.execute(insert(T).values(**_new_row(alert, config, source)))
+        return True
+    changes: dict[str, Any] = {}
+    if row.starts_at != starts:                  # the poll's episode, now known to Alertmanager
+        changes.update(starts_at=starts, source=source)
+    if alert["status"] == "resolved" and alert["ends_at"] and row.alert_ended_at is None:
+        changes["alert_ended_at"] = alert["ends_at"]
+    if changes:
+        conn.execute(update(T).where(T.c.id == row.id).values(**changes))
+    return False
 
 
-def _store_one(db: Session, alert: dict[str, Any], config: DeskConfig, source: str) -> bool:
-    """Store one alert; True when it opened a new episode."""
-    query = select(Incident).where(Incident.fingerprint == alert["fingerprint"],
-                                   Incident.starts_at == alert["starts_at"])
-    incident = db.scalars(query).first() or _polled_episode(db, alert)
-    created = incident is None
-    if created:
-        incident = _new_incident(alert, config, source)
-        db.add(incident)
-    if alert["status"] == "resolved" and alert["ends_at"] and incident.alert_ended_at is None:
-        incident.alert_ended_at = alert["ends_at"]
-    return created
-
-
-def store_alerts(make_session: sessionmaker[Session], alerts: list[dict[str, Any]],
-                 config: DeskConfig, source: str = "alertmanager") -> int:
+def store_alerts(engine: Engine, alerts: list[dict[str, Any]], config: DeskConfig,
+                 source: str = "alertmanager") -> int:
     """Store a notification's alerts in one transaction, retrying a locked database or a
-    concurrent insert of the same episode; the number of new incidents."""
+    concurrent insert of the same episode; the number of new incidents.  On SQLite the
+    writers of this process take turns (no busy-waiting on the file lock)."""
     delay = 0.05
+    lock = _SQLITE_WRITER if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     for attempt in range(RETRIES):
         try:
-            with make_session() as db:
-                created = sum(_store_one(db, alert, config, source) for alert in alerts)
-                db.commit()
-                return created
+            with lock, engine.begin() as conn:
+                return sum(_store_one(conn, alert, config, source) for alert in alerts)
         except IntegrityError:
             if attempt == RETRIES - 1:   # another writer stored the episode first: read again
                 raise

@@ -20,7 +20,8 @@ from .intake import BadNotification, parse_notification, store_alerts
 from .models import Incident, Remedy, User
 
 log = logging.getLogger("aftercare.desk")
-PUBLIC = {"login", "healthy", "ready", "intake", "static"}
+PUBLIC = {"login", "static"}
+MACHINE = {"healthy", "ready", "intake"}
 LIST_LIMIT = 200
 
 
@@ -37,6 +38,8 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
 
     @app.before_request
     def load_user():
+        if request.endpoint in MACHINE:      # token or no auth; no session, no cookie
+            return None
         g.db = make_session()
         g.user = None
         uid = session.get("uid")
@@ -271,7 +274,7 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
         except BadNotification as err:
             return jsonify(error=str(err)), 400
         try:
-            created = store_alerts(make_session, alerts, config)
+            created = store_alerts(engine, alerts, config)
         except OperationalError:
             log.warning("intake: the database cannot store the notification now")
             return jsonify(error="the database is unavailable; retry"), 503
