@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, false, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from . import handling, kb
+from . import faq, handling, kb
 from .auth import LoginThrottle, check_password, new_csrf_token, same_token
 from .config import SEVERITIES, DeskConfig
 from .db import ping, secret_key, sessions
@@ -240,6 +240,16 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
             docs = [d for d in docs if d.source == "runbook" or d.ref in own]
         return render_template("kb.html", query=query, docs=docs,
                                snippet=lambda d: kb.snippet(d, query))
+
+    @app.get("/faq")
+    def faq_page():
+        return render_template("faq.html", sections=faq.build(g.db, visible()))
+
+    @app.get("/faq.md")
+    def faq_markdown():
+        return Response(faq.to_markdown(faq.build(g.db, visible())),
+                        mimetype="text/markdown; charset=utf-8",
+                        headers={"Content-Disposition": "attachment; filename=faq.md"})
 
     def exported():
         return g.db.scalars(select(Incident).where(visible()).order_by(Incident.id))

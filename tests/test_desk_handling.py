@@ -102,3 +102,31 @@ def test_exports_equal_the_database(desk_app, desk_engine):
     alice = login(desk_app, "alice")
     mine = load_workbook(io.BytesIO(alice.get("/export/incidents.xlsx").data))["incidents"]
     assert {r[2] for r in mine.iter_rows(min_row=2, values_only=True)} == {"acme"}
+
+
+def test_faq_ranks_recurring_alerts_with_runbook_and_latest_resolution(desk_app, desk_engine):
+    from desk.models import KnowledgeDoc
+    with sessions(desk_engine)() as db:
+        db.add(KnowledgeDoc(source="runbook", ref="runbook:AftercareBackupMissing",
+                            title="AftercareBackupMissing", body="check the backup job"))
+        db.commit()
+    client = desk_app.test_client()
+    now = datetime.now(timezone.utc)
+    for n in range(3):
+        starts = (now - timedelta(days=n)).isoformat().replace("+00:00", "Z")
+        client.post("/intake/alertmanager", headers=AUTH, json=notification(f"b{n}", starts))
+    old = (now - timedelta(days=120)).isoformat().replace("+00:00", "Z")
+    client.post("/intake/alertmanager", headers=AUTH, json=notification("old", old))
+    eng = login(desk_app, "eng")
+    with sessions(desk_engine)() as db:
+        newest = db.query(Incident).order_by(Incident.starts_at.desc()).first().id
+    eng.post(f"/incidents/{newest}/resolve", data={"root_cause": "operation",
+                                                   "resolution": "重新启动备份任务",
+                                                   "csrf": eng.csrf})
+    document = eng.get("/faq.md").get_data(as_text=True)
+    assert ("| AftercareBackupMissing | 3 | AftercareBackupMissing | 重新启动备份任务 |"
+            in document)
+    assert "| operation | 1 |  | 重新启动备份任务 |" in document
+    assert "FAQ" in eng.get("/faq").get_data(as_text=True)
+    alice_view = login(desk_app, "gary").get("/faq.md").get_data(as_text=True)
+    assert "AftercareBackupMissing" not in alice_view           # globex has none of these

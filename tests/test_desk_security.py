@@ -9,7 +9,7 @@ from tests.desk_fixtures import (PASSWORD, csrf_of, desk_app, desk_engine, desk_
                                  login, token_file)
 from tests.test_desk_intake import AUTH, notification
 
-PAGES = ["/", "/?state=all", "/incidents/1", "/requests/new", "/kb?q=x",
+PAGES = ["/", "/?state=all", "/incidents/1", "/requests/new", "/kb?q=x", "/faq", "/faq.md",
          "/export/incidents.xlsx", "/export/incidents.csv"]
 API = ["/api/incidents", "/api/incidents/1"]
 POSTS = ["/incidents/1/claim", "/incidents/1/notes", "/incidents/1/remedies",
