@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, false, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from . import faq, handling, kb
+from . import faq, handling, kb, record
 from .auth import LoginThrottle, check_password, new_csrf_token, same_token
 from .config import SEVERITIES, DeskConfig
 from .db import ping, secret_key, sessions
@@ -264,6 +264,38 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
     def export_csv():
         return Response(to_csv(exported()), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": "attachment; filename=incidents.csv"})
+
+    def period():
+        try:
+            return record.month_bounds(request.args.get("month", "")
+                                       or datetime.now(timezone.utc).strftime("%Y-%m"))
+        except ValueError:
+            abort(400, "month: expected YYYY-MM")
+
+    @app.get("/api/service-record")
+    def api_service_record():
+        return jsonify(record.service_record(g.db, visible(), *period()))
+
+    def summary_incidents():
+        """The month's handled incidents, as the service record counts them."""
+        start, end = period()
+        ids = [row["id"] for row in record.service_record(g.db, visible(), start,
+                                                          end)["incidents"]]
+        return start, (g.db.scalars(select(Incident).where(Incident.id.in_(ids))
+                                    .order_by(Incident.id)) if ids else [])
+
+    @app.get("/export/summary.csv")
+    def export_summary_csv():
+        start, incidents = summary_incidents()
+        return Response(to_csv(incidents), mimetype="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f"attachment; filename=summary-{start:%Y-%m}.csv"})
+
+    @app.get("/export/summary.xlsx")
+    def export_summary_xlsx():
+        start, incidents = summary_incidents()
+        return Response(to_xlsx(incidents), headers={
+            "Content-Disposition": f"attachment; filename=summary-{start:%Y-%m}.xlsx"},
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
     @app.get("/api/incidents")
     def api_incidents():

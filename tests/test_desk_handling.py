@@ -130,3 +130,24 @@ def test_faq_ranks_recurring_alerts_with_runbook_and_latest_resolution(desk_app,
     assert "FAQ" in eng.get("/faq").get_data(as_text=True)
     alice_view = login(desk_app, "gary").get("/faq.md").get_data(as_text=True)
     assert "AftercareBackupMissing" not in alice_view           # globex has none of these
+
+
+def test_service_record_and_the_months_summary(desk_app, desk_engine):
+    client = desk_app.test_client()
+    client.post("/intake/alertmanager", headers=AUTH,
+                json=notification("m1", "2026-11-03T08:00:00Z"))
+    client.post("/intake/alertmanager", headers=AUTH,
+                json=notification("m0", "2026-10-03T08:00:00Z"))
+    eng = login(desk_app, "eng")
+    with sessions(desk_engine)() as db:
+        november = db.query(Incident).filter(Incident.fingerprint == "m1").one().id
+    eng.post(f"/incidents/{november}/notes", data={"body": "已联系客户", "csrf": eng.csrf})
+    record = eng.get("/api/service-record?month=2026-11").get_json()
+    # the October incident is still open, so it is an open item of November too
+    assert record["totals"]["handled"] == 2 and record["totals"]["open"] == 2
+    [item] = [i for i in record["incidents"] if i["id"] == november]
+    assert [n["body"] for n in item["notes"]] == ["已联系客户"]
+    assert eng.get("/api/service-record?month=2026-13").status_code == 400
+    sheet = load_workbook(io.BytesIO(eng.get("/export/summary.xlsx?month=2026-11").data))
+    assert len(list(sheet["incidents"].iter_rows())) == 3
+    assert eng.get("/export/summary.csv?month=2026-11").data.startswith(b"\xef\xbb\xbf")

@@ -10,8 +10,9 @@ from tests.desk_fixtures import (PASSWORD, csrf_of, desk_app, desk_engine, desk_
 from tests.test_desk_intake import AUTH, notification
 
 PAGES = ["/", "/?state=all", "/incidents/1", "/requests/new", "/kb?q=x", "/faq", "/faq.md",
-         "/export/incidents.xlsx", "/export/incidents.csv"]
-API = ["/api/incidents", "/api/incidents/1"]
+         "/export/incidents.xlsx", "/export/incidents.csv",
+         "/export/summary.xlsx", "/export/summary.csv"]
+API = ["/api/incidents", "/api/incidents/1", "/api/service-record"]
 POSTS = ["/incidents/1/claim", "/incidents/1/notes", "/incidents/1/remedies",
          "/incidents/1/remedies/1/decision", "/incidents/1/resolve", "/requests/new", "/logout"]
 PAYLOADS = ["<script>alert('x')</script>", "'; DROP TABLE incidents; --",
