@@ -37,14 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the desk.yml to read (default: none, SQLite aftercare-desk.db)")
     parser.add_argument("--database", default=None,
                         help="database URL, overriding the config's (sqlite:///FILE, "
-                             "postgresql://...)")
+                             "postgresql://...; default: the config's)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the schema, create the config's "
                                         "accounts and import the runbooks")
     add = commands.add_parser("useradd", help="create an account or set its password")
     add.add_argument("username")
     add.add_argument("--role", choices=ROLES, required=True)
-    add.add_argument("--customer", default="", help="the customer a customer account sees")
+    add.add_argument("--customer", default="", help="the customer a customer account sees (default: none)")
     add.add_argument("--password-file", default=None,
                      help="file holding the password (default: ask on the terminal)")
     runbooks = commands.add_parser("import-runbooks", help="index a runbooks directory")

@@ -42,6 +42,7 @@ class DeskConfig:
                           "a database URL sqlite:///FILE or postgresql://..."),
                       default="sqlite:///aftercare-desk.db")
     intake_token_file: str = f(Str(), default="")
+    report_token_file: str = f(Str(), default="")
     customers: dict = f(MapOf(Struct(Customer), NAME), default={})
     deadlines: dict = f(MapOf(Struct(Deadline), Enum(*SEVERITIES)), default={})
     accounts: dict = f(MapOf(Struct(Account), NAME), default={})
@@ -65,13 +66,21 @@ class DeskConfig:
         return DEFAULT_DEADLINES.get(severity, DEFAULT_DEADLINES["warning"])
 
     def intake_token(self) -> str:
-        if not self.intake_token_file:
+        return self._token("intake_token_file")
+
+    def report_token(self) -> str:
+        """The token with which the monthly report reads every customer's service record."""
+        return self._token("report_token_file")
+
+    def _token(self, key: str) -> str:
+        file = getattr(self, key)
+        if not file:
             return ""
         try:
-            with open(self.intake_token_file, encoding="utf-8") as fh:
+            with open(file, encoding="utf-8") as fh:
                 return fh.read().strip()
         except OSError as err:
-            raise ConfigError(("intake_token_file",), f"cannot read: {err.strerror}", self.file)
+            raise ConfigError((key,), f"cannot read: {err.strerror}", self.file)
 
 
 def _check_accounts(config: DeskConfig) -> None:
@@ -92,6 +101,8 @@ def load_desk_config(file: str | None) -> DeskConfig:
             config = from_mapping(DeskConfig, document or {}, ())
             config.intake_token_file = resolve(config.intake_token_file) \
                 if config.intake_token_file else ""
+            config.report_token_file = resolve(config.report_token_file) \
+                if config.report_token_file else ""
             config.runbooks_dir = resolve(config.runbooks_dir) if config.runbooks_dir else ""
             for account in config.accounts.values():
                 if account.password_file:

@@ -42,6 +42,9 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
             return None
         g.db = make_session()
         g.user = None
+        if request.endpoint == "api_service_record" and report_token_matches():
+            g.user = User(username="report", role="engineer")     # read-only, not stored
+            return None
         uid = session.get("uid")
         if uid is not None:
             g.user = g.db.get(User, uid)
@@ -78,6 +81,11 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
         return {"user": g.get("user"), "csrf": session.get("csrf", ""),
                 "fmt_seconds": fmt_seconds, "severities": SEVERITIES,
                 "root_causes": handling.ROOT_CAUSES, "request_kinds": handling.REQUEST_KINDS}
+
+    def report_token_matches() -> bool:
+        token = config.report_token()
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        return bool(token) and same_token(given, token)
 
     def visible():
         """The incidents the signed-in user may see (a customer user: only its own)."""
@@ -267,10 +275,16 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
 
     def period():
         try:
+            if request.args.get("from") or request.args.get("to"):
+                start = datetime.fromisoformat(request.args.get("from", ""))
+                end = datetime.fromisoformat(request.args.get("to", ""))
+                if start.tzinfo is None or end.tzinfo is None or end <= start:
+                    raise ValueError
+                return start, end
             return record.month_bounds(request.args.get("month", "")
                                        or datetime.now(timezone.utc).strftime("%Y-%m"))
         except ValueError:
-            abort(400, "month: expected YYYY-MM")
+            abort(400, "expected month=YYYY-MM, or from and to as RFC 3339 times")
 
     @app.get("/api/service-record")
     def api_service_record():
