@@ -155,9 +155,7 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
                 session.permanent = True
                 handling.audit(g.db, user.username, "login")
                 g.db.commit()
-                target = request.args.get("next", "")
-                return redirect(target if target.startswith("/") and
-                                not target.startswith("//") else url_for("index"), code=303)
+                return redirect(local_target(request.args.get("next", "")), code=303)
             throttle.failed(*keys)
             error = "wrong name or password"
         return render_template("login.html", error=error), (401 if error else 200)
@@ -347,6 +345,14 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
         return Response("Not ready: the database is unavailable\n", status=503)
 
     return app
+
+
+def local_target(target: str) -> str:
+    """``target`` when it is a path on this site, else the list (no open redirect)."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and \
+            "\\" not in target and not any(c.isspace() for c in target):
+        return target
+    return "/"
 
 
 def incident_json(incident: Incident) -> dict:

@@ -120,3 +120,10 @@ def test_injection_and_script_payloads_are_stored_and_shown_inert(desk_app, desk
         assert db.query(AuditEntry).filter(AuditEntry.action == "note").count() == len(PAYLOADS)
     search = client.get("/kb", query_string={"q": "<script>' OR 1=1 --"})
     assert search.status_code == 200 and "<script>'" not in search.get_data(as_text=True)
+
+
+def test_login_redirects_only_to_this_site():
+    from desk.web import local_target
+    assert local_target("/incidents/3") == "/incidents/3"
+    for target in ["//evil.example/", "/\\evil.example", "https://evil.example/", "/a b", ""]:
+        assert local_target(target) == "/", target
