@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = commands.add_parser("useradd", help="create an account or set its password")
     add.add_argument("username")
     add.add_argument("--role", choices=ROLES, required=True)
-    add.add_argument("--customer", default="", help="the customer a customer account sees (default: none)")
+    add.add_argument("--customer", default="",
+                     help="the customer a customer account sees (default: none)")
     add.add_argument("--password-file", default=None,
                      help="file holding the password (default: ask on the terminal)")
     runbooks = commands.add_parser("import-runbooks", help="index a runbooks directory")

@@ -75,7 +75,8 @@ def resolve(db: Session, incident: Incident, user: User, root_cause: str,
     if not incident.claimed_by:
         claim(db, incident, user)
     incident.root_cause, incident.resolution = root_cause, resolution.strip()
-    incident.status, incident.resolved_by, incident.resolved_at = "resolved", user.username, utcnow()
+    incident.status, incident.resolved_by = "resolved", user.username
+    incident.resolved_at = utcnow()
     audit(db, user.username, "resolve", f"incident:{incident.id}", root_cause)
     index_resolved(db, incident)
 
