@@ -77,6 +77,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--notes", metavar="FILE",
                    help="YAML per system: the engineer's findings, work_done and advice "
                         "(default: none)")
+    p.add_argument("--desk", metavar="URL",
+                   help="add the service record (handling notes, times, approvals, open items) "
+                        "from the aftercare-desk at URL; its token from --desk.token-file "
+                        "(default: none, no service record)")
+    p.add_argument("--desk.token-file", dest="desk_token_file", metavar="FILE",
+                   help="the desk's report token (report_token_file in desk.yml; default: none)")
+    p.add_argument("--desk.database", dest="desk_database", metavar="DSN",
+                   help="read the service record from the desk's database instead (default: none)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress on stderr (default: progress shown)")
     return p
@@ -165,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             check_ca_file(args.ca_file)
         if not args.prometheus.startswith(("http://", "https://")):
             raise ValueError(f"--prometheus {args.prometheus!r}: expected an http:// or https:// URL")
+        if args.desk and args.desk_database:
+            raise ValueError("give either --desk or --desk.database, not both")
+        if args.desk and not args.desk_token_file:
+            raise ValueError("--desk needs --desk.token-file")
+        desk_token = _read_secret_file(args.desk_token_file, "--desk.token-file") \
+            if args.desk else None
         if args.max_query_range <= 0:
             raise ValueError("--max-query-range must be positive")
         if args.query_concurrency < 1:
@@ -190,6 +204,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROMETHEUS
     for doc in report["systems"]:
         doc["engineer_notes"] = notes.get(doc["name"])
+    if args.desk or args.desk_database:
+        from .deskrecord import DeskError, from_api, from_database
+        start, end = groups[0][0].start, groups[-1][0].end
+        try:
+            report["service_record"] = (from_api(args.desk, desk_token, start, end) if args.desk
+                                        else from_database(args.desk_database, start, end))
+        except DeskError as err:
+            print(f"aftercare-report: desk: {err}; no report written", file=sys.stderr)
+            return EXIT_PROMETHEUS
     progress(f"{report['method']['query_count']} queries, "
              f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering {','.join(formats)}")
     from .render import render_all, write_atomically

@@ -4,7 +4,9 @@ Starts the demo system (a throwaway PostgreSQL cluster with tables and
 traffic, the demo web app with a slow endpoint, a data-exchange job run
 through aftercare-job, a pg_dump backup), the five exporters, Prometheus with
 the project's rules, an Alertmanager HA pair with the project's routing, and
-aftercare-notify printing every page on its console channels.  After ``--fault-after`` seconds it
+aftercare-notify printing every page on its console channels, and the maintenance desk
+(SQLite), which reads the firing alerts from Prometheus, so each page becomes an incident to
+claim and resolve.  After ``--fault-after`` seconds it
 stops the demo database so a page is seen, then starts it again for the
 resolved notification.  At the end (Ctrl-C, or --exit-after-resolve) it
 writes the health report for the time it ran into ./demo-out/ (HTML, PDF,
@@ -35,6 +37,8 @@ from devstack.process import spawn, terminate, wait_http_ready
 from devstack.prometheus import Prometheus
 from devstack.rulefiles import shortened_rules
 from devstack.webhook import WebhookSink
+from scripts.demo_desk import PASSWORD as DESK_PASSWORD
+from scripts.demo_desk import DemoDesk
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "deploy" / "demo"
@@ -258,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             rule_files=shortened_rules(workdir / "rules", args.pending),
             alertmanagers=[am.address for am in pair], scrape_interval="5s", evaluation_interval="5s",
             scrape_self=True))
+        desk = stack.enter_context(DemoDesk(workdir, prometheus.url))
         say("up and running:")
         print("".join(f"    exporter {area:<13}{e.url}/metrics\n" for area, e in zip(AREAS, exporters))
               + f"    Prometheus    {prometheus.url}/alerts\n"
@@ -266,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
               f"    demo web app  {app.url}/health  {app.url}/slow  {app.url}/orders\n"
               f"    demo database {pg.dsn()}\n"
               f"    config        {config}\n"
+              f"    desk          {desk.url}  (log in as engineer or customer, "
+              f"password {DESK_PASSWORD})\n"
               f"  Alerts wait {args.pending} (their `for`, shortened for the demo). "
               f"Ctrl-C stops everything and writes the report.", flush=True)
 
@@ -283,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                             heartbeat = True
                         continue
                     print(describe_page(notification), flush=True)
+                    desk.forward(notification.raw)
                     down = [a for a in notification.alerts
                             if a["labels"].get("alertname") == "AftercareDatabaseDown"]
                     if down and down[0].get("status") == "firing" and not restarted:
@@ -312,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             say("Ctrl-C")
+        for number, alertname, system, status in desk.incidents():
+            print(f"    desk incident #{number} {alertname} system={system} ({status})",
+                  flush=True)
         say(f"writing the health report for {time.time() - started:.0f}s of demo into {args.out}/ ...")
         try:
             result = write_report(prometheus.url, config, started, time.time(), args.out)

@@ -29,6 +29,8 @@ def test_demo_pages_the_fault_writes_the_report_and_cleans_up(tmp_path):
     assert "demo backup (pg_dump): demo-" in out and "aftercare-job: exit 0" in out
     assert re.search(r"Alertmanager  http://127\.0\.0\.1:\d+ and http://127\.0\.0\.1:\d+ \(an HA pair\)", out)
     assert len(re.findall(r"exporter \w+ +http://127\.0\.0\.1:\d+/metrics", out)) == 5
+    assert re.search(r"desk +http://127\.0\.0\.1:\d+  \(log in as engineer", out)
+    assert re.search(r"desk incident #\d+ AftercareDatabaseDown system=demo \(open\)", out)
 
     # the report for the time it ran, in three formats, naming every area's targets
     reports = {p.suffix: p for p in out_dir.glob("aftercare-report-*")}

@@ -98,6 +98,14 @@ MESSAGES: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "area.logs": ("Logs", "日志"),
     "recommendations": ("Recommendations", "优化建议"),
     "appendix": ("Appendix: method", "附录：统计方法"),
+    "service_record": ("Service record", "服务记录"),
+    "sr_totals": ("{handled} handled, {resolved} resolved, {open} open; median time to "
+                  "acknowledge {tta}, to resolve {ttr}",
+                  "处理 {handled} 项，已解决 {resolved} 项，未结 {open} 项；确认时间中位数 {tta}，"
+                  "解决时间中位数 {ttr}"),
+    "sr_item": ("Item", "事项"), "sr_status": ("Status", "状态"),
+    "sr_notes": ("Handling notes", "处理记录"), "sr_approvals": ("Approvals", "客户确认"),
+    "sr_open": ("Open items", "未结事项"), "sr_faq": ("Most frequent", "高频问题"),
     "system": ("System", "系统"),
     "name": ("Name", "名称"),
     "services": ("Services", "服务"),

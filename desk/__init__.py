@@ -1,0 +1,1 @@
+"""aftercare-desk: the maintenance desk (incidents, service requests, knowledge base)."""
