@@ -1,4 +1,5 @@
 """Passwords (bcrypt), CSRF tokens and login throttling."""
+
 from __future__ import annotations
 
 import hmac

@@ -1,4 +1,5 @@
 """aftercare-desk migrate | useradd | import-runbooks | serve."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,34 +34,57 @@ def _listen(value: str) -> ListenAddress:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="The Aftercare maintenance desk.")
     parser.add_argument("--version", action="version", version=version_line(PROG))
-    parser.add_argument("--config.file", dest="config_file", default=None,
-                        help="the desk.yml to read (default: none, SQLite aftercare-desk.db)")
-    parser.add_argument("--database", default=None,
-                        help="database URL, overriding the config's (sqlite:///FILE, "
-                             "postgresql://...; default: the config's)")
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default=None,
+        help="the desk.yml to read (default: none, SQLite aftercare-desk.db)",
+    )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="database URL, overriding the config's (sqlite:///FILE, "
+        "postgresql://...; default: the config's)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="create or upgrade the schema, create the config's "
-                                        "accounts and import the runbooks")
+    commands.add_parser(
+        "migrate",
+        help="create or upgrade the schema, create the config's accounts and import the runbooks",
+    )
     add = commands.add_parser("useradd", help="create an account or set its password")
     add.add_argument("username")
     add.add_argument("--role", choices=ROLES, required=True)
-    add.add_argument("--customer", default="",
-                     help="the customer a customer account sees (default: none)")
-    add.add_argument("--password-file", default=None,
-                     help="file holding the password (default: ask on the terminal)")
+    add.add_argument(
+        "--customer", default="", help="the customer a customer account sees (default: none)"
+    )
+    add.add_argument(
+        "--password-file",
+        default=None,
+        help="file holding the password (default: ask on the terminal)",
+    )
     runbooks = commands.add_parser("import-runbooks", help="index a runbooks directory")
     runbooks.add_argument("directory")
     serve = commands.add_parser("serve", help="serve the web application")
-    serve.add_argument("--web.listen-address", dest="listen", type=_listen, action="append",
-                       metavar="ADDRESS", help=f"address to listen on, repeatable "
-                                               f"(default: :{DEFAULT_PORT})")
-    serve.add_argument("--web.config.file", dest="web_config", default=None,
-                       help="exporter-toolkit web config: TLS (default: plain HTTP)")
+    serve.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        type=_listen,
+        action="append",
+        metavar="ADDRESS",
+        help=f"address to listen on, repeatable (default: :{DEFAULT_PORT})",
+    )
+    serve.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        default=None,
+        help="exporter-toolkit web config: TLS (default: plain HTTP)",
+    )
     return parser
 
 
 def _engine(config: DeskConfig, override: str | None):
     from .db import make_engine
+
     return make_engine(override or config.database)
 
 
@@ -77,6 +101,7 @@ def cmd_migrate(config: DeskConfig, engine) -> int:
     from .auth import hash_password
     from .db import migrate, secret_key, sessions
     from .models import User
+
     migrate(engine)
     secret_key(engine)
     with sessions(engine)() as db:
@@ -91,8 +116,10 @@ def cmd_migrate(config: DeskConfig, engine) -> int:
         runbooks = config.runbooks_dir or _shipped_runbooks()
         count = kb.import_runbooks(db, runbooks) if runbooks else 0
         db.commit()
-    print(f"{PROG}: schema at head; {len(config.accounts)} account(s) from the config; "
-          f"{count} runbook(s) indexed")
+    print(
+        f"{PROG}: schema at head; {len(config.accounts)} account(s) from the config; "
+        f"{count} runbook(s) indexed"
+    )
     return 0
 
 
@@ -108,6 +135,7 @@ def cmd_useradd(args, config: DeskConfig, engine) -> int:
     from .db import sessions
     from .handling import audit
     from .models import User
+
     if args.role == "customer" and not args.customer:
         print(f"{PROG}: useradd: a customer account needs --customer", file=sys.stderr)
         return EXIT_CONFIG
@@ -134,6 +162,7 @@ def cmd_serve(args, config: DeskConfig, engine) -> int:
     from exporters.webconfig import load_web_config
 
     from .web import create_app
+
     web = load_web_config(args.web_config)
     context = web.ssl_context()
     app = create_app(config, engine, tls=context is not None)
@@ -146,8 +175,9 @@ def cmd_serve(args, config: DeskConfig, engine) -> int:
             print(f"{PROG}: cannot listen on {address}: {err.strerror}", file=sys.stderr)
             return 1
         host = "::" if sock.family == socket.AF_INET6 else "0.0.0.0"
-        server = make_server(host, address.port, app, threaded=True, ssl_context=context,
-                             fd=sock.fileno())
+        server = make_server(
+            host, address.port, app, threaded=True, ssl_context=context, fd=sock.fileno()
+        )
         sock.close()
         servers.append(server)
         scheme = "https" if context else "http"
@@ -156,6 +186,7 @@ def cmd_serve(args, config: DeskConfig, engine) -> int:
     if config.prometheus_url:
         from .db import sessions
         from .poller import Poller
+
         Poller(config, sessions(engine), stop).start()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -175,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         import flask  # noqa: F401
         import sqlalchemy  # noqa: F401
     except ImportError:
-        print(f"{PROG}: the desk needs the [desk] extra: pip install 'aftercare[desk]'",
-              file=sys.stderr)
+        print(
+            f"{PROG}: the desk needs the [desk] extra: pip install 'aftercare[desk]'",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     try:
         config = load_desk_config(args.config_file)
@@ -188,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "import-runbooks":
             from . import kb
             from .db import sessions
+
             with sessions(engine)() as db:
                 count = kb.import_runbooks(db, args.directory)
                 db.commit()
@@ -200,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"{PROG}: {err.filename or ''}: {err.strerror}", file=sys.stderr)
         return EXIT_CONFIG
-    except Exception as err:   # the database refused, ...: one line, never a traceback
+    except Exception as err:  # the database refused, ...: one line, never a traceback
         from exporters.metrics import safe_error
+
         print(f"{PROG}: {type(err).__name__}: {safe_error(err)}", file=sys.stderr)
         return 1
 

@@ -1,16 +1,32 @@
 """desk.yml: the database, customers and their systems, response deadlines, accounts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporters.schema import (NAME, ConfigError, Duration, Enum, ListOf, MapOf, Str, Struct, f,
-                              from_mapping, relative_to, resolve)
+from exporters.schema import (
+    NAME,
+    ConfigError,
+    Duration,
+    Enum,
+    ListOf,
+    MapOf,
+    Str,
+    Struct,
+    f,
+    from_mapping,
+    relative_to,
+    resolve,
+)
 from exporters.yamlstrict import read_yaml
 
 ROLES = ("engineer", "customer", "admin")
 SEVERITIES = ("critical", "warning", "info")
-DEFAULT_DEADLINES = {"critical": (900.0, 14400.0), "warning": (3600.0, 86400.0),
-                     "info": (86400.0, 604800.0)}
+DEFAULT_DEADLINES = {
+    "critical": (900.0, 14400.0),
+    "warning": (3600.0, 86400.0),
+    "info": (86400.0, 604800.0),
+}
 
 
 @dataclass
@@ -38,9 +54,12 @@ class Account:
 
 @dataclass
 class DeskConfig:
-    database: str = f(Str(r"(sqlite|postgresql)(\+\w+)?://.*",
-                          "a database URL sqlite:///FILE or postgresql://..."),
-                      default="sqlite:///aftercare-desk.db")
+    database: str = f(
+        Str(
+            r"(sqlite|postgresql)(\+\w+)?://.*", "a database URL sqlite:///FILE or postgresql://..."
+        ),
+        default="sqlite:///aftercare-desk.db",
+    )
     intake_token_file: str = f(Str(), default="")
     report_token_file: str = f(Str(), default="")
     customers: dict = f(MapOf(Struct(Customer), NAME), default={})
@@ -80,15 +99,16 @@ class DeskConfig:
             with open(file, encoding="utf-8") as fh:
                 return fh.read().strip()
         except OSError as err:
-            raise ConfigError((key,), f"cannot read: {err.strerror}", self.file)
+            raise ConfigError((key,), f"cannot read: {err.strerror}", self.file) from None
 
 
 def _check_accounts(config: DeskConfig) -> None:
     for name, account in config.accounts.items():
         path = ("accounts", name, "customer")
         if account.role == "customer" and account.customer not in config.customers:
-            raise ConfigError(path, "a customer account needs the name of a customer under "
-                                    "customers", config.file)
+            raise ConfigError(
+                path, "a customer account needs the name of a customer under customers", config.file
+            )
 
 
 def load_desk_config(file: str | None) -> DeskConfig:
@@ -99,10 +119,12 @@ def load_desk_config(file: str | None) -> DeskConfig:
     try:
         with relative_to(file):
             config = from_mapping(DeskConfig, document or {}, ())
-            config.intake_token_file = resolve(config.intake_token_file) \
-                if config.intake_token_file else ""
-            config.report_token_file = resolve(config.report_token_file) \
-                if config.report_token_file else ""
+            config.intake_token_file = (
+                resolve(config.intake_token_file) if config.intake_token_file else ""
+            )
+            config.report_token_file = (
+                resolve(config.report_token_file) if config.report_token_file else ""
+            )
             config.runbooks_dir = resolve(config.runbooks_dir) if config.runbooks_dir else ""
             for account in config.accounts.values():
                 if account.password_file:

@@ -1,4 +1,5 @@
 """Engines and sessions; the Alembic migrations run from here (``aftercare-desk migrate``)."""
+
 from __future__ import annotations
 
 import secrets
@@ -27,6 +28,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10)
 

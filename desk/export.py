@@ -1,18 +1,34 @@
 """Incidents to XLSX (openpyxl) and CSV (UTF-8 with a BOM, so Excel reads Chinese)."""
+
 from __future__ import annotations
 
 import csv
 import io
-from typing import Iterable
+from collections.abc import Iterable
 
 from openpyxl import Workbook
 
 from .handling import time_to_acknowledge, time_to_resolve
 from .models import Incident
 
-COLUMNS = ("id", "kind", "customer", "system", "severity", "alertname", "title", "status",
-           "starts_at", "claimed_by", "claimed_at", "resolved_at", "root_cause", "resolution",
-           "time_to_acknowledge_seconds", "time_to_resolve_seconds")
+COLUMNS = (
+    "id",
+    "kind",
+    "customer",
+    "system",
+    "severity",
+    "alertname",
+    "title",
+    "status",
+    "starts_at",
+    "claimed_by",
+    "claimed_at",
+    "resolved_at",
+    "root_cause",
+    "resolution",
+    "time_to_acknowledge_seconds",
+    "time_to_resolve_seconds",
+)
 
 
 def _text(value) -> str:
@@ -22,14 +38,24 @@ def _text(value) -> str:
 
 
 def incident_row(incident: Incident) -> list:
-    return [incident.id, incident.kind, incident.customer, incident.system, incident.severity,
-            _text(incident.alertname), _text(incident.title), incident.status,
-            incident.starts_at.isoformat(),
-            incident.claimed_by,
-            incident.claimed_at.isoformat() if incident.claimed_at else "",
-            incident.resolved_at.isoformat() if incident.resolved_at else "",
-            incident.root_cause, _text(incident.resolution),
-            time_to_acknowledge(incident), time_to_resolve(incident)]
+    return [
+        incident.id,
+        incident.kind,
+        incident.customer,
+        incident.system,
+        incident.severity,
+        _text(incident.alertname),
+        _text(incident.title),
+        incident.status,
+        incident.starts_at.isoformat(),
+        incident.claimed_by,
+        incident.claimed_at.isoformat() if incident.claimed_at else "",
+        incident.resolved_at.isoformat() if incident.resolved_at else "",
+        incident.root_cause,
+        _text(incident.resolution),
+        time_to_acknowledge(incident),
+        time_to_resolve(incident),
+    ]
 
 
 def to_xlsx(incidents: Iterable[Incident]) -> bytes:

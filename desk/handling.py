@@ -1,7 +1,8 @@
 """Handling an incident or request: claim, notes, remedies, resolution; each change audited."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -9,8 +10,17 @@ from sqlalchemy.orm import Session
 from .config import DeskConfig
 from .models import AuditEntry, Incident, KnowledgeDoc, Note, Remedy, User, utcnow
 
-ROOT_CAUSES = ("configuration", "capacity", "software-defect", "hardware", "network",
-               "data", "operation", "third-party", "unknown")
+ROOT_CAUSES = (
+    "configuration",
+    "capacity",
+    "software-defect",
+    "hardware",
+    "network",
+    "data",
+    "operation",
+    "third-party",
+    "unknown",
+)
 REQUEST_KINDS = ("question", "data-cleanup", "environment-repair", "other")
 
 
@@ -66,8 +76,7 @@ def decide_remedy(db: Session, remedy: Remedy, user: User, approve: bool) -> Non
     audit(db, user.username, remedy.decision, f"remedy:{remedy.id}")
 
 
-def resolve(db: Session, incident: Incident, user: User, root_cause: str,
-            resolution: str) -> None:
+def resolve(db: Session, incident: Incident, user: User, root_cause: str, resolution: str) -> None:
     if incident.status == "resolved":
         raise HandlingError("the incident is already resolved")
     if root_cause not in ROOT_CAUSES:
@@ -83,8 +92,10 @@ def resolve(db: Session, incident: Incident, user: User, root_cause: str,
 
 def index_resolved(db: Session, incident: Incident) -> None:
     """Put a resolved incident's title, root cause, resolution and notes in the knowledge base."""
-    body = "\n".join([f"root cause: {incident.root_cause}", incident.resolution]
-                     + [note.body for note in incident.notes])
+    body = "\n".join(
+        [f"root cause: {incident.root_cause}", incident.resolution]
+        + [note.body for note in incident.notes]
+    )
     ref = f"incident:{incident.id}"
     doc = db.scalars(select(KnowledgeDoc).where(KnowledgeDoc.ref == ref)).first()
     if doc is None:
@@ -93,16 +104,31 @@ def index_resolved(db: Session, incident: Incident) -> None:
         doc.title, doc.body = incident.title, body
 
 
-def new_request(db: Session, user: User, customer: str, system: str, request_kind: str,
-                title: str, severity: str = "info") -> Incident:
+def new_request(
+    db: Session,
+    user: User,
+    customer: str,
+    system: str,
+    request_kind: str,
+    title: str,
+    severity: str = "info",
+) -> Incident:
     """A service request that did not come from an alert, tracked like an incident."""
     if request_kind not in REQUEST_KINDS:
         raise HandlingError(f"kind: expected one of {', '.join(REQUEST_KINDS)}")
     if not title.strip():
         raise HandlingError("the title is empty")
-    incident = Incident(kind="request", fingerprint=None, starts_at=utcnow(),
-                        alertname=request_kind, severity=severity, system=system.strip(),
-                        customer=customer, title=title.strip(), source=user.username)
+    incident = Incident(
+        kind="request",
+        fingerprint=None,
+        starts_at=utcnow(),
+        alertname=request_kind,
+        severity=severity,
+        system=system.strip(),
+        customer=customer,
+        title=title.strip(),
+        source=user.username,
+    )
     db.add(incident)
     db.flush()
     audit(db, user.username, "request", f"incident:{incident.id}", title)
@@ -124,6 +150,7 @@ def time_to_resolve(incident: Incident) -> float | None:
 def due_at(incident: Incident, config: DeskConfig) -> datetime | None:
     """When the next response is due: the claim, then the resolution; None once resolved."""
     from datetime import timedelta
+
     acknowledge, resolve_in = config.deadline(incident.severity)
     if incident.status == "resolved":
         return None
@@ -134,4 +161,4 @@ def due_at(incident: Incident, config: DeskConfig) -> datetime | None:
 
 def is_overdue(incident: Incident, config: DeskConfig, now: datetime | None = None) -> bool:
     due = due_at(incident, config)
-    return due is not None and due < (now or datetime.now(timezone.utc))
+    return due is not None and due < (now or datetime.now(UTC))

@@ -4,6 +4,7 @@ SQLite: an FTS5 table with the trigram tokenizer (words of three characters or m
 index; shorter ones, such as a two-character Chinese word, are matched by a scan of it).
 PostgreSQL: ILIKE over pg_trgm GIN indexes.  Neither needs spaces between words.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,18 +28,29 @@ def search(db: Session, query: str, limit: int = LIMIT) -> list[KnowledgeDoc]:
     if not terms:
         return []
     if db.get_bind().dialect.name == "sqlite":
-        where = " AND ".join(f"(kb_fts.title LIKE :t{i} ESCAPE '\\' OR "
-                             f"kb_fts.body LIKE :t{i} ESCAPE '\\')" for i in range(len(terms)))
-        rows = db.execute(text(f"SELECT rowid FROM kb_fts WHERE {where} LIMIT :limit"),
-                          {**{f"t{i}": _like_pattern(t) for i, t in enumerate(terms)},
-                           "limit": limit}).scalars().all()
+        where = " AND ".join(
+            f"(kb_fts.title LIKE :t{i} ESCAPE '\\' OR kb_fts.body LIKE :t{i} ESCAPE '\\')"
+            for i in range(len(terms))
+        )
+        rows = (
+            db.execute(
+                text(f"SELECT rowid FROM kb_fts WHERE {where} LIMIT :limit"),
+                {**{f"t{i}": _like_pattern(t) for i, t in enumerate(terms)}, "limit": limit},
+            )
+            .scalars()
+            .all()
+        )
         docs = db.scalars(select(KnowledgeDoc).where(KnowledgeDoc.id.in_(rows))).all()
     else:
         query_ = select(KnowledgeDoc)
         for term in terms:
             pattern = _like_pattern(term)
-            query_ = query_.where(or_(KnowledgeDoc.title.ilike(pattern, escape="\\"),
-                                      KnowledgeDoc.body.ilike(pattern, escape="\\")))
+            query_ = query_.where(
+                or_(
+                    KnowledgeDoc.title.ilike(pattern, escape="\\"),
+                    KnowledgeDoc.body.ilike(pattern, escape="\\"),
+                )
+            )
         docs = db.scalars(query_.limit(limit)).all()
     return sorted(docs, key=lambda d: (d.source != "runbook", d.ref))
 
@@ -48,7 +60,7 @@ def snippet(doc: KnowledgeDoc, query: str, width: int = 160) -> str:
     terms = query.split()
     at = doc.body.lower().find(terms[0].lower()) if terms else -1
     start = max(0, at - width // 3) if at >= 0 else 0
-    return doc.body[start:start + width]
+    return doc.body[start : start + width]
 
 
 def import_runbooks(db: Session, directory: str | Path) -> int:

@@ -1,7 +1,8 @@
 """The desk's tables (the same on SQLite and PostgreSQL; created by the migrations)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime as _DateTime
 from sqlalchemy import ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
@@ -9,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class DateTime(TypeDecorator):
@@ -23,11 +24,11 @@ class DateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):
@@ -61,8 +62,7 @@ class Incident(Base):
     kind: Mapped[str] = mapped_column(String(16), default="alert")
     fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    alert_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                            nullable=True)
+    alert_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     alertname: Mapped[str] = mapped_column(String(200), default="")
     severity: Mapped[str] = mapped_column(String(16), default="warning", index=True)
     system: Mapped[str] = mapped_column(String(100), default="", index=True)
@@ -78,9 +78,8 @@ class Incident(Base):
     resolution: Mapped[str] = mapped_column(Text, default="")
     resolved_by: Mapped[str] = mapped_column(String(64), default="")
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    notes: Mapped[list["Note"]] = relationship(order_by="Note.id", back_populates="incident")
-    remedies: Mapped[list["Remedy"]] = relationship(order_by="Remedy.id",
-                                                    back_populates="incident")
+    notes: Mapped[list[Note]] = relationship(order_by="Note.id", back_populates="incident")
+    remedies: Mapped[list[Remedy]] = relationship(order_by="Remedy.id", back_populates="incident")
 
 
 class Note(Base):

@@ -1,12 +1,23 @@
 """The desk's web application (Flask, server-rendered Jinja2 pages, no JavaScript needed)."""
+
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from flask import (Flask, Response, abort, g, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Flask,
+    Response,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import and_, case, false, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -28,22 +39,27 @@ LIST_LIMIT = 200
 def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flask:
     """The application over ``engine`` (already migrated); ``tls`` marks cookies Secure."""
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=secret_key(engine), SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=tls,
-                      SESSION_COOKIE_NAME="aftercare_desk", MAX_CONTENT_LENGTH=8 * 2**20,
-                      PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
+    app.config.update(
+        SECRET_KEY=secret_key(engine),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=tls,
+        SESSION_COOKIE_NAME="aftercare_desk",
+        MAX_CONTENT_LENGTH=8 * 2**20,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
     make_session = sessions(engine)
     throttle = LoginThrottle()
     app.extensions["desk"] = {"config": config, "engine": engine, "sessions": make_session}
 
     @app.before_request
     def load_user():
-        if request.endpoint in MACHINE:      # token or no auth; no session, no cookie
+        if request.endpoint in MACHINE:  # token or no auth; no session, no cookie
             return None
         g.db = make_session()
         g.user = None
         if request.endpoint == "api_service_record" and report_token_matches():
-            g.user = User(username="report", role="engineer")     # read-only, not stored
+            g.user = User(username="report", role="engineer")  # read-only, not stored
             return None
         uid = session.get("uid")
         if uid is not None:
@@ -56,8 +72,9 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
             if request.path.startswith("/api/") or request.method != "GET":
                 return jsonify(error="authentication required"), 401
             return redirect(url_for("login", next=request.path))
-        if request.method == "POST" and not same_token(request.form.get("csrf"),
-                                                       session.get("csrf")):
+        if request.method == "POST" and not same_token(
+            request.form.get("csrf"), session.get("csrf")
+        ):
             abort(403)
         return None
 
@@ -71,16 +88,22 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; script-src 'none'; style-src 'self'")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; script-src 'none'; style-src 'self'"
+        )
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
     @app.context_processor
     def globals_():
-        return {"user": g.get("user"), "csrf": session.get("csrf", ""),
-                "fmt_seconds": fmt_seconds, "severities": SEVERITIES,
-                "root_causes": handling.ROOT_CAUSES, "request_kinds": handling.REQUEST_KINDS}
+        return {
+            "user": g.get("user"),
+            "csrf": session.get("csrf", ""),
+            "fmt_seconds": fmt_seconds,
+            "severities": SEVERITIES,
+            "root_causes": handling.ROOT_CAUSES,
+            "request_kinds": handling.REQUEST_KINDS,
+        }
 
     def report_token_matches() -> bool:
         token = config.report_token()
@@ -94,8 +117,9 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
         return Incident.id.isnot(None)
 
     def incident_or_404(incident_id: int) -> Incident:
-        incident = g.db.scalars(select(Incident).where(Incident.id == incident_id,
-                                                       visible())).first()
+        incident = g.db.scalars(
+            select(Incident).where(Incident.id == incident_id, visible())
+        ).first()
         if incident is None:
             abort(404)
         return incident
@@ -108,17 +132,29 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
         conditions = []
         for severity in set(SEVERITIES) | set(config.deadlines):
             ack, res = config.deadline(severity)
-            conditions.append(and_(Incident.severity == severity, or_(
-                and_(Incident.claimed_at.is_(None),
-                     Incident.starts_at < now - timedelta(seconds=ack)),
-                Incident.starts_at < now - timedelta(seconds=res))))
+            conditions.append(
+                and_(
+                    Incident.severity == severity,
+                    or_(
+                        and_(
+                            Incident.claimed_at.is_(None),
+                            Incident.starts_at < now - timedelta(seconds=ack),
+                        ),
+                        Incident.starts_at < now - timedelta(seconds=res),
+                    ),
+                )
+            )
         ack, res = config.deadline("warning")
-        conditions.append(and_(Incident.severity.notin_(set(SEVERITIES) | set(config.deadlines)),
-                               Incident.starts_at < now - timedelta(seconds=ack)))
+        conditions.append(
+            and_(
+                Incident.severity.notin_(set(SEVERITIES) | set(config.deadlines)),
+                Incident.starts_at < now - timedelta(seconds=ack),
+            )
+        )
         return and_(Incident.status != "resolved", or_(*conditions) if conditions else false())
 
     def listed(state: str) -> list[Incident]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         overdue = case((overdue_expression(now), 0), else_=1)
         query = select(Incident).where(visible())
         if state != "all":
@@ -144,11 +180,14 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
             name = request.form.get("username", "")[:64]
             keys = (f"user:{name}", f"addr:{request.remote_addr}")
             if throttle.blocked(*keys):
-                return render_template("login.html", error="too many failed logins; "
-                                       "wait a few minutes"), 429
+                return render_template(
+                    "login.html", error="too many failed logins; wait a few minutes"
+                ), 429
             user = g.db.scalars(select(User).where(User.username == name)).first()
-            if check_password(request.form.get("password", ""),
-                              user.password_hash if user and user.password_hash else None):
+            if check_password(
+                request.form.get("password", ""),
+                user.password_hash if user and user.password_hash else None,
+            ):
                 throttle.succeeded(keys[0])
                 session.clear()
                 session["uid"], session["csrf"] = user.id, new_csrf_token()
@@ -169,20 +208,26 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
     def index():
         state = request.args.get("state", "open")
         incidents = listed(state)
-        now = datetime.now(timezone.utc)
-        return render_template("list.html", incidents=incidents, state=state,
-                               overdue={i.id for i in incidents
-                                        if handling.is_overdue(i, config, now)})
+        now = datetime.now(UTC)
+        return render_template(
+            "list.html",
+            incidents=incidents,
+            state=state,
+            overdue={i.id for i in incidents if handling.is_overdue(i, config, now)},
+        )
 
     @app.get("/incidents/<int:incident_id>")
     def incident_page(incident_id: int):
         incident = incident_or_404(incident_id)
-        return render_template("incident.html", incident=incident,
-                               labels=json.loads(incident.labels or "{}"),
-                               due=handling.due_at(incident, config),
-                               overdue=handling.is_overdue(incident, config),
-                               tta=handling.time_to_acknowledge(incident),
-                               ttr=handling.time_to_resolve(incident))
+        return render_template(
+            "incident.html",
+            incident=incident,
+            labels=json.loads(incident.labels or "{}"),
+            due=handling.due_at(incident, config),
+            overdue=handling.is_overdue(incident, config),
+            tta=handling.time_to_acknowledge(incident),
+            ttr=handling.time_to_resolve(incident),
+        )
 
     @app.post("/incidents/<int:incident_id>/claim")
     def claim(incident_id: int):
@@ -217,35 +262,56 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
     def resolve(incident_id: int):
         require_staff()
         incident = incident_or_404(incident_id)
-        handling.resolve(g.db, incident, g.user, request.form.get("root_cause", ""),
-                         request.form.get("resolution", ""))
+        handling.resolve(
+            g.db,
+            incident,
+            g.user,
+            request.form.get("root_cause", ""),
+            request.form.get("resolution", ""),
+        )
         return done(incident)
 
     @app.route("/requests/new", methods=["GET", "POST"])
     def new_request():
         if request.method == "GET":
             return render_template("request_new.html", customers=sorted(config.customers))
-        customer = (g.user.customer if g.user.role == "customer"
-                    else request.form.get("customer", ""))
+        customer = (
+            g.user.customer if g.user.role == "customer" else request.form.get("customer", "")
+        )
         severity = request.form.get("severity", "info")
         if severity not in SEVERITIES:
             raise handling.HandlingError(f"severity: expected one of {', '.join(SEVERITIES)}")
-        incident = handling.new_request(g.db, g.user, customer, request.form.get("system", ""),
-                                        request.form.get("kind", ""),
-                                        request.form.get("title", ""), severity)
+        incident = handling.new_request(
+            g.db,
+            g.user,
+            customer,
+            request.form.get("system", ""),
+            request.form.get("kind", ""),
+            request.form.get("title", ""),
+            severity,
+        )
         return done(incident)
 
     @app.get("/kb")
     def knowledge():
         query = request.args.get("q", "")[:200]
         docs = kb.search(g.db, query) if query.strip() else []
-        if g.user.role == "customer":     # a customer sees runbooks and its own incidents
-            own = {f"incident:{i}" for i in g.db.scalars(select(Incident.id).where(
-                visible(), Incident.id.in_([int(d.ref.split(":")[1]) for d in docs
-                                            if d.source == "incident"])))}
+        if g.user.role == "customer":  # a customer sees runbooks and its own incidents
+            own = {
+                f"incident:{i}"
+                for i in g.db.scalars(
+                    select(Incident.id).where(
+                        visible(),
+                        Incident.id.in_(
+                            [int(d.ref.split(":")[1]) for d in docs if d.source == "incident"]
+                        ),
+                    )
+                )
+            }
             docs = [d for d in docs if d.source == "runbook" or d.ref in own]
-        return render_template("kb.html", query=query, docs=docs,
-                               snippet=lambda d: kb.snippet(d, query))
+        return render_template(
+            "kb.html", query=query, docs=docs, snippet=lambda d: kb.snippet(d, query)
+        )
 
     @app.get("/faq")
     def faq_page():
@@ -253,23 +319,30 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
 
     @app.get("/faq.md")
     def faq_markdown():
-        return Response(faq.to_markdown(faq.build(g.db, visible())),
-                        mimetype="text/markdown; charset=utf-8",
-                        headers={"Content-Disposition": "attachment; filename=faq.md"})
+        return Response(
+            faq.to_markdown(faq.build(g.db, visible())),
+            mimetype="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": "attachment; filename=faq.md"},
+        )
 
     def exported():
         return g.db.scalars(select(Incident).where(visible()).order_by(Incident.id))
 
     @app.get("/export/incidents.xlsx")
     def export_xlsx():
-        return Response(to_xlsx(exported()), headers={
-            "Content-Disposition": "attachment; filename=incidents.xlsx"},
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(
+            to_xlsx(exported()),
+            headers={"Content-Disposition": "attachment; filename=incidents.xlsx"},
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
 
     @app.get("/export/incidents.csv")
     def export_csv():
-        return Response(to_csv(exported()), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": "attachment; filename=incidents.csv"})
+        return Response(
+            to_csv(exported()),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": "attachment; filename=incidents.csv"},
+        )
 
     def period():
         try:
@@ -279,8 +352,9 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
                 if start.tzinfo is None or end.tzinfo is None or end <= start:
                     raise ValueError
                 return start, end
-            return record.month_bounds(request.args.get("month", "")
-                                       or datetime.now(timezone.utc).strftime("%Y-%m"))
+            return record.month_bounds(
+                request.args.get("month", "") or datetime.now(UTC).strftime("%Y-%m")
+            )
         except ValueError:
             abort(400, "expected month=YYYY-MM, or from and to as RFC 3339 times")
 
@@ -291,23 +365,30 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
     def summary_incidents():
         """The month's handled incidents, as the service record counts them."""
         start, end = period()
-        ids = [row["id"] for row in record.service_record(g.db, visible(), start,
-                                                          end)["incidents"]]
-        return start, (g.db.scalars(select(Incident).where(Incident.id.in_(ids))
-                                    .order_by(Incident.id)) if ids else [])
+        ids = [row["id"] for row in record.service_record(g.db, visible(), start, end)["incidents"]]
+        return start, (
+            g.db.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id))
+            if ids
+            else []
+        )
 
     @app.get("/export/summary.csv")
     def export_summary_csv():
         start, incidents = summary_incidents()
-        return Response(to_csv(incidents), mimetype="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f"attachment; filename=summary-{start:%Y-%m}.csv"})
+        return Response(
+            to_csv(incidents),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename=summary-{start:%Y-%m}.csv"},
+        )
 
     @app.get("/export/summary.xlsx")
     def export_summary_xlsx():
         start, incidents = summary_incidents()
-        return Response(to_xlsx(incidents), headers={
-            "Content-Disposition": f"attachment; filename=summary-{start:%Y-%m}.xlsx"},
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(
+            to_xlsx(incidents),
+            headers={"Content-Disposition": f"attachment; filename=summary-{start:%Y-%m}.xlsx"},
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
 
     @app.get("/api/incidents")
     def api_incidents():
@@ -349,20 +430,31 @@ def create_app(config: DeskConfig, engine: Engine, *, tls: bool = False) -> Flas
 
 def local_target(target: str) -> str:
     """``target`` when it is a path on this site, else the list (no open redirect)."""
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and \
-            "\\" not in target and not any(c.isspace() for c in target):
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and "\\" not in target
+        and not any(c.isspace() for c in target)
+    ):
         return target
     return "/"
 
 
 def incident_json(incident: Incident) -> dict:
-    return {"id": incident.id, "kind": incident.kind, "customer": incident.customer,
-            "system": incident.system, "severity": incident.severity,
-            "alertname": incident.alertname, "title": incident.title,
-            "status": incident.status, "starts_at": incident.starts_at.isoformat(),
-            "claimed_by": incident.claimed_by,
-            "time_to_acknowledge_seconds": handling.time_to_acknowledge(incident),
-            "time_to_resolve_seconds": handling.time_to_resolve(incident)}
+    return {
+        "id": incident.id,
+        "kind": incident.kind,
+        "customer": incident.customer,
+        "system": incident.system,
+        "severity": incident.severity,
+        "alertname": incident.alertname,
+        "title": incident.title,
+        "status": incident.status,
+        "starts_at": incident.starts_at.isoformat(),
+        "claimed_by": incident.claimed_by,
+        "time_to_acknowledge_seconds": handling.time_to_acknowledge(incident),
+        "time_to_resolve_seconds": handling.time_to_resolve(incident),
+    }
 
 
 def fmt_seconds(seconds: float | None) -> str:

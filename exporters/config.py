@@ -6,6 +6,7 @@ with its validator and default (see :func:`exporters.schema.f`).  Secrets come
 from ``password_file`` or ``password_env`` (or a DSN's own password) and are
 held in :class:`Secret`, which never prints its value.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -13,23 +14,49 @@ import dataclasses
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from .schema import (NAME, Address, Bool, ConfigError, Cron, Duration, Encoding, Enum, ListOf,
-                     MapOf,
-                     Number, Regex, Size, Spec, Str, Struct, Timezone, Url, f, relative_to,
-                     resolve)
-from .logs.logformat import (DECLARED_FORMATS, JSON_FIELDS, TIME_UNITS, LogFormatError,
-                             compile_format)
+from .logs.logformat import (
+    DECLARED_FORMATS,
+    JSON_FIELDS,
+    TIME_UNITS,
+    LogFormatError,
+    compile_format,
+)
+from .schema import (
+    NAME,
+    Address,
+    Bool,
+    ConfigError,
+    Cron,
+    Duration,
+    Encoding,
+    Enum,
+    ListOf,
+    MapOf,
+    Number,
+    Regex,
+    Size,
+    Spec,
+    Str,
+    Struct,
+    Timezone,
+    Url,
+    f,
+    relative_to,
+    resolve,
+)
 from .yamlstrict import read_yaml
 
 __all__ = ["ConfigError", "load_config", "Config", "System", "Secret"]
 
 
 # --- model ---------------------------------------------------------------------
+
 
 class Secret:
     """A password or token: its value is only handed out by ``reveal()``."""
@@ -38,7 +65,7 @@ class Secret:
 
     def __init__(self, value: str, source: str):
         self._value = value
-        self.source = source          # e.g. "password_file /etc/aftercare/db.pass"
+        self.source = source  # e.g. "password_file /etc/aftercare/db.pass"
 
     def reveal(self) -> str:
         return self._value
@@ -58,6 +85,7 @@ class Secret:
 @dataclass(frozen=True)
 class Dsn:
     """A parsed connection URL; ``str()`` is safe to log (no password)."""
+
     scheme: str
     host: str
     port: int | None
@@ -98,8 +126,10 @@ def _read_secret(raw: dict, path: tuple) -> Secret | None:
             with open(file, encoding="utf-8") as fh:
                 value = fh.read().rstrip("\r\n")
         except OSError as err:
-            raise ConfigError(path + ("password_file",),
-                              f"cannot read the password file {file!r}: {err.strerror}")
+            raise ConfigError(
+                path + ("password_file",),
+                f"cannot read the password file {file!r}: {err.strerror}",
+            ) from None
         if not value:
             raise ConfigError(path + ("password_file",), f"the password file {file!r} is empty")
         return Secret(value, f"password_file {file}")
@@ -107,8 +137,9 @@ def _read_secret(raw: dict, path: tuple) -> Secret | None:
         name = raw["password_env"]
         from_env = os.environ.get(name)
         if not from_env:
-            raise ConfigError(path + ("password_env",),
-                              f"the environment variable {name} is not set or empty")
+            raise ConfigError(
+                path + ("password_env",), f"the environment variable {name} is not set or empty"
+            )
         return Secret(from_env, f"password_env {name}")
     return None
 
@@ -124,12 +155,21 @@ def parse_dsn(value: str, path: tuple, schemes: tuple[str, ...]) -> Dsn:
     # PostgreSQL may name a Unix socket directory as ?host=/var/run/postgresql
     Url(*schemes, host_param="host" if schemes == PG_SCHEMES else None)(value, path)
     parts = urlsplit(value)
-    password = Secret(unquote(parts.password), f"the password in {'.'.join(map(str, path))}") \
-        if parts.password else None
+    password = (
+        Secret(unquote(parts.password), f"the password in {'.'.join(map(str, path))}")
+        if parts.password
+        else None
+    )
     database = unquote(parts.path.lstrip("/")) or None
-    return Dsn(scheme=parts.scheme, host=parts.hostname or "", port=parts.port,
-               user=unquote(parts.username) if parts.username else None, database=database,
-               params=tuple(parse_qsl(parts.query)), password=password)
+    return Dsn(
+        scheme=parts.scheme,
+        host=parts.hostname or "",
+        port=parts.port,
+        user=unquote(parts.username) if parts.username else None,
+        database=database,
+        params=tuple(parse_qsl(parts.query)),
+        password=password,
+    )
 
 
 def _with_password(cls: type, url_key: str | None = None, schemes=None, post=None):
@@ -139,6 +179,7 @@ def _with_password(cls: type, url_key: str | None = None, schemes=None, post=Non
     function of the other values giving them) whose own password counts too:
     one of the two, never both.
     """
+
     def read_password(out, path):
         url = None
         if url_key:
@@ -148,8 +189,11 @@ def _with_password(cls: type, url_key: str | None = None, schemes=None, post=Non
         del out["password_file"], out["password_env"]
         if url and url.password:
             if secret:
-                raise ConfigError(path + (url_key,), "the URL carries a password and password_file/"
-                                                     "password_env is set too: keep one")
+                raise ConfigError(
+                    path + (url_key,),
+                    "the URL carries a password and password_file/"
+                    "password_env is set too: keep one",
+                )
             secret = url.password
         out["password"] = secret
         if post:
@@ -175,15 +219,19 @@ class LogFile:
 @dataclass(frozen=True)
 class SlowLog:
     """The MySQL/MariaDB slow query log (``slow_query_log_file``)."""
+
     path: str = f(FILE_PATH, required=True)
     encoding: str = f(Encoding(), default="utf-8")
 
 
 def _check_database(out: dict, path: tuple) -> None:
     if out["slow_log"] is not None and out["type"] != "mysql":
-        raise ConfigError(path + ("slow_log",), "slow_log is the MySQL/MariaDB slow query log; "
-                                                "PostgreSQL's slow statements are read from its "
-                                                "server log (log:)")
+        raise ConfigError(
+            path + ("slow_log",),
+            "slow_log is the MySQL/MariaDB slow query log; "
+            "PostgreSQL's slow statements are read from its "
+            "server log (log:)",
+        )
 
 
 @dataclass(frozen=True)
@@ -206,8 +254,9 @@ class HttpCheck:
     method: str = f(Enum("GET", "HEAD", "POST"), default="GET")
     expect_status: tuple[int, ...] = f(ListOf(Number(int, 100, 599), min_items=1), default=())
     body_regex: re.Pattern | None = f(Regex())
-    headers: dict = f(MapOf(Str(what="a header value")), default={},
-                      repr=False)   # may carry an Authorization token
+    headers: dict = f(
+        MapOf(Str(what="a header value")), default={}, repr=False
+    )  # may carry an Authorization token
     follow_redirects: bool = f(Bool(), default=True)
     tls_verify: bool = f(Bool(), default=True)
     ca_file: str | None = f(FILE_PATH)
@@ -232,6 +281,7 @@ class ProcessCheck:
 @dataclass(frozen=True)
 class StatusCheck:
     """An application server's own status page (nginx stub_status, Apache mod_status ?auto)."""
+
     type: str = f(Enum("nginx", "apache"), required=True)
     url: str = f(Url("http", "https"), required=True)
     username: str | None = f(Str(what="a user name"))
@@ -263,6 +313,7 @@ class Service:
 @dataclass(frozen=True)
 class Route:
     """A named group of request paths of an access log (first match wins)."""
+
     name: str = f(NAME, required=True)
     path: re.Pattern = f(Regex(), required=True)
 
@@ -271,15 +322,15 @@ class Route:
 class LogSource:
     source: str = f(NAME, required=True)
     path: str = f(Str(what="a file path or glob"), required=True)
-    levels: dict = f(LEVELS, default_from=_default_levels)     # level name -> compiled regex
+    levels: dict = f(LEVELS, default_from=_default_levels)  # level name -> compiled regex
     # plain: lines by level; combined, nginx, apache, json: an access log
     format: str = f(Enum("plain", "combined", *DECLARED_FORMATS), default="plain")
-    log_format: str | None = f(Str(what="the server's log format string"))   # nginx / Apache
+    log_format: str | None = f(Str(what="the server's log format string"))  # nginx / Apache
     fields: dict | None = f(MapOf(Str(what="a JSON key"), Enum(*JSON_FIELDS), min_items=1))
-    time_unit: str = f(Enum(*TIME_UNITS), default="s")          # json: the request time's unit
+    time_unit: str = f(Enum(*TIME_UNITS), default="s")  # json: the request time's unit
     encoding: str = f(Encoding(), default="utf-8")
-    routes: tuple = f(ListOf(Struct(Route)), default=())       # (name, compiled path regex)
-    parser: Callable | None = f()          # compiled once from the above (compile_format)
+    routes: tuple = f(ListOf(Struct(Route)), default=())  # (name, compiled path regex)
+    parser: Callable | None = f()  # compiled once from the above (compile_format)
 
 
 def _access_format(out: dict, path: tuple) -> None:
@@ -288,8 +339,9 @@ def _access_format(out: dict, path: tuple) -> None:
     if fmt not in DECLARED_FORMATS:
         for key in ("log_format", "fields", "routes"):
             if out[key]:
-                raise ConfigError(path + (key,), f"only for format nginx, apache or json, "
-                                                 f"not {fmt}")
+                raise ConfigError(
+                    path + (key,), f"only for format nginx, apache or json, not {fmt}"
+                )
         return
     key, other = ("fields", "log_format") if fmt == "json" else ("log_format", "fields")
     if out[other]:
@@ -369,13 +421,14 @@ class Outbox:
 
 @dataclass(frozen=True)
 class ExchangeQuery:
-    database: str = f(NAME, required=True)    # name of a database of the same system
+    database: str = f(NAME, required=True)  # name of a database of the same system
     sql: str = f(Str(what="an SQL query"), required=True)
 
 
 @dataclass(frozen=True)
 class JobLog:
     """What an exchange job's log may set: it is a log source named after the job."""
+
     path: str = f(Str(what="a file path or glob"), required=True)
     levels: dict = f(LEVELS, default_from=_default_levels)
     format: str = f(Enum("plain"), default="plain")
@@ -386,8 +439,9 @@ def _job_log(raw, path) -> LogSource:
     if isinstance(raw, dict) and "source" in raw:
         raise ConfigError(path + ("source",), "unknown key; the job's name is its source name")
     log = Struct(JobLog)(raw, path)
-    return LogSource(source="", path=log.path, levels=log.levels, format=log.format,
-                     encoding=log.encoding)
+    return LogSource(
+        source="", path=log.path, levels=log.levels, format=log.format, encoding=log.encoding
+    )
 
 
 @dataclass(frozen=True)
@@ -427,14 +481,18 @@ def _host_labels(value, path) -> dict:
     labels = MapOf(Str(what="a label value"), HOST_LABEL)(value, path)
     for name in labels:
         if name in RESERVED_HOST_LABELS or name.startswith("__"):
-            raise ConfigError(path + (name,), "reserved label: system, host and role come from the "
-                                              "host entry, job and instance from Prometheus")
+            raise ConfigError(
+                path + (name,),
+                "reserved label: system, host and role come from the "
+                "host entry, job and instance from Prometheus",
+            )
     return labels
 
 
 @dataclass(frozen=True)
 class Host:
     """A server of the system, watched through the node_exporter at ``address``."""
+
     name: str = f(NAME, required=True)
     address: str = f(Address(), required=True)
     role: str = f(Enum("app", "db", "web", "other"), default="other")
@@ -462,21 +520,26 @@ def _instant(value, path) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(path, "expected a time like 2026-10-05 02:00 or "
-                                f"2026-10-05T02:00:00+08:00, got {text!r}") from None
+        raise ConfigError(
+            path,
+            f"expected a time like 2026-10-05 02:00 or 2026-10-05T02:00:00+08:00, got {text!r}",
+        ) from None
 
 
 def _check_hours(out: dict, path: tuple) -> None:
     if out["end"] <= out["start"]:
-        raise ConfigError(path + ("end",), f"expected a time after start {out['start']}, "
-                                           f"got {out['end']}")
+        raise ConfigError(
+            path + ("end",), f"expected a time after start {out['start']}, got {out['end']}"
+        )
 
 
 @dataclass(frozen=True)
 class BusinessHours:
     """The hours a contract counts when ``sla.hours`` is ``business`` (the system's time zone)."""
-    days: tuple[str, ...] = f(ListOf(Enum(*WEEKDAYS), unique=None, min_items=1),
-                              default=WEEKDAYS[:5])
+
+    days: tuple[str, ...] = f(
+        ListOf(Enum(*WEEKDAYS), unique=None, min_items=1), default=WEEKDAYS[:5]
+    )
     start: str = f(_CLOCK, default="09:00")
     end: str = f(_CLOCK, default="18:00")
     holidays: tuple[dt.date, ...] = f(ListOf(_date), default=())
@@ -486,20 +549,22 @@ class BusinessHours:
 class Sla:
     availability: float = f(Number(float, 0, 1, min_exclusive=True), default=0.999)
     response_time: float = f(Duration(), default=2.0)
-    slow_is_fault: bool = f(Bool(), default=True)     # the contract: merely slow is a fault
+    slow_is_fault: bool = f(Bool(), default=True)  # the contract: merely slow is a fault
     hours: str = f(Enum("always", "business"), default="always")
-    business_hours: BusinessHours = f(Struct(BusinessHours, post=_check_hours),
-                                      default=BusinessHours())
+    business_hours: BusinessHours = f(
+        Struct(BusinessHours, post=_check_hours), default=BusinessHours()
+    )
 
 
 @dataclass(frozen=True)
 class Maintenance:
     """Planned work: one-off (``from``/``to``) or recurring (``schedule`` + ``duration``)."""
+
     reason: str = f(Str(what="the reason for the work"), required=True)
     schedule: str | None = f(Cron())
     duration: float | None = f(Duration())
-    start: dt.datetime | None = f()     # ``from``, made aware in the system's time zone
-    end: dt.datetime | None = f()       # ``to``
+    start: dt.datetime | None = f()  # ``from``, made aware in the system's time zone
+    end: dt.datetime | None = f()  # ``to``
 
 
 def _check_maintenance(out: dict, path: tuple) -> None:
@@ -515,18 +580,21 @@ def _check_maintenance(out: dict, path: tuple) -> None:
         raise ConfigError(path + ("duration",), "only with schedule (from/to give the length)")
 
 
-_MAINTENANCE = Struct(Maintenance, extra={"from": Spec(_instant), "to": Spec(_instant)},
-                      post=_check_maintenance)
+_MAINTENANCE = Struct(
+    Maintenance, extra={"from": Spec(_instant), "to": Spec(_instant)}, post=_check_maintenance
+)
 
 
 @dataclass(frozen=True)
 class Contract:
     """The support contract the report is judged by (its cover page)."""
+
     number: str = f(Str(what="the contract number"), required=True)
     service_period: str | None = f(Str(what="the contract's service period"))
 
 
 # --- checks across keys ---------------------------------------------------------------------
+
 
 def _check_exchange(out: dict, path: tuple) -> None:
     if out["max_duration"] is not None and not out["schedule"]:
@@ -548,17 +616,20 @@ def _localise_maintenance(out: dict, path: tuple) -> None:
         if w.start is not None:
             start, end = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (w.start, w.end))
             if end <= start:
-                raise ConfigError(path + ("maintenance", i, "to"),
-                                  f"expected a time after from {start.isoformat()}, "
-                                  f"got {end.isoformat()}")
+                raise ConfigError(
+                    path + ("maintenance", i, "to"),
+                    f"expected a time after from {start.isoformat()}, got {end.isoformat()}",
+                )
             w = dataclasses.replace(w, start=start, end=end)
         windows.append(w)
     one_off = sorted((w.start, w.end, i) for i, w in enumerate(windows) if w.start is not None)
-    for (_, end_a, a), (start_b, _, b) in zip(one_off, one_off[1:]):
+    for (_, end_a, a), (start_b, _, b) in zip(one_off, one_off[1:], strict=False):
         if start_b < end_a:
-            raise ConfigError(path + ("maintenance", b, "from"),
-                              f"overlaps maintenance window {a}; expected windows that do not "
-                              f"overlap (join them into one)")
+            raise ConfigError(
+                path + ("maintenance", b, "from"),
+                f"overlaps maintenance window {a}; expected windows that do not "
+                f"overlap (join them into one)",
+            )
     out["maintenance"] = tuple(windows)
 
 
@@ -567,9 +638,11 @@ def _check_system(out: dict, path: tuple) -> None:
     dbs = {d.name for d in out["databases"]}
     for i, job in enumerate(out["exchange"]):
         if job.query and job.query.database not in dbs:
-            raise ConfigError(path + ("exchange", i, "query", "database"),
-                              f"no database named {job.query.database!r} in this system "
-                              f"(known: {', '.join(sorted(dbs)) or 'none'})")
+            raise ConfigError(
+                path + ("exchange", i, "query", "database"),
+                f"no database named {job.query.database!r} in this system "
+                f"(known: {', '.join(sorted(dbs)) or 'none'})",
+            )
 
 
 def _database_schemes(out: dict) -> tuple[str, ...]:
@@ -584,20 +657,28 @@ class System:
     sla: Sla = f(Struct(Sla), default=Sla())
     contract: Contract | None = f(Struct(Contract))
     maintenance: tuple[Maintenance, ...] = f(ListOf(_MAINTENANCE), default=())
-    databases: tuple[Database, ...] = f(ListOf(_with_password(Database, "dsn", _database_schemes,
-                                                              post=_check_database),
-                                               unique="name"), default=())
-    services: tuple[Service, ...] = f(ListOf(Struct(Service, one_of=Service.KINDS),
-                                             unique="name"), default=())
-    logs: tuple[LogSource, ...] = f(ListOf(Struct(LogSource, post=_access_format),
-                                           unique="source"), default=())
+    databases: tuple[Database, ...] = f(
+        ListOf(
+            _with_password(Database, "dsn", _database_schemes, post=_check_database), unique="name"
+        ),
+        default=(),
+    )
+    services: tuple[Service, ...] = f(
+        ListOf(Struct(Service, one_of=Service.KINDS), unique="name"), default=()
+    )
+    logs: tuple[LogSource, ...] = f(
+        ListOf(Struct(LogSource, post=_access_format), unique="source"), default=()
+    )
     integrations: tuple[Integration, ...] = f(
-        ListOf(Struct(Integration, one_of=Integration.PROTOCOLS), unique="name"), default=())
-    exchange: tuple[Exchange, ...] = f(ListOf(Struct(Exchange, post=_check_exchange),
-                                              unique="name"), default=())
+        ListOf(Struct(Integration, one_of=Integration.PROTOCOLS), unique="name"), default=()
+    )
+    exchange: tuple[Exchange, ...] = f(
+        ListOf(Struct(Exchange, post=_check_exchange), unique="name"), default=()
+    )
     backups: tuple[Backup, ...] = f(
         ListOf(Struct(Backup, one_of=("path", "pgbackrest"), post=_check_backup), unique="name"),
-        default=())
+        default=(),
+    )
     hosts: tuple[Host, ...] = f(ListOf(Struct(Host), unique="name"), default=())
 
 
@@ -613,7 +694,7 @@ class Config:
     file: str
     defaults: Defaults
     systems: tuple[System, ...]
-    notify: Any = None        # exporters.notify.model.Notify, read by aftercare-notify
+    notify: Any = None  # exporters.notify.model.Notify, read by aftercare-notify
 
     def system(self, name: str) -> System:
         return next(s for s in self.systems if s.name == name)
@@ -624,6 +705,7 @@ _SYSTEMS = ListOf(Struct(System, post=_check_system), unique="name", min_items=1
 
 
 # --- loading ----------------------------------------------------------------------------------
+
 
 def validate(raw: Any, file: str = "<config>") -> Config:
     """Validate an already-parsed YAML document."""
@@ -642,10 +724,12 @@ def validate(raw: Any, file: str = "<config>") -> Config:
     notify = None
     if raw.get("notify") is not None:
         from .notify.model import NOTIFY
+
         notify = NOTIFY(raw["notify"], ("notify",))
         if notify.state_dir is None:
-            notify = dataclasses.replace(notify,
-                                         state_dir=os.path.join(defaults.state_dir, "notify"))
+            notify = dataclasses.replace(
+                notify, state_dir=os.path.join(defaults.state_dir, "notify")
+            )
     return Config(file=file, defaults=defaults, systems=systems, notify=notify)
 
 

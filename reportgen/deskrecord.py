@@ -1,5 +1,6 @@
 """The monthly report's "service record": the desk's handling of the period, read from the
 desk's API (``--desk URL`` with ``--desk.token-file``) or its database (``--desk.database``)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,12 +13,16 @@ class DeskError(RuntimeError):
     """The desk could not be read; the message is one line."""
 
 
-def from_api(url: str, token: str, start: dt.datetime, end: dt.datetime,
-             timeout: float = 30.0) -> dict[str, Any]:
+def from_api(
+    url: str, token: str, start: dt.datetime, end: dt.datetime, timeout: float = 30.0
+) -> dict[str, Any]:
     try:
-        response = requests.get(f"{url.rstrip('/')}/api/service-record", timeout=timeout,
-                                params={"from": start.isoformat(), "to": end.isoformat()},
-                                headers={"Authorization": f"Bearer {token}"})
+        response = requests.get(
+            f"{url.rstrip('/')}/api/service-record",
+            timeout=timeout,
+            params={"from": start.isoformat(), "to": end.isoformat()},
+            headers={"Authorization": f"Bearer {token}"},
+        )
     except requests.RequestException as err:
         raise DeskError(f"cannot reach the desk at {url}: {type(err).__name__}") from None
     if response.status_code != 200:

@@ -1,4 +1,5 @@
 """aftercare-report's entry point: checks the [report] extra before importing the CLI."""
+
 from __future__ import annotations
 
 import sys
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aftercare-report: {err}", file=sys.stderr)
         return 2
     from .cli import main as run
+
     return run(argv)
 
 

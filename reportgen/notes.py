@@ -1,4 +1,5 @@
 """--notes FILE: the engineer's own words per system (findings, work done, advice)."""
+
 from __future__ import annotations
 
 from exporters.config import ConfigError
@@ -28,14 +29,17 @@ def load_notes(path: str, systems: list[str]) -> dict[str, dict[str, list[str]]]
     out = {}
     for name, notes in raw.items():
         if name not in systems:
-            raise ValueError(f"--notes {path}: {name}: not a system of the report "
-                             f"(known: {', '.join(systems)})")
+            raise ValueError(
+                f"--notes {path}: {name}: not a system of the report (known: {', '.join(systems)})"
+            )
         if not isinstance(notes, dict):
             raise ValueError(f"--notes {path}: {name}: expected a mapping with {', '.join(KEYS)}")
         for key in notes:
             if key not in KEYS:
-                raise ValueError(f"--notes {path}: {name}.{key}: unknown key; expected one of "
-                                 f"{', '.join(KEYS)}")
-        out[name] = {key: _texts(notes[key], f"--notes {path}: {name}.{key}")
-                     for key in KEYS if key in notes}
+                raise ValueError(
+                    f"--notes {path}: {name}.{key}: unknown key; expected one of {', '.join(KEYS)}"
+                )
+        out[name] = {
+            key: _texts(notes[key], f"--notes {path}: {name}.{key}") for key in KEYS if key in notes
+        }
     return out

@@ -1,4 +1,5 @@
 """The reporting period: a calendar month or explicit dates, in a system's time zone."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,6 +15,7 @@ class PeriodError(ValueError):
 @dataclass(frozen=True)
 class Period:
     """The half-open interval [start, end) in the time zone ``tz``."""
+
     start: dt.datetime
     end: dt.datetime
     tz: str
@@ -54,7 +56,7 @@ class Period:
             return f"{self.start:%Y%m%d}-{last:%Y%m%d}"
         return f"{self.start:%Y%m%dT%H%M}-{self.end:%Y%m%dT%H%M}"
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The calendar month before a month period; the same length before otherwise."""
         if _MONTH.fullmatch(self.label):
             first = self.start.date().replace(day=1) - dt.timedelta(days=1)
@@ -81,7 +83,7 @@ def month_period(value: str, tz: str) -> Period:
 
 def previous_month(tz: str, now: dt.datetime | None = None) -> str:
     """The month before the current one in ``tz``, as YYYY-MM."""
-    today = (now or dt.datetime.now(dt.timezone.utc)).astimezone(ZoneInfo(tz)).date()
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(tz)).date()
     last = today.replace(day=1) - dt.timedelta(days=1)
     return f"{last.year:04d}-{last.month:02d}"
 
@@ -90,13 +92,15 @@ def _instant(value: str, tz: str, flag: str, end: bool) -> dt.datetime:
     zone = ZoneInfo(tz)
     if _DATE.fullmatch(value):
         day = dt.date.fromisoformat(value)
-        if end:          # --to is an inclusive calendar day
+        if end:  # --to is an inclusive calendar day
             day += dt.timedelta(days=1)
         return dt.datetime(day.year, day.month, day.day, tzinfo=zone)
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise PeriodError(f"{flag} {value!r}: expected a date YYYY-MM-DD or an RFC 3339 time") from None
+        raise PeriodError(
+            f"{flag} {value!r}: expected a date YYYY-MM-DD or an RFC 3339 time"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(zone)

@@ -4,6 +4,7 @@ Every query is logged (expression, kind, server-side time) so that the report's
 appendix can list each PromQL query it used and the benchmark can sum the time
 Prometheus spent answering.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,13 +12,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from urllib.parse import urlsplit, urlunsplit
 
 from .httpconfig import HTTPClientConfig, build_session
 
-MAX_POINTS = 11000            # Prometheus rejects range queries above this per series
+MAX_POINTS = 11000  # Prometheus rejects range queries above this per series
 DEFAULT_MAX_RANGE = 768 * 3600  # Mimir's default max_query_length
 
 
@@ -55,7 +56,7 @@ def _one_line(text) -> str:
 
 def _pair(value) -> tuple[float, float]:
     """A [timestamp, "value"] pair as floats ("NaN" and "+Inf" included)."""
-    t, v = value            # raises on anything but a pair
+    t, v = value  # raises on anything but a pair
     return float(t), float(v)
 
 
@@ -67,7 +68,8 @@ def _series_list(result) -> list[dict]:
     for series in result:
         metric = series.get("metric") if isinstance(series, dict) else None
         if not isinstance(metric, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in metric.items()):
+            isinstance(k, str) and isinstance(v, str) for k, v in metric.items()
+        ):
             raise ValueError("a series without string labels")
         if "values" in series:
             out.append({"metric": metric, "values": [_pair(p) for p in series["values"]]})
@@ -99,21 +101,31 @@ def duration_ms(seconds: float) -> str:
 class PromClient:
     """Queries one Prometheus-API-compatible server."""
 
-    def __init__(self, url: str, *, bearer_token: str | None = None,
-                 basic_auth: tuple[str, str] | None = None, ca_file: str | None = None,
-                 timeout: float = 60.0, retries: int = 3, backoff: float = 0.5,
-                 max_range: float = DEFAULT_MAX_RANGE, http_config: HTTPClientConfig | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        ca_file: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        max_range: float = DEFAULT_MAX_RANGE,
+        http_config: HTTPClientConfig | None = None,
+    ):
         """``http_config`` (an ``--http.config.file``) or the shorthands bearer_token,
         basic_auth and ca_file say how to reach the server."""
         self.url = url.rstrip("/")
         parts = urlsplit(self.url)
-        if parts.password or parts.username:            # never echo credentials
+        if parts.password or parts.username:  # never echo credentials
             host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
             self.shown = urlunsplit(parts._replace(netloc=host))
         else:
             self.shown = self.url
-        self._http = http_config or HTTPClientConfig.from_shorthands(bearer_token, basic_auth,
-                                                                     ca_file)
+        self._http = http_config or HTTPClientConfig.from_shorthands(
+            bearer_token, basic_auth, ca_file
+        )
         self._local = threading.local()
         self.timeout = timeout
         self.retries = retries
@@ -138,8 +150,9 @@ class PromClient:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = self.session.post(f"{self.url}/api/v1/{path}", data=params,
-                                             timeout=self.timeout)
+                response = self.session.post(
+                    f"{self.url}/api/v1/{path}", data=params, timeout=self.timeout
+                )
             except requests.RequestException as err:
                 last_error = f"cannot reach {self.shown}: {type(err).__name__}"
                 continue
@@ -149,14 +162,20 @@ class PromClient:
             try:
                 body = response.json()
             except ValueError:
-                raise PromError(f"{self.shown} answered HTTP {response.status_code} without a "
-                                f"Prometheus API body (is it a Prometheus server?)") from None
+                raise PromError(
+                    f"{self.shown} answered HTTP {response.status_code} without a "
+                    f"Prometheus API body (is it a Prometheus server?)"
+                ) from None
             malformed = PromError(f"malformed answer from {self.shown} (query: {expr})")
             if not isinstance(body, dict):
                 raise malformed
             if body.get("status") != "success":
-                raise PromError(_one_line(f"query failed: {body.get('errorType')}: "
-                                          f"{body.get('error')} (query: {expr})"))
+                raise PromError(
+                    _one_line(
+                        f"query failed: {body.get('errorType')}: "
+                        f"{body.get('error')} (query: {expr})"
+                    )
+                )
             data = body.get("data")
             if not isinstance(data, dict):
                 raise malformed
@@ -175,11 +194,16 @@ class PromClient:
                 seconds = None
             if seconds is None:
                 seconds = response.elapsed.total_seconds()
-            points = sum(len(s.get("values", ())) or 1 for s in data.get("result") or ()) \
-                if isinstance(data.get("result"), list) else 1
+            points = (
+                sum(len(s.get("values", ())) or 1 for s in data.get("result") or ())
+                if isinstance(data.get("result"), list)
+                else 1
+            )
             self.log.records.append(QueryRecord(expr, kind, float(seconds), points))
             return data
-        raise PromError(_one_line(f"{last_error} (after {self.retries + 1} attempts; query: {expr})"))
+        raise PromError(
+            _one_line(f"{last_error} (after {self.retries + 1} attempts; query: {expr})")
+        )
 
     # -- queries ---------------------------------------------------------------------
 
@@ -199,9 +223,17 @@ class PromClient:
         piece_start = start
         while piece_start <= end + 1e-9:
             piece_end = min(piece_start + chunk, end)
-            data = self._get("query_range", {"query": expr, "start": f"{piece_start:.3f}",
-                                             "end": f"{piece_end:.3f}", "step": f"{step:g}"},
-                             expr, "range")
+            data = self._get(
+                "query_range",
+                {
+                    "query": expr,
+                    "start": f"{piece_start:.3f}",
+                    "end": f"{piece_end:.3f}",
+                    "step": f"{step:g}",
+                },
+                expr,
+                "range",
+            )
             for series in data["result"]:
                 out.setdefault(_labels_key(series["metric"]), []).extend(series.get("values", ()))
             piece_start = piece_end + step
@@ -225,7 +257,9 @@ class PromClient:
             piece_start = piece_end
         return list(out.values())
 
-    def subquery_points(self, inner: str, start: float, end: float, step: float) -> dict[tuple, list]:
+    def subquery_points(
+        self, inner: str, start: float, end: float, step: float
+    ) -> dict[tuple, list]:
         """Points of ``inner`` at multiples of ``step`` in [start, end), via ``[range:step]``.
 
         Only the points where ``inner`` has a value come back, so a filter like ``== 0``
@@ -236,8 +270,9 @@ class PromClient:
         while piece_start < end:
             piece_end = min(piece_start + self.max_range, end)
             expr = f"({inner})[{duration_ms(piece_end - piece_start - 0.001)}:{int(step)}s]"
-            data = self._get("query", {"query": expr, "time": f"{piece_end - 0.001:.3f}"},
-                             expr, "subquery")
+            data = self._get(
+                "query", {"query": expr, "time": f"{piece_end - 0.001:.3f}"}, expr, "subquery"
+            )
             for series in data["result"] if isinstance(data["result"], list) else ():
                 out.setdefault(_labels_key(series["metric"]), []).extend(series.get("values", ()))
             piece_start = piece_end
@@ -256,8 +291,9 @@ class PromClient:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = self.session.get(f"{self.url}/api/v1/{path}", params=params,
-                                            timeout=self.timeout)
+                response = self.session.get(
+                    f"{self.url}/api/v1/{path}", params=params, timeout=self.timeout
+                )
             except requests.RequestException as err:
                 last_error = f"cannot reach {self.shown}: {type(err).__name__}"
                 continue
@@ -266,8 +302,10 @@ class PromClient:
             except ValueError:
                 body = None
             if not isinstance(body, dict):
-                failure = (f"{path}: {self.shown} answered HTTP {response.status_code} without "
-                           f"a Prometheus API body")
+                failure = (
+                    f"{path}: {self.shown} answered HTTP {response.status_code} without "
+                    f"a Prometheus API body"
+                )
             elif body.get("status") != "success":
                 failure = f"{path}: {body.get('errorType')}: {body.get('error')}"
             elif "data" not in body:
@@ -298,8 +336,9 @@ class PromClient:
         return sorted(self.api(f"label/{label}/values", **params))
 
 
-def buckets(client: PromClient, template: str, start: float, end: float,
-            width: float = 900.0) -> dict[tuple, dict[float, float]]:
+def buckets(
+    client: PromClient, template: str, start: float, end: float, width: float = 900.0
+) -> dict[tuple, dict[float, float]]:
     """``template`` (with ``{w}``) over consecutive buckets [t, t+width) covering [start, end).
 
     Returns {labels: {bucket start: value}}. A range query evaluated at each bucket's
@@ -314,13 +353,16 @@ def buckets(client: PromClient, template: str, start: float, end: float,
         first_eval = start + width - 0.001
         last_eval = start + full * width - 0.001
         raw = client.range(expr, first_eval, last_eval, width)
-        out = {key: {round(t + 0.001 - width, 3): v for t, v in points} for key, points in raw.items()}
+        out = {
+            key: {round(t + 0.001 - width, 3): v for t, v in points} for key, points in raw.items()
+        }
     rest_start = start + full * width
     if end - rest_start >= 0.002:
         expr = template.replace("{w}", duration_ms(end - rest_start - 0.001))
         for series in client.instant(expr, end - 0.001):
-            out.setdefault(_labels_key(series["metric"]), {})[round(rest_start, 3)] = \
-                float(series["value"][1])
+            out.setdefault(_labels_key(series["metric"]), {})[round(rest_start, 3)] = float(
+                series["value"][1]
+            )
     return out
 
 
@@ -331,10 +373,12 @@ def matrix(client: PromClient, selector: str, start: float, end: float) -> dict[
     while piece_start < end:
         piece_end = min(piece_start + client.max_range, end)
         expr = f"{selector}[{duration_ms(piece_end - piece_start - 0.001)}]"
-        data = client._get("query", {"query": expr, "time": f"{piece_end - 0.001:.3f}"},
-                           expr, "instant")
+        data = client._get(
+            "query", {"query": expr, "time": f"{piece_end - 0.001:.3f}"}, expr, "instant"
+        )
         for series in data["result"] if isinstance(data["result"], list) else ():
             out.setdefault(_labels_key(series["metric"]), []).extend(
-                (float(t), float(v)) for t, v in series["values"])
+                (float(t), float(v)) for t, v in series["values"]
+            )
         piece_start = piece_end
     return out

@@ -8,6 +8,7 @@ Which runbooks exist: in a source checkout, the files in docs/runbooks/ next to 
 package; in an installed package without docs/, the list below (the runbooks shipped
 when this version was released).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -17,44 +18,46 @@ DIRECTORY = "docs/runbooks"
 INDEX = f"{DIRECTORY}/README.md"
 _CHECKOUT = Path(__file__).resolve().parent.parent / DIRECTORY
 
-SHIPPED = frozenset({
-    "AftercareAlertmanagerNotificationsFailing",
-    "AftercareBackupLocationDown",
-    "AftercareBackupMissing",
-    "AftercareBackupShrunk",
-    "AftercareBackupUnverified",
-    "AftercareBackupVerificationFailed",
-    "AftercareCollectorFailing",
-    "AftercareConfigReloadFailed",
-    "AftercareDatabaseConnectionsNearMax",
-    "AftercareDatabaseDeadlocks",
-    "AftercareDatabaseDiskFilling",
-    "AftercareDatabaseDown",
-    "AftercareDatabaseGrowthFillsDisk",
-    "AftercareDatabaseLogFatal",
-    "AftercareDatabaseLongTransaction",
-    "AftercareDatabaseMetricsAbsent",
-    "AftercareDatabaseReplicationLag",
-    "AftercareDatabaseReplicationStopped",
-    "AftercareDatabaseRollbackRatio",
-    "AftercareDatabaseWalArchivingFailing",
-    "AftercareExchangeBacklogGrowing",
-    "AftercareExchangeFailed",
-    "AftercareExchangeOverdue",
-    "AftercareExporterDown",
-    "AftercareIntegrationDown",
-    "AftercareIntegrationSlow",
-    "AftercareLogErrorSpike",
-    "AftercareLogSourceMissing",
-    "AftercarePrometheusAlertmanagerUnreachable",
-    "AftercarePrometheusRuleEvaluationFailures",
-    "AftercareServiceDown",
-    "AftercareServiceSlow",
-    "AftercareSystemDown",
-    "AftercareTLSCertificateExpiring",
-    "AftercareTargetMetricsAbsent",
-    "Watchdog",
-})
+SHIPPED = frozenset(
+    {
+        "AftercareAlertmanagerNotificationsFailing",
+        "AftercareBackupLocationDown",
+        "AftercareBackupMissing",
+        "AftercareBackupShrunk",
+        "AftercareBackupUnverified",
+        "AftercareBackupVerificationFailed",
+        "AftercareCollectorFailing",
+        "AftercareConfigReloadFailed",
+        "AftercareDatabaseConnectionsNearMax",
+        "AftercareDatabaseDeadlocks",
+        "AftercareDatabaseDiskFilling",
+        "AftercareDatabaseDown",
+        "AftercareDatabaseGrowthFillsDisk",
+        "AftercareDatabaseLogFatal",
+        "AftercareDatabaseLongTransaction",
+        "AftercareDatabaseMetricsAbsent",
+        "AftercareDatabaseReplicationLag",
+        "AftercareDatabaseReplicationStopped",
+        "AftercareDatabaseRollbackRatio",
+        "AftercareDatabaseWalArchivingFailing",
+        "AftercareExchangeBacklogGrowing",
+        "AftercareExchangeFailed",
+        "AftercareExchangeOverdue",
+        "AftercareExporterDown",
+        "AftercareIntegrationDown",
+        "AftercareIntegrationSlow",
+        "AftercareLogErrorSpike",
+        "AftercareLogSourceMissing",
+        "AftercarePrometheusAlertmanagerUnreachable",
+        "AftercarePrometheusRuleEvaluationFailures",
+        "AftercareServiceDown",
+        "AftercareServiceSlow",
+        "AftercareSystemDown",
+        "AftercareTLSCertificateExpiring",
+        "AftercareTargetMetricsAbsent",
+        "Watchdog",
+    }
+)
 
 # recommendation key -> the alert of rules/*.alerts.yml that watches the same condition
 ALERT_FOR = {

@@ -5,6 +5,7 @@ Each window of the coming days becomes one silence matching the system's alerts
 already there with the same matcher, times and comment is not made twice.
 Exit codes: 0 ok, 2 bad arguments or config, 3 Alertmanager unreachable or refusing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ CREATED_BY = "aftercare-silences"
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds") \
-        .replace("+00:00", "Z")
+    return (
+        dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
 
 
 def planned_silences(config, systems: list[str] | None, now: float, days: float) -> list[dict]:
@@ -33,20 +35,30 @@ def planned_silences(config, systems: list[str] | None, now: float, days: float)
         if systems and system.name not in systems:
             continue
         for w in maintenance_windows(system, now, now + days * 86400):
-            out.append({"matchers": [{"name": "system", "value": system.name, "isRegex": False,
-                                      "isEqual": True}],
-                        "startsAt": _iso(w["from"]), "endsAt": _iso(w["to"]),
-                        "createdBy": CREATED_BY,
-                        "comment": f"planned maintenance of {system.name}: {w['reason']}"})
+            out.append(
+                {
+                    "matchers": [
+                        {"name": "system", "value": system.name, "isRegex": False, "isEqual": True}
+                    ],
+                    "startsAt": _iso(w["from"]),
+                    "endsAt": _iso(w["to"]),
+                    "createdBy": CREATED_BY,
+                    "comment": f"planned maintenance of {system.name}: {w['reason']}",
+                }
+            )
     return out
 
 
 def _same(a: dict, b: dict) -> bool:
     def key(s):
-        matchers = tuple(sorted((m["name"], m["value"], m["isRegex"], m.get("isEqual", True))
-                                for m in s["matchers"]))
+        matchers = tuple(
+            sorted(
+                (m["name"], m["value"], m["isRegex"], m.get("isEqual", True)) for m in s["matchers"]
+            )
+        )
         ends = dt.datetime.fromisoformat(s["endsAt"].replace("Z", "+00:00")).timestamp()
         return matchers, s["comment"], round(ends)
+
     return key(a) == key(b)
 
 
@@ -65,14 +77,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     unknown = sorted(set(args.system or ()) - {s.name for s in config.systems})
     if unknown or args.days <= 0:
-        print(f"aftercare-silences: --system {', '.join(unknown)}: not in {config.file}" if unknown
-              else "aftercare-silences: --days must be positive", file=sys.stderr)
+        print(
+            f"aftercare-silences: --system {', '.join(unknown)}: not in {config.file}"
+            if unknown
+            else "aftercare-silences: --days must be positive",
+            file=sys.stderr,
+        )
         return 2
     wanted = planned_silences(config, args.system, time.time(), args.days)
     base = args.alertmanager.rstrip("/")
     try:
-        existing = [s for s in requests.get(f"{base}/api/v2/silences", timeout=10).json()
-                    if s["status"]["state"] != "expired"]
+        existing = [
+            s
+            for s in requests.get(f"{base}/api/v2/silences", timeout=10).json()
+            if s["status"]["state"] != "expired"
+        ]
         made = 0
         for silence in wanted:
             if any(_same(silence, old) for old in existing):
@@ -81,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             if not args.dry_run:
                 response = requests.post(f"{base}/api/v2/silences", json=silence, timeout=10)
                 if response.status_code != 200:
-                    print(f"aftercare-silences: Alertmanager refused a silence: HTTP "
-                          f"{response.status_code}: {response.text.strip()[:200]}", file=sys.stderr)
+                    print(
+                        f"aftercare-silences: Alertmanager refused a silence: HTTP "
+                        f"{response.status_code}: {response.text.strip()[:200]}",
+                        file=sys.stderr,
+                    )
                     return 3
                 made += 1
     except (requests.RequestException, ValueError, KeyError) as err:

@@ -1,5 +1,6 @@
 """The demo's maintenance desk: aftercare-desk on SQLite in the demo's directory, fed with
 every page the demo's Alertmanager pair sends and by its own read of Prometheus."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -50,14 +51,16 @@ class DemoDesk:
     def _cli(self) -> list[str]:
         return [sys.executable, "-m", "desk.cli", "--config.file", str(self.config)]
 
-    def __enter__(self) -> "DemoDesk":
-        result = subprocess.run(self._cli() + ["migrate"], capture_output=True, text=True,
-                                timeout=120)
+    def __enter__(self) -> DemoDesk:
+        result = subprocess.run(
+            self._cli() + ["migrate"], capture_output=True, text=True, timeout=120
+        )
         if result.returncode != 0:
             raise RuntimeError(f"aftercare-desk migrate failed: {result.stderr.strip()}")
         log = self.dir / "desk.stderr"
-        self.process = spawn(self._cli() + ["serve", "--web.listen-address",
-                                            f"127.0.0.1:{self.port}"], log)
+        self.process = spawn(
+            self._cli() + ["serve", "--web.listen-address", f"127.0.0.1:{self.port}"], log
+        )
         wait_http_ready(self.process, f"{self.url}/-/ready", 30, log, "desk")
         return self
 
@@ -67,14 +70,18 @@ class DemoDesk:
     def forward(self, body: bytes) -> None:
         """Hand a page's webhook body to the desk's intake, as a notifier would."""
         try:
-            requests.post(f"{self.url}/intake/alertmanager", data=body, timeout=10,
-                          headers={"Authorization": f"Bearer {TOKEN}",
-                                   "Content-Type": "application/json"})
+            requests.post(
+                f"{self.url}/intake/alertmanager",
+                data=body,
+                timeout=10,
+                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            )
         except requests.RequestException:
-            pass             # the desk also reads Prometheus: the episode still arrives
+            pass  # the desk also reads Prometheus: the episode still arrives
 
     def incidents(self) -> list[tuple[int, str, str, str]]:
         """(id, alertname, system, status) of every incident, oldest first."""
         with sqlite3.connect(self.db) as conn:
-            return conn.execute("SELECT id, alertname, system, status FROM incidents "
-                                "ORDER BY id").fetchall()
+            return conn.execute(
+                "SELECT id, alertname, system, status FROM incidents ORDER BY id"
+            ).fetchall()

@@ -19,6 +19,9 @@ from devstack.postgres import ThrowawayPostgres
 from devstack.prometheus import Prometheus
 from devstack.webhook import WebhookSink
 
+# the desk tests' fixtures (desk_url on SQLite and PostgreSQL, desk_engine, desk_app, token_file)
+pytest_plugins = ["tests.desk_fixtures"]
+
 SHARED_PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -1,11 +1,12 @@
 """Fixtures for the desk tests: a migrated database on SQLite or the machine's PostgreSQL
 (a database made for the test and dropped after), the app, accounts and logged-in clients."""
+
 from __future__ import annotations
 
 import re
 import secrets
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import psycopg2
 import pytest
@@ -45,9 +46,13 @@ def desk_url(request, tmp_path) -> Iterator[str]:
 
 
 def desk_config(token_file: str = "") -> DeskConfig:
-    return DeskConfig(customers={"acme": Customer(name="ACME", systems=["billing"]),
-                                 "globex": Customer(name="Globex", systems=["crm"])},
-                      intake_token_file=token_file)
+    return DeskConfig(
+        customers={
+            "acme": Customer(name="ACME", systems=["billing"]),
+            "globex": Customer(name="Globex", systems=["crm"]),
+        },
+        intake_token_file=token_file,
+    )
 
 
 @pytest.fixture
@@ -60,8 +65,14 @@ def desk_engine(desk_url):
 
 def add_user(engine, name: str, role: str, customer: str = "") -> None:
     with sessions(engine)() as db:
-        db.add(User(username=name, role=role, customer=customer,
-                    password_hash=hash_password(PASSWORD, rounds=4)))
+        db.add(
+            User(
+                username=name,
+                role=role,
+                customer=customer,
+                password_hash=hash_password(PASSWORD, rounds=4),
+            )
+        )
         db.commit()
 
 
@@ -75,6 +86,7 @@ def token_file(tmp_path) -> str:
 @pytest.fixture
 def desk_app(desk_engine, token_file):
     from desk.web import create_app
+
     add_user(desk_engine, "eng", "engineer")
     add_user(desk_engine, "alice", "customer", "acme")
     add_user(desk_engine, "gary", "customer", "globex")
@@ -91,8 +103,7 @@ def csrf_of(client) -> str:
 def login(app, name: str):
     client = app.test_client()
     token = csrf_of(client)
-    response = client.post("/login", data={"username": name, "password": PASSWORD,
-                                           "csrf": token})
+    response = client.post("/login", data={"username": name, "password": PASSWORD, "csrf": token})
     assert response.status_code == 303, response.get_data(as_text=True)
     with client.session_transaction() as sess:
         client.csrf = sess["csrf"]
@@ -109,6 +120,7 @@ class LiveDesk:
 
     def __init__(self, app):
         from werkzeug.serving import make_server
+
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.port}"
         self.address = f"127.0.0.1:{self.server.port}"

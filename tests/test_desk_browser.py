@@ -1,24 +1,30 @@
 """The desk in a real browser (Debian's Chromium driven by Playwright) on both databases:
 an alert from a real Alertmanager handled from claim to resolution, then searched, exported."""
+
 from __future__ import annotations
 
 import io
 import os
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
 
 from devstack.alertmanager import Alertmanager
-from tests.desk_fixtures import (PASSWORD, LiveDesk, desk_app, desk_engine,  # noqa: F401
-                                 desk_url, token_file)
+from tests.desk_fixtures import PASSWORD, LiveDesk
 from tests.test_desk_intake import am_config, count, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = os.environ.get("AFTERCARE_DESK_SCREENSHOTS")     # a directory to save the pages in
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = os.environ.get("AFTERCARE_DESK_SCREENSHOTS")  # a directory to save the pages in
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
@@ -42,11 +48,16 @@ def shot(page, name: str) -> None:
 
 
 def test_browser_handles_a_fired_incident(desk_app, desk_engine, token_file, tmp_path):
-    started = datetime.now(timezone.utc).replace(microsecond=0)
-    alert = {"labels": {"alertname": "AftercareDatabaseDown", "system": "billing",
-                        "severity": "critical"},
-             "annotations": {"summary": "Database main of system billing is down"},
-             "startsAt": started.isoformat().replace("+00:00", "Z")}
+    started = datetime.now(UTC).replace(microsecond=0)
+    alert = {
+        "labels": {
+            "alertname": "AftercareDatabaseDown",
+            "system": "billing",
+            "severity": "critical",
+        },
+        "annotations": {"summary": "Database main of system billing is down"},
+        "startsAt": started.isoformat().replace("+00:00", "Z"),
+    }
     with LiveDesk(desk_app) as desk, Alertmanager(am_config(desk.address, token_file)) as am:
         am.post_alerts([alert])
         wait_for(lambda: count(desk_engine) == 1)
@@ -91,11 +102,11 @@ def test_browser_handles_a_fired_incident(desk_app, desk_engine, token_file, tmp
             path = tmp_path / "incidents.xlsx"
             download.value.save_as(path)
             browser.close()
-    rows = list(load_workbook(io.BytesIO(path.read_bytes()))["incidents"].iter_rows(
-        values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(path.read_bytes()))["incidents"].iter_rows(values_only=True)
+    )
     assert len(rows) == 2
-    row = dict(zip(rows[0], rows[1]))
-    assert (row["status"], row["claimed_by"], row["root_cause"]) == ("resolved", "eng",
-                                                                     "capacity")
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert (row["status"], row["claimed_by"], row["root_cause"]) == ("resolved", "eng", "capacity")
     assert row["resolution"] == "扩容完成，归档清理已上线"
     assert row["time_to_resolve_seconds"] >= row["time_to_acknowledge_seconds"] >= 0

@@ -1,12 +1,13 @@
 """Alertmanager webhook intake: real Alertmanagers (an HA pair, unclustered, so both send)
 post to the desk; one incident per episode, replays and duplicates change nothing."""
+
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +16,7 @@ from desk.db import make_engine, sessions
 from desk.models import Incident
 from desk.web import create_app
 from devstack.alertmanager import Alertmanager
-from tests.desk_fixtures import (LiveDesk, desk_app, desk_config, desk_engine,  # noqa: F401
-                                 desk_url, token_file)
+from tests.desk_fixtures import LiveDesk, desk_config
 
 TOKEN = "intake-secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -64,26 +64,34 @@ def incidents(engine) -> list[Incident]:
 # PostgreSQL, where the pair's two inserts of one episode can really race (the browser test
 # has a real Alertmanager feed SQLite)
 @pytest.mark.parametrize("desk_url", ["postgresql"], indirect=True)
-def test_real_alertmanager_pair_feeds_one_incident_per_episode(desk_app, desk_engine,
-                                                               token_file):
-    started = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
-    alert = {"labels": {"alertname": "AftercareDatabaseDown", "system": "billing",
-                        "severity": "critical", "database": "main"},
-             "annotations": {"summary": "数据库 main 不可用"},
-             "startsAt": started.isoformat().replace("+00:00", "Z")}
+def test_real_alertmanager_pair_feeds_one_incident_per_episode(desk_app, desk_engine, token_file):
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    alert = {
+        "labels": {
+            "alertname": "AftercareDatabaseDown",
+            "system": "billing",
+            "severity": "critical",
+            "database": "main",
+        },
+        "annotations": {"summary": "数据库 main 不可用"},
+        "startsAt": started.isoformat().replace("+00:00", "Z"),
+    }
     with LiveDesk(desk_app) as desk:
         config = am_config(desk.address, token_file)
         with Alertmanager(config) as first, Alertmanager(config) as second:
             first.post_alerts([alert])
             second.post_alerts([alert])
             wait_for(lambda: count(desk_engine) == 1)
-            time.sleep(1.5)                       # both have sent, and re-sent on the interval
+            time.sleep(1.5)  # both have sent, and re-sent on the interval
             [incident] = incidents(desk_engine)
             assert (incident.alertname, incident.system, incident.customer) == (
-                "AftercareDatabaseDown", "billing", "acme")
+                "AftercareDatabaseDown",
+                "billing",
+                "acme",
+            )
             assert incident.severity == "critical" and incident.title == "数据库 main 不可用"
             assert incident.starts_at == started and incident.alert_ended_at is None
-            ended = datetime.now(timezone.utc).replace(microsecond=0)
+            ended = datetime.now(UTC).replace(microsecond=0)
             resolved = dict(alert, endsAt=ended.isoformat().replace("+00:00", "Z"))
             first.post_alerts([resolved])
             second.post_alerts([resolved])
@@ -93,14 +101,28 @@ def test_real_alertmanager_pair_feeds_one_incident_per_episode(desk_app, desk_en
     assert incident.alert_ended_at == ended and incident.status == "open"
 
 
-def notification(fingerprint="a1b2c3", starts="2026-11-30T10:00:00.123456789Z",
-                 status="firing", system="billing") -> dict:
-    return {"version": "4", "status": status, "receiver": "desk", "alerts": [
-        {"status": status, "fingerprint": fingerprint, "startsAt": starts,
-         "endsAt": "0001-01-01T00:00:00Z",
-         "labels": {"alertname": "AftercareBackupMissing", "system": system,
-                    "severity": "warning"},
-         "annotations": {"summary": "backup missing"}}]}
+def notification(
+    fingerprint="a1b2c3", starts="2026-11-30T10:00:00.123456789Z", status="firing", system="billing"
+) -> dict:
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "desk",
+        "alerts": [
+            {
+                "status": status,
+                "fingerprint": fingerprint,
+                "startsAt": starts,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "labels": {
+                    "alertname": "AftercareBackupMissing",
+                    "system": system,
+                    "severity": "warning",
+                },
+                "annotations": {"summary": "backup missing"},
+            }
+        ],
+    }
 
 
 def test_replays_change_nothing_and_a_new_start_is_a_new_episode(desk_app, desk_engine):
@@ -111,21 +133,28 @@ def test_replays_change_nothing_and_a_new_start_is_a_new_episode(desk_app, desk_
         assert response.status_code == 200
     assert response.get_json() == {"stored": 1, "new": 0}
     assert count(desk_engine) == 1
-    again = client.post("/intake/alertmanager", headers=AUTH,
-                        json=notification(starts="2026-11-30T12:00:00Z"))
+    again = client.post(
+        "/intake/alertmanager", headers=AUTH, json=notification(starts="2026-11-30T12:00:00Z")
+    )
     assert again.get_json()["new"] == 1 and count(desk_engine) == 2
 
 
-MALFORMED = [b"not json", b"[]", b'{"alerts": 3}', b'{"alerts": [{"status": "firing"}]}',
-             json.dumps(notification(starts="yesterday")).encode(),
-             json.dumps({"alerts": [notification()["alerts"][0], {"status": "odd"}]}).encode()]
+MALFORMED = [
+    b"not json",
+    b"[]",
+    b'{"alerts": 3}',
+    b'{"alerts": [{"status": "firing"}]}',
+    json.dumps(notification(starts="yesterday")).encode(),
+    json.dumps({"alerts": [notification()["alerts"][0], {"status": "odd"}]}).encode(),
+]
 
 
 def test_malformed_body_is_400_and_stores_nothing(desk_app, desk_engine):
     client = desk_app.test_client()
     for body in MALFORMED:
-        response = client.post("/intake/alertmanager", data=body, headers=AUTH,
-                               content_type="application/json")
+        response = client.post(
+            "/intake/alertmanager", data=body, headers=AUTH, content_type="application/json"
+        )
         assert response.status_code == 400 and response.get_json()["error"], body
     assert count(desk_engine) == 0
 
@@ -133,13 +162,18 @@ def test_malformed_body_is_400_and_stores_nothing(desk_app, desk_engine):
 def test_intake_needs_the_token(desk_app, desk_engine):
     client = desk_app.test_client()
     assert client.post("/intake/alertmanager", json=notification()).status_code == 401
-    assert client.post("/intake/alertmanager", json=notification(),
-                       headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert (
+        client.post(
+            "/intake/alertmanager", json=notification(), headers={"Authorization": "Bearer wrong"}
+        ).status_code
+        == 401
+    )
     assert count(desk_engine) == 0
 
 
 def test_a_locked_sqlite_database_is_waited_for_and_nothing_lost(tmp_path):
     from desk.db import migrate
+
     path = tmp_path / "locked.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
@@ -157,6 +191,7 @@ def test_a_locked_sqlite_database_is_waited_for_and_nothing_lost(tmp_path):
 def test_ready_says_not_ready_when_the_database_is_gone():
     from desk.db import migrate
     from tests.desk_fixtures import _pg_admin
+
     _pg_admin("CREATE DATABASE desk_test_gone")
     try:
         engine = make_engine("postgresql+psycopg2://postgres@127.0.0.1:5432/desk_test_gone")

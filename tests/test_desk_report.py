@@ -1,9 +1,10 @@
 """The monthly report's service record from the desk: read over the API with the report
 token (or from the database) and rendered in both languages."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,12 @@ from desk.models import Incident
 from desk.web import create_app
 from reportgen.deskrecord import DeskError, from_api, from_database
 from reportgen.render import render_html, render_md
-from tests.desk_fixtures import (LiveDesk, add_user, desk_config, desk_engine,  # noqa: F401
-                                 desk_url, login)
+from tests.desk_fixtures import LiveDesk, add_user, desk_config, login
 from tests.test_desk_intake import AUTH, notification
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "report-2026-10.json"
-START = datetime(2026, 10, 1, tzinfo=timezone.utc)
-END = datetime(2026, 11, 1, tzinfo=timezone.utc)
+START = datetime(2026, 10, 1, tzinfo=UTC)
+END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("desk_url", ["sqlite"], indirect=True)
@@ -31,8 +31,9 @@ def test_service_record_over_the_api_and_in_the_report(desk_engine, tmp_path):
     add_user(desk_engine, "eng", "engineer")
     add_user(desk_engine, "alice", "customer", "acme")
     app = create_app(config, desk_engine)
-    app.test_client().post("/intake/alertmanager", headers=AUTH,
-                           json=notification("oct", "2026-10-12T03:00:00Z"))
+    app.test_client().post(
+        "/intake/alertmanager", headers=AUTH, json=notification("oct", "2026-10-12T03:00:00Z")
+    )
     with sessions(desk_engine)() as db:
         incident_id = db.query(Incident).one().id
     eng, alice = login(app, "eng"), login(app, "alice")
@@ -40,8 +41,9 @@ def test_service_record_over_the_api_and_in_the_report(desk_engine, tmp_path):
     eng.post(f"{base}/notes", data={"body": "备份任务因磁盘满失败", "csrf": eng.csrf})
     eng.post(f"{base}/remedies", data={"proposal": "扩容备份盘", "csrf": eng.csrf})
     remedy = alice.get(base).get_data(as_text=True).split("/remedies/")[1].split("/")[0]
-    alice.post(f"{base}/remedies/{remedy}/decision", data={"decision": "approve",
-                                                           "csrf": alice.csrf})
+    alice.post(
+        f"{base}/remedies/{remedy}/decision", data={"decision": "approve", "csrf": alice.csrf}
+    )
     with LiveDesk(app) as desk:
         with pytest.raises(DeskError, match="HTTP 401"):
             from_api(desk.url, "wrong-token", START, END)
@@ -63,6 +65,17 @@ def test_service_record_over_the_api_and_in_the_report(desk_engine, tmp_path):
 
 def test_report_flags_for_the_desk_are_checked():
     from reportgen.cli import main
-    assert main(["--prometheus", "http://127.0.0.1:1", "--config.file",
-                 str(Path(__file__).parent / "fixtures" / "config" / "valid-minimal.yml"),
-                 "--desk", "http://127.0.0.1:1"]) == 2
+
+    assert (
+        main(
+            [
+                "--prometheus",
+                "http://127.0.0.1:1",
+                "--config.file",
+                str(Path(__file__).parent / "fixtures" / "config" / "valid-minimal.yml"),
+                "--desk",
+                "http://127.0.0.1:1",
+            ]
+        )
+        == 2
+    )

@@ -1,12 +1,13 @@
 """aftercare-desk serve as a process: the exporters' flags, TLS, and a restart in the middle
 of intake that loses no notification (Alertmanager keeps it and sends it again)."""
+
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -26,14 +27,22 @@ customers:
 
 
 def desk_cli(config: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "desk.cli", "--config.file", str(config),
-                           *args], capture_output=True, text=True, timeout=60, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "desk.cli", "--config.file", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
+    )
 
 
 def start_desk(config: Path, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "desk.cli", "--config.file", str(config),
-                             "serve", *flags], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "desk.cli", "--config.file", str(config), "serve", *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_ready(url: str, **kwargs) -> None:
@@ -42,6 +51,7 @@ def wait_ready(url: str, **kwargs) -> None:
             return requests.get(f"{url}/-/ready", timeout=2, **kwargs).status_code == 200
         except requests.RequestException:
             return False
+
     wait_for(ready, timeout=30)
 
 
@@ -56,9 +66,12 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def alert(name: str) -> dict:
-    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-    return {"labels": {"alertname": name, "system": "billing", "severity": "warning"},
-            "annotations": {"summary": name}, "startsAt": now}
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "labels": {"alertname": name, "system": "billing", "severity": "warning"},
+        "annotations": {"summary": name},
+        "startsAt": now,
+    }
 
 
 def test_a_restart_mid_intake_loses_no_notification(tmp_path):
@@ -75,7 +88,7 @@ def test_a_restart_mid_intake_loses_no_notification(tmp_path):
             desk.terminate()
             assert desk.wait(10) == 0
             am.post_alerts([alert("SentWhileDown")])
-            time.sleep(2)                           # Alertmanager tries, and fails, meanwhile
+            time.sleep(2)  # Alertmanager tries, and fails, meanwhile
             assert count(engine) == 1
             desk = start_desk(config, "--web.listen-address", address)
             wait_for(lambda: count(engine) == 2, timeout=40)
@@ -89,11 +102,13 @@ def test_serve_over_tls_marks_the_session_cookie_secure(tmp_path):
     config, _ = setup(tmp_path)
     pki = PKI(tmp_path)
     web = tmp_path / "web.yml"
-    web.write_text(f"tls_server_config:\n  cert_file: {pki.server_crt}\n"
-                   f"  key_file: {pki.server_key}\n")
+    web.write_text(
+        f"tls_server_config:\n  cert_file: {pki.server_crt}\n  key_file: {pki.server_key}\n"
+    )
     port = free_port()
-    desk = start_desk(config, "--web.listen-address", f"127.0.0.1:{port}",
-                      "--web.config.file", str(web))
+    desk = start_desk(
+        config, "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(web)
+    )
     try:
         url = f"https://127.0.0.1:{port}"
         wait_ready(url, verify=str(pki.ca))

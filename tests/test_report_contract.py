@@ -1,6 +1,7 @@
 """The contract figures of the report against a known month in a real Prometheus: slowness as
 fault, maintenance windows, business hours, alerts folded by the shipped inhibit rules, alerts
 across the month's edges; expectations computed here minute by minute from the samples."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,7 @@ from devstack.history import History, steps
 from devstack.prometheus import Prometheus
 
 SH = ZoneInfo("Asia/Shanghai")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 REPO = Path(__file__).resolve().parent.parent
 H_START = dt.datetime(2026, 10, 31, tzinfo=UTC).timestamp()
 H_END = dt.datetime(2026, 12, 2, tzinfo=UTC).timestamp()
@@ -32,15 +33,20 @@ MINUTES = steps(H_START, H_END, 60)
 
 # shop/web: an outage inside planned work, one outside it, a slow period, outages across
 # both edges of the month
-SHOP_DOWN = [(local(11, 3, 10), local(11, 3, 10, 30)), (local(11, 10, 14), local(11, 10, 14, 10)),
-             (local(10, 31, 23, 50), local(11, 1, 0, 20)),
-             (local(11, 30, 23, 50), local(12, 1, 0, 30))]
+SHOP_DOWN = [
+    (local(11, 3, 10), local(11, 3, 10, 30)),
+    (local(11, 10, 14), local(11, 10, 14, 10)),
+    (local(10, 31, 23, 50), local(11, 1, 0, 20)),
+    (local(11, 30, 23, 50), local(12, 1, 0, 30)),
+]
 SHOP_SLOW = (local(11, 12, 9), local(11, 12, 9, 40))
 PLANNED = (local(11, 3, 9, 50), local(11, 3, 10, 40))
 # desk/app: business hours Mon-Fri 09:00-18:00, Nov 11 a holiday, slowness not a fault
-DESK_DOWN = [(local(11, 11, 10), local(11, 11, 11)),      # holiday
-             (local(11, 14, 10), local(11, 14, 12)),      # Saturday
-             (local(11, 16, 8), local(11, 16, 10))]       # Monday: 09:00-10:00 counts
+DESK_DOWN = [
+    (local(11, 11, 10), local(11, 11, 11)),  # holiday
+    (local(11, 14, 10), local(11, 14, 12)),  # Saturday
+    (local(11, 16, 8), local(11, 16, 10)),
+]  # Monday: 09:00-10:00 counts
 DESK_SLOW = (local(11, 17, 10), local(11, 17, 11))
 DB_DOWN = (local(11, 20, 3), local(11, 20, 3, 10))
 EXPORTER = {"job": "aftercare-database", "instance": "127.0.0.1:9851"}
@@ -70,8 +76,10 @@ systems:
 """
 
 
-WINDOWS = ('[{from: "2026-11-03 09:50", to: "2026-11-03 10:40", reason: "database upgrade"}, '
-           '{schedule: "0 2 * * sun", duration: 1h, reason: "weekly patching"}]')
+WINDOWS = (
+    '[{from: "2026-11-03 09:50", to: "2026-11-03 10:40", reason: "database upgrade"}, '
+    '{schedule: "0 2 * * sun", duration: 1h, reason: "weekly patching"}]'
+)
 
 
 def _alert(h: History, labels: dict, start: float, end: float) -> list[float]:
@@ -82,8 +90,10 @@ def _alert(h: History, labels: dict, start: float, end: float) -> list[float]:
 
 def build_history() -> History:
     h = History()
-    for system, service, downs, slow in (("shop", "web", SHOP_DOWN, SHOP_SLOW),
-                                         ("desk", "app", DESK_DOWN, DESK_SLOW)):
+    for system, service, downs, slow in (
+        ("shop", "web", SHOP_DOWN, SHOP_SLOW),
+        ("desk", "app", DESK_DOWN, DESK_SLOW),
+    ):
         up, resp = [], []
         for t in MINUTES:
             down = any(a <= t < b for a, b in downs)
@@ -94,28 +104,82 @@ def build_history() -> History:
         h.add("aftercare_service_up", labels, up)
         h.add("aftercare_service_response_seconds", labels, resp)
     db = {"system": "shop", "database": "pg", **EXPORTER}
-    h.add("aftercare_database_up", db,
-          [(t, 0.0 if DB_DOWN[0] <= t < DB_DOWN[1] else 1.0) for t in MINUTES])
+    h.add(
+        "aftercare_database_up",
+        db,
+        [(t, 0.0 if DB_DOWN[0] <= t < DB_DOWN[1] else 1.0) for t in MINUTES],
+    )
 
-    down = {"alertname": "AftercareServiceDown", "severity": "critical", "area": "services",
-            "system": "shop", "service": "web"}
+    down = {
+        "alertname": "AftercareServiceDown",
+        "severity": "critical",
+        "area": "services",
+        "system": "shop",
+        "service": "web",
+    }
     for a, b in SHOP_DOWN:
         _alert(h, down, a + 60, b)
-    _alert(h, {"alertname": "AftercareServiceSlow", "severity": "warning", "area": "services",
-               "system": "shop", "service": "web"}, SHOP_SLOW[0] + 300, SHOP_SLOW[1])
+    _alert(
+        h,
+        {
+            "alertname": "AftercareServiceSlow",
+            "severity": "warning",
+            "area": "services",
+            "system": "shop",
+            "service": "web",
+        },
+        SHOP_SLOW[0] + 300,
+        SHOP_SLOW[1],
+    )
     # the database restart: its own alert, and three collectors failing while it is down
-    _alert(h, {"alertname": "AftercareDatabaseDown", "severity": "critical", "area": "database",
-               "system": "shop", "database": "pg", **EXPORTER}, DB_DOWN[0] + 60, DB_DOWN[1])
+    _alert(
+        h,
+        {
+            "alertname": "AftercareDatabaseDown",
+            "severity": "critical",
+            "area": "database",
+            "system": "shop",
+            "database": "pg",
+            **EXPORTER,
+        },
+        DB_DOWN[0] + 60,
+        DB_DOWN[1],
+    )
     for collector in ("size", "activity", "replication"):
-        _alert(h, {"alertname": "AftercareCollectorFailing", "severity": "warning", "area": "meta",
-                   "system": "shop", "target": "pg", "collector": collector, **EXPORTER},
-               DB_DOWN[0] + 120, DB_DOWN[1] + 240)
+        _alert(
+            h,
+            {
+                "alertname": "AftercareCollectorFailing",
+                "severity": "warning",
+                "area": "meta",
+                "system": "shop",
+                "target": "pg",
+                "collector": collector,
+                **EXPORTER,
+            },
+            DB_DOWN[0] + 120,
+            DB_DOWN[1] + 240,
+        )
     # a collector failing on its own later: an incident of its own
-    _alert(h, {"alertname": "AftercareCollectorFailing", "severity": "warning", "area": "meta",
-               "system": "shop", "target": "pg", "collector": "tables", **EXPORTER},
-           local(11, 25, 15), local(11, 25, 15, 30))
-    h.add("ALERTS", {"alertname": "Watchdog", "severity": "none", "alertstate": "firing"},
-          [(t, 1.0) for t in MINUTES])
+    _alert(
+        h,
+        {
+            "alertname": "AftercareCollectorFailing",
+            "severity": "warning",
+            "area": "meta",
+            "system": "shop",
+            "target": "pg",
+            "collector": "tables",
+            **EXPORTER,
+        },
+        local(11, 25, 15),
+        local(11, 25, 15, 30),
+    )
+    h.add(
+        "ALERTS",
+        {"alertname": "Watchdog", "severity": "none", "alertstate": "firing"},
+        [(t, 1.0) for t in MINUTES],
+    )
     return h
 
 
@@ -135,8 +199,20 @@ def run_report(url: str, tmp_path: Path, config: str, *args):
     path = tmp_path / "aftercare.yml"
     path.write_text(config)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "reportgen.cli", "--prometheus", url, "--config.file", str(path),
-           "--out", str(out), "--quiet", "--no-previous", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "reportgen.cli",
+        "--prometheus",
+        url,
+        "--config.file",
+        str(path),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-previous",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=REPO), out
 
 
@@ -144,14 +220,24 @@ def run_report(url: str, tmp_path: Path, config: str, *args):
 def report(prom_history, tmp_path_factory):
     prom, _ = prom_history
     tmp = tmp_path_factory.mktemp("contract")
-    result, out = run_report(prom.url, tmp, CONFIG.replace("MAINTENANCE", WINDOWS),
-                             "--period", "2026-11", "--format", "json", "--lang", "en")
+    result, out = run_report(
+        prom.url,
+        tmp,
+        CONFIG.replace("MAINTENANCE", WINDOWS),
+        "--period",
+        "2026-11",
+        "--format",
+        "json",
+        "--lang",
+        "en",
+    )
     assert result.returncode == 0, result.stderr
     assert [p.name for p in out.iterdir()] == ["aftercare-report-2026-11-en.json"]
     return json.loads((out / "aftercare-report-2026-11-en.json").read_text())
 
 
 # -- independent expectations, minute by minute ---------------------------------------------
+
 
 def sundays_at_two() -> list[tuple[float, float]]:
     out, day = [], dt.date(2026, 10, 25)
@@ -176,23 +262,28 @@ def expect(h: History, system: str, service: str, planned, counted, slow_is_faul
     down = {t for t, v in up.items() if v == 0}
     fault = down | (slow if slow_is_fault else set())
     inside = {t for t in up if counted(t) and not any(a <= t < b for a, b in planned)}
-    return {"fault_seconds": 60.0 * len(fault), "slow_seconds": 60.0 * len(slow),
-            "contract_fault_seconds": 60.0 * len(fault & inside),
-            "contract_availability_ratio": 1 - len(fault & inside) / len(inside),
-            "availability_ratio": sum(up.values()) / len(up)}
+    return {
+        "fault_seconds": 60.0 * len(fault),
+        "slow_seconds": 60.0 * len(slow),
+        "contract_fault_seconds": 60.0 * len(fault & inside),
+        "contract_availability_ratio": 1 - len(fault & inside) / len(inside),
+        "availability_ratio": sum(up.values()) / len(up),
+    }
 
 
 def test_contract_availability_counts_slowness_and_skips_planned_work(report, prom_history):
     _, h = prom_history
     shop = report["systems"][0]
     web = shop["services"][0]
-    planned = [PLANNED] + [(max(a, START), min(b, END)) for a, b in sundays_at_two()
-                           if a < END and b > START]
+    planned = [PLANNED] + [
+        (max(a, START), min(b, END)) for a, b in sundays_at_two() if a < END and b > START
+    ]
     want = expect(h, "shop", "web", planned, lambda t: True, True)
     for key in ("fault_seconds", "slow_seconds", "contract_fault_seconds"):
         assert web[key] == want[key], key
-    assert web["contract_availability_ratio"] == pytest.approx(want["contract_availability_ratio"],
-                                                               abs=1e-9)
+    assert web["contract_availability_ratio"] == pytest.approx(
+        want["contract_availability_ratio"], abs=1e-9
+    )
     assert web["availability_ratio"] == pytest.approx(want["availability_ratio"], abs=1e-9)
     # the 30 min planned outage is excluded; 10 min down, 20 + 10 min at the edges, 40 min slow
     assert web["contract_fault_seconds"] == (10 + 20 + 10 + 40) * 60
@@ -201,7 +292,9 @@ def test_contract_availability_counts_slowness_and_skips_planned_work(report, pr
     assert web["sla_met"] is False and shop["sla_met"] is False
     assert web["maintenance_seconds"] == sum(b - a for a, b in planned)
     assert [(m["reason"], m["recurring"]) for m in shop["maintenance"]][:2] == [
-        ("weekly patching", True), ("database upgrade", False)]
+        ("weekly patching", True),
+        ("database upgrade", False),
+    ]
     assert shop["maintenance"][1]["from"] == "2026-11-03T09:50:00+08:00"
 
 
@@ -212,8 +305,9 @@ def test_business_hours_and_slowness_not_a_fault(report, prom_history):
     assert app["fault_seconds"] == want["fault_seconds"] == (60 + 120 + 120) * 60
     assert app["slow_seconds"] == want["slow_seconds"] == 60 * 60
     assert app["contract_fault_seconds"] == want["contract_fault_seconds"] == 60 * 60
-    assert app["contract_availability_ratio"] == pytest.approx(want["contract_availability_ratio"],
-                                                               abs=1e-9)
+    assert app["contract_availability_ratio"] == pytest.approx(
+        want["contract_availability_ratio"], abs=1e-9
+    )
     assert report["systems"][1]["sla"]["hours"] == "business"
 
 
@@ -241,7 +335,7 @@ def test_incidents_fold_under_their_cause(report):
     assert sum(a["alertname"] == "AftercareCollectorFailing" for a in shop["alerts"]) == 4
     assert shop["stability"]["incidents"] == 7
     noisy = [r["target"] for r in shop["recommendations"] if r["key"] == "noisy_alert"]
-    assert noisy == ["AftercareServiceDown"]           # four outages; the collectors are not noisy
+    assert noisy == ["AftercareServiceDown"]  # four outages; the collectors are not noisy
 
 
 def test_desk_slow_period_is_an_incident_without_an_alert(report):
@@ -252,14 +346,21 @@ def test_desk_slow_period_is_an_incident_without_an_alert(report):
     assert slow[0]["duration_seconds"] == 3600
 
 
-@pytest.mark.parametrize("windows, needle", [
-    ('[{from: "2026-11-03 10:00", to: "2026-11-03 09:00", reason: x}]',
-     "maintenance[0].to: expected a time after from"),
-    ('[{from: "2026-11-03 09:00", to: "2026-11-03 11:00", reason: x},'
-     ' {from: "2026-11-03 10:00", to: "2026-11-03 12:00", reason: y}]',
-     "maintenance[1].from: overlaps maintenance window 0"),
-    ('[{schedule: "0 2 * * sun", reason: x}]', "maintenance[0].duration: required"),
-])
+@pytest.mark.parametrize(
+    "windows, needle",
+    [
+        (
+            '[{from: "2026-11-03 10:00", to: "2026-11-03 09:00", reason: x}]',
+            "maintenance[0].to: expected a time after from",
+        ),
+        (
+            '[{from: "2026-11-03 09:00", to: "2026-11-03 11:00", reason: x},'
+            ' {from: "2026-11-03 10:00", to: "2026-11-03 12:00", reason: y}]',
+            "maintenance[1].from: overlaps maintenance window 0",
+        ),
+        ('[{schedule: "0 2 * * sun", reason: x}]', "maintenance[0].duration: required"),
+    ],
+)
 def test_bad_maintenance_windows_exit_2_and_write_nothing(tmp_path, windows, needle):
     config = CONFIG.replace("MAINTENANCE", windows)
     result, out = run_report("http://127.0.0.1:9", tmp_path, config, "--period", "2026-11")
@@ -269,18 +370,23 @@ def test_bad_maintenance_windows_exit_2_and_write_nothing(tmp_path, windows, nee
     assert not out.exists()
 
 
-A4_WIDTH, A4_HEIGHT, MARGIN = 595.28, 841.89, 15 / 25.4 * 72     # points; @page margin 15 mm
+A4_WIDTH, A4_HEIGHT, MARGIN = 595.28, 841.89, 15 / 25.4 * 72  # points; @page margin 15 mm
 
 
 def word_boxes(pdf: Path) -> list[tuple[int, float, float, float, float, str]]:
     """(page, xMin, yMin, xMax, yMax, word) of every word, from poppler's pdftotext -bbox."""
     import re
-    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout
+
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     out = []
     for page, body in enumerate(html.split("<page ")[1:], 1):
-        for m in re.finditer(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" '
-                             r'yMax="([\d.]+)">([^<]*)</word>', body):
+        for m in re.finditer(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" '
+            r'yMax="([\d.]+)">([^<]*)</word>',
+            body,
+        ):
             out.append((page, *map(float, m.groups()[:4]), m.group(5)))
     return out
 
@@ -288,38 +394,72 @@ def word_boxes(pdf: Path) -> list[tuple[int, float, float, float, float, str]]:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_pdf_words_stay_inside_the_content_area(prom_history, tmp_path, lang):
     prom, _ = prom_history
-    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
-                             "--period", "2026-11", "--format", "pdf", "--lang", lang)
+    result, out = run_report(
+        prom.url,
+        tmp_path,
+        CONFIG.replace("MAINTENANCE", WINDOWS),
+        "--period",
+        "2026-11",
+        "--format",
+        "pdf",
+        "--lang",
+        lang,
+    )
     assert result.returncode == 0, result.stderr
     words = word_boxes(out / f"aftercare-report-2026-11-{lang}.pdf")
     assert len(words) > 500
-    outside = [w for w in words if w[1] < MARGIN - 1 or w[3] > A4_WIDTH - MARGIN + 1
-               or w[2] < MARGIN - 1 or w[4] > A4_HEIGHT - MARGIN + 1]
+    outside = [
+        w
+        for w in words
+        if w[1] < MARGIN - 1
+        or w[3] > A4_WIDTH - MARGIN + 1
+        or w[2] < MARGIN - 1
+        or w[4] > A4_HEIGHT - MARGIN + 1
+    ]
     assert outside == []
 
 
 def test_short_period_charts_by_hour_and_names_files_without_colons(prom_history, tmp_path):
     prom, _ = prom_history
-    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
-                             "--from", "2026-11-10T12:00:00", "--to", "2026-11-10T18:30:00",
-                             "--format", "json,html", "--lang", "en", "--system", "shop")
+    result, out = run_report(
+        prom.url,
+        tmp_path,
+        CONFIG.replace("MAINTENANCE", WINDOWS),
+        "--from",
+        "2026-11-10T12:00:00",
+        "--to",
+        "2026-11-10T18:30:00",
+        "--format",
+        "json,html",
+        "--lang",
+        "en",
+        "--system",
+        "shop",
+    )
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["aftercare-report-20261110T1200-20261110T1830-en.html",
-                     "aftercare-report-20261110T1200-20261110T1830-en.json"]
+    assert names == [
+        "aftercare-report-20261110T1200-20261110T1830-en.html",
+        "aftercare-report-20261110T1200-20261110T1830-en.json",
+    ]
     report = json.loads((out / names[1]).read_text())
     hourly = report["systems"][0]["services"][0]["hourly"]
     assert len(hourly) == 7
-    assert hourly[2]["availability_ratio"] == pytest.approx(50 / 60)   # 14:00-14:10 down
+    assert hourly[2]["availability_ratio"] == pytest.approx(50 / 60)  # 14:00-14:10 down
     assert [h["availability_ratio"] for i, h in enumerate(hourly) if i != 2] == [1.0] * 6
     assert "Hourly availability" in (out / names[0]).read_text()
 
 
 def test_checklist_judges_with_the_alert_thresholds(report):
     import yaml
+
     rules = yaml.safe_load((REPO / "rules" / "database.rules.yml").read_text())
-    consts = {r["record"]: r["expr"] for g in rules["groups"] for r in g["rules"]
-              if r["record"].startswith("aftercare:threshold:")}
+    consts = {
+        r["record"]: r["expr"]
+        for g in rules["groups"]
+        for r in g["rules"]
+        if r["record"].startswith("aftercare:threshold:")
+    }
     shop = {(c["area"], c["item"], c["target"]): c for c in report["systems"][0]["checklist"]}
     desk = {(c["area"], c["item"], c["target"]): c for c in report["systems"][1]["checklist"]}
     for c in list(shop.values()) + list(desk.values()):
@@ -329,16 +469,19 @@ def test_checklist_judges_with_the_alert_thresholds(report):
     assert web["result"] == "abnormal" and web["threshold"] == 0.999
     assert web["value"] == report["systems"][0]["services"][0]["contract_availability_ratio"]
     pg_up = shop[("database", "database_up", "pg")]
-    assert pg_up["result"] == "attention"                       # the 10-minute restart
+    assert pg_up["result"] == "attention"  # the 10-minute restart
     assert pg_up["value"] == pytest.approx(1 - 10 / (30 * 1440), abs=1e-9)
     lag = shop[("database", "replication_lag", "pg")]
-    assert lag["threshold"] == float(consts["aftercare:threshold:database_replication_lag_seconds"]
-                                     .removeprefix("vector(").removesuffix(")"))
+    assert lag["threshold"] == float(
+        consts["aftercare:threshold:database_replication_lag_seconds"]
+        .removeprefix("vector(")
+        .removesuffix(")")
+    )
     conn = shop[("database", "connections", "pg")]
     assert conn["threshold"] == 0.8 and conn["result"] == "no_data"
     app = desk[("services", "contract_availability", "app")]
     assert app["result"] == "normal" and app["threshold"] == 0.99
-    assert desk[("services", "p95_response", "app")]["result"] == "attention"   # one slow hour
+    assert desk[("services", "p95_response", "app")]["result"] == "attention"  # one slow hour
 
 
 def test_written_assessment_quotes_the_json_figures(report):
@@ -370,9 +513,19 @@ def test_engineer_notes_go_into_the_document(prom_history, tmp_path):
     prom, _ = prom_history
     notes = tmp_path / "notes.yml"
     notes.write_text(NOTES)
-    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
-                             "--period", "2026-11", "--format", "json,html", "--lang", "en",
-                             "--notes", str(notes))
+    result, out = run_report(
+        prom.url,
+        tmp_path,
+        CONFIG.replace("MAINTENANCE", WINDOWS),
+        "--period",
+        "2026-11",
+        "--format",
+        "json,html",
+        "--lang",
+        "en",
+        "--notes",
+        str(notes),
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "aftercare-report-2026-11-en.json").read_text())
     assert report["systems"][0]["engineer_notes"]["work_done"][1] == "Cleaned the archive directory"
@@ -381,16 +534,26 @@ def test_engineer_notes_go_into_the_document(prom_history, tmp_path):
     assert "written by the service engineer" in html and "Keep the patch window" in html
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("nobody:\n  advice: x\n", "nobody: not a system of the report"),
-    ("shop:\n  remarks: x\n", "shop.remarks: unknown key"),
-    ("shop: [1, 2]\n", "shop: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("nobody:\n  advice: x\n", "nobody: not a system of the report"),
+        ("shop:\n  remarks: x\n", "shop.remarks: unknown key"),
+        ("shop: [1, 2]\n", "shop: expected a mapping"),
+    ],
+)
 def test_bad_notes_exit_2_and_write_nothing(tmp_path, text, needle):
     notes = tmp_path / "notes.yml"
     notes.write_text(text)
-    result, out = run_report("http://127.0.0.1:9", tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
-                             "--period", "2026-11", "--notes", str(notes))
+    result, out = run_report(
+        "http://127.0.0.1:9",
+        tmp_path,
+        CONFIG.replace("MAINTENANCE", WINDOWS),
+        "--period",
+        "2026-11",
+        "--notes",
+        str(notes),
+    )
     assert result.returncode == 2, result.stderr
     assert needle in result.stderr and str(notes) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
@@ -398,17 +561,31 @@ def test_bad_notes_exit_2_and_write_nothing(tmp_path, text, needle):
 
 def test_docx_is_editable_word_with_the_json_figures(prom_history, tmp_path):
     import docx
+
     prom, _ = prom_history
     notes = tmp_path / "notes.yml"
     notes.write_text(NOTES)
-    result, out = run_report(prom.url, tmp_path, CONFIG.replace("MAINTENANCE", WINDOWS),
-                             "--period", "2026-11", "--format", "json,docx", "--lang", "zh",
-                             "--notes", str(notes), "--prepared-by", "Li Lei")
+    result, out = run_report(
+        prom.url,
+        tmp_path,
+        CONFIG.replace("MAINTENANCE", WINDOWS),
+        "--period",
+        "2026-11",
+        "--format",
+        "json,docx",
+        "--lang",
+        "zh",
+        "--notes",
+        str(notes),
+        "--prepared-by",
+        "Li Lei",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "aftercare-report-2026-11-zh.json").read_text())
     document = docx.Document(str(out / "aftercare-report-2026-11-zh.docx"))
-    headings = [(p.style.name, p.text) for p in document.paragraphs
-                if p.style.name.startswith("Heading")]
+    headings = [
+        (p.style.name, p.text) for p in document.paragraphs if p.style.name.startswith("Heading")
+    ]
     assert ("Heading 1", "系统: shop") in headings and ("Heading 2", "巡检项") in headings
     tables = [[[c.text for c in row.cells] for row in table.rows] for table in document.tables]
     cover = dict(tables[0][1:])
@@ -430,4 +607,4 @@ def test_docx_is_editable_word_with_the_json_figures(prom_history, tmp_path):
     assert report["systems"][0]["assessment"]["zh"]["operation"] in texts
     footer = document.sections[0].footer._element.xml
     assert 'w:instr="PAGE"' in footer
-    assert len(document.inline_shapes) == 2          # the two systems' availability charts
+    assert len(document.inline_shapes) == 2  # the two systems' availability charts

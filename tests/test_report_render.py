@@ -1,5 +1,6 @@
 """Rendering: headless Chromium draws the HTML report (non-blank page), PDF, zh/en from one
 template."""
+
 from __future__ import annotations
 
 import copy
@@ -26,11 +27,25 @@ def report() -> dict:
 def screenshot(html: Path, png: Path) -> None:
     profile = tempfile.mkdtemp(prefix="aftercare-chromium-")
     try:
-        subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", f"--user-data-dir={profile}", "--window-size=1280,1024",
-                        f"--screenshot={png}", html.as_uri()],
-                       capture_output=True, timeout=60, check=True)
+        subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--window-size=1280,1024",
+                f"--screenshot={png}",
+                html.as_uri(),
+            ],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
 
@@ -39,6 +54,7 @@ def screenshot(html: Path, png: Path) -> None:
 def test_chromium_draws_a_non_blank_page(report, tmp_path, lang):
     assert CHROMIUM, "this test needs Debian's chromium package (make system-deps)"
     from PIL import Image
+
     html = tmp_path / "report.html"
     html.write_text(render_html(report, lang))
     png = tmp_path / "report.png"
@@ -79,6 +95,7 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path):
 
     class Boom(bytes):
         pass
+
     with pytest.raises(TypeError):
         write_atomically({"c.json": b"{}", "d.html": None}, str(out))
     assert sorted(p.name for p in out.iterdir()) == ["a.json", "b.html"]
@@ -86,9 +103,19 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path):
 
 def test_new_sections_render_in_both_languages(report):
     en, zh = render_html(report, "en"), render_html(report, "zh")
-    for text, words in ((en, ["Traffic (access logs)", "Table growth", "WAL archiving",
-                              "Month over month", "other tables"]),
-                        (zh, ["访问量（访问日志）", "表增长", "WAL 归档", "环比", "其他表"])):
+    for text, words in (
+        (
+            en,
+            [
+                "Traffic (access logs)",
+                "Table growth",
+                "WAL archiving",
+                "Month over month",
+                "other tables",
+            ],
+        ),
+        (zh, ["访问量（访问日志）", "表增长", "WAL 归档", "环比", "其他表"]),
+    ):
         for word in words:
             assert word in text, word
     # the same figures in both: requests, 5xx ratio, WAL failure days
@@ -99,4 +126,6 @@ def test_new_sections_render_in_both_languages(report):
     assert '<a href="docs/runbooks/AftercareServiceDown.md">AftercareServiceDown.md</a>' in en
     index = copy.deepcopy(report)
     index["systems"][0]["alerts"][0]["runbook"] = "docs/runbooks/README.md"
-    assert "runbook index" in render_html(index, "en") and "处置手册索引" in render_html(index, "zh")
+    assert "runbook index" in render_html(index, "en") and "处置手册索引" in render_html(
+        index, "zh"
+    )

@@ -1,4 +1,5 @@
 """aftercare-silences against a real Alertmanager: maintenance windows become silences once."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,13 +20,18 @@ receivers: [{name: none}]
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "reportgen.silences", *args], capture_output=True,
-                          text=True, timeout=60, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "reportgen.silences", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
 
 
 def test_windows_become_silences_once(tmp_path):
     start = (int(time.time()) // 3600 + 2) * 3600
-    iso = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()  # noqa: E731
+    iso = lambda t: dt.datetime.fromtimestamp(t, dt.UTC).isoformat()  # noqa: E731
     config = tmp_path / "aftercare.yml"
     config.write_text(f"""
 systems:
@@ -41,10 +47,11 @@ systems:
         again = run("--config.file", str(config), "--alertmanager", am.url)
         assert again.returncode == 0, again.stderr
         silences = requests.get(f"{am.url}/api/v2/silences", timeout=10).json()
-    assert len(silences) == 1                       # the window in 30 days is not due yet
+    assert len(silences) == 1  # the window in 30 days is not due yet
     silence = silences[0]
-    assert silence["matchers"] == [{"name": "system", "value": "shop", "isRegex": False,
-                                    "isEqual": True}]
+    assert silence["matchers"] == [
+        {"name": "system", "value": "shop", "isRegex": False, "isEqual": True}
+    ]
     assert silence["comment"] == "planned maintenance of shop: database upgrade"
     moment = lambda text: dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()  # noqa
     assert moment(silence["startsAt"]) == start and moment(silence["endsAt"]) == start + 5400
@@ -53,8 +60,10 @@ systems:
 
 def test_bad_config_and_unreachable_alertmanager(tmp_path):
     config = tmp_path / "aftercare.yml"
-    config.write_text('systems:\n  - name: shop\n    maintenance:\n'
-                      '      - {from: "2026-11-03 10:00", to: "2026-11-03 09:00", reason: x}\n')
+    config.write_text(
+        "systems:\n  - name: shop\n    maintenance:\n"
+        '      - {from: "2026-11-03 10:00", to: "2026-11-03 09:00", reason: x}\n'
+    )
     bad = run("--config.file", str(config), "--alertmanager", "http://127.0.0.1:9")
     assert bad.returncode == 2 and "maintenance[0].to" in bad.stderr
     assert "Traceback" not in bad.stderr

@@ -1,5 +1,6 @@
 """The report's completed slow statements, per day, and the slowest statements by mean time:
 known history in a real Prometheus, expectations computed here from the same samples."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,9 +30,11 @@ systems:
 # slow statements: on these local days, this many (plus some before and after the month)
 SLOW_DAYS = {5: 3, 12: 7, 30: 1}
 # queryid -> (text or None, calls per 5 minutes, seconds per call)
-STATEMENTS = {"111": ("SELECT * FROM invoices WHERE customer = $1", 2, 0.5),
-              "222": ("UPDATE accounts SET balance = balance - $1 WHERE id = $2", 20, 0.05),
-              "333": (None, 1, 0.8)}            # a utility statement: no text exposed
+STATEMENTS = {
+    "111": ("SELECT * FROM invoices WHERE customer = $1", 2, 0.5),
+    "222": ("UPDATE accounts SET balance = balance - $1 WHERE id = $2", 20, 0.05),
+    "333": (None, 1, 0.8),
+}  # a utility statement: no text exposed
 
 
 def local(day: int, hour: int = 0, minute: int = 0, month: int = 10) -> float:
@@ -39,7 +42,7 @@ def local(day: int, hour: int = 0, minute: int = 0, month: int = 10) -> float:
 
 
 def slow_events() -> list[float]:
-    events = [local(30, 12, month=9), local(1, 3, month=11)]         # outside the month
+    events = [local(30, 12, month=9), local(1, 3, month=11)]  # outside the month
     for day, n in SLOW_DAYS.items():
         events += [local(day, 10, 7 * i) for i in range(n)]
     return sorted(events)
@@ -50,17 +53,32 @@ def build() -> History:
     five = steps(START - 86400, END + 86400, 300)
     h.add("aftercare_database_up", DB, [(t, 1.0) for t in five])
     events = slow_events()
-    h.add("aftercare_database_slow_statements_total", DB,
-          [(t, float(sum(1 for e in events if e <= t))) for t in five], "counter")
+    h.add(
+        "aftercare_database_slow_statements_total",
+        DB,
+        [(t, float(sum(1 for e in events if e <= t))) for t in five],
+        "counter",
+    )
     for queryid, (text, calls, mean) in STATEMENTS.items():
         labels = {**DB, "datname": "app", "queryid": queryid}
-        h.add("aftercare_database_statement_calls_total", labels,
-              [(t, float(i * calls)) for i, t in enumerate(five)], "counter")
-        h.add("aftercare_database_statement_seconds_total", labels,
-              [(t, i * calls * mean) for i, t in enumerate(five)], "counter")
+        h.add(
+            "aftercare_database_statement_calls_total",
+            labels,
+            [(t, float(i * calls)) for i, t in enumerate(five)],
+            "counter",
+        )
+        h.add(
+            "aftercare_database_statement_seconds_total",
+            labels,
+            [(t, i * calls * mean) for i, t in enumerate(five)],
+            "counter",
+        )
         if text:
-            h.add("aftercare_database_statement_info", {**labels, "statement": text},
-                  [(t, 1.0) for t in five])
+            h.add(
+                "aftercare_database_statement_info",
+                {**labels, "statement": text},
+                [(t, 1.0) for t in five],
+            )
     return h
 
 
@@ -74,15 +92,36 @@ def report(tmp_path_factory) -> dict:
         tmp = tmp_path_factory.mktemp("slow")
         (tmp / "aftercare.yml").write_text(CONFIG)
         result = subprocess.run(
-            [sys.executable, "-m", "reportgen.cli", "--prometheus", prom.url, "--config.file",
-             str(tmp / "aftercare.yml"), "--out", str(tmp / "out"), "--period", "2026-10",
-             "--format", "json,html,md", "--lang", "zh", "--no-previous"],
-            capture_output=True, text=True, timeout=180, cwd=REPO)
+            [
+                sys.executable,
+                "-m",
+                "reportgen.cli",
+                "--prometheus",
+                prom.url,
+                "--config.file",
+                str(tmp / "aftercare.yml"),
+                "--out",
+                str(tmp / "out"),
+                "--period",
+                "2026-10",
+                "--format",
+                "json,html,md",
+                "--lang",
+                "zh",
+                "--no-previous",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=REPO,
+        )
         assert result.returncode == 0, result.stderr
         out = tmp / "out"
-        return {"json": json.loads((out / "aftercare-report-2026-10-zh.json").read_text()),
-                "html": (out / "aftercare-report-2026-10-zh.html").read_text(),
-                "md": (out / "aftercare-report-2026-10-zh.md").read_text()}
+        return {
+            "json": json.loads((out / "aftercare-report-2026-10-zh.json").read_text()),
+            "html": (out / "aftercare-report-2026-10-zh.html").read_text(),
+            "md": (out / "aftercare-report-2026-10-zh.md").read_text(),
+        }
     finally:
         prom.close()
 
@@ -90,9 +129,11 @@ def report(tmp_path_factory) -> dict:
 def test_slow_statements_of_the_month_and_per_day(report):
     db = report["json"]["systems"][0]["performance"]["databases"][0]
     assert db["slow_statements"] == sum(SLOW_DAYS.values())
-    per_day = {dt.datetime.fromtimestamp(d["day"], SH).day: d["count"]
-               for d in db["slow_statements_per_day"]}
-    assert len(per_day) == 31                               # every day of October
+    per_day = {
+        dt.datetime.fromtimestamp(d["day"], SH).day: d["count"]
+        for d in db["slow_statements_per_day"]
+    }
+    assert len(per_day) == 31  # every day of October
     assert per_day == {day: SLOW_DAYS.get(day, 0) for day in range(1, 32)}
     assert "已完成的慢语句" in report["html"] and "2026-10-12：7 条" in report["html"]
 
@@ -100,7 +141,7 @@ def test_slow_statements_of_the_month_and_per_day(report):
 def test_slowest_statements_by_mean_time_with_their_text(report):
     db = report["json"]["systems"][0]["performance"]["databases"][0]
     slowest = db["slowest_statements"]
-    assert [q["queryid"] for q in slowest] == ["333", "111", "222"]     # by mean time per call
+    assert [q["queryid"] for q in slowest] == ["333", "111", "222"]  # by mean time per call
     by_id = {q["queryid"]: q for q in slowest}
     for queryid, (text, calls, mean) in STATEMENTS.items():
         row = by_id[queryid]

@@ -1,4 +1,5 @@
 """Plain functions of the report, without HTTP: periods, episodes, counters, grades."""
+
 from __future__ import annotations
 
 import copy
@@ -16,10 +17,16 @@ from reportgen.render import render_html, render_md
 FIXTURE = Path(__file__).parent / "fixtures" / "report" / "report-2026-10.json"
 
 
-@pytest.mark.parametrize("month,tz,days,hours", [
-    ("2026-10", "Asia/Shanghai", 31, 744), ("2026-02", "UTC", 28, 672), ("2028-02", "UTC", 29, 696),
-    ("2026-03", "Europe/Berlin", 31, 743), ("2026-10", "Europe/Berlin", 31, 745),
-])
+@pytest.mark.parametrize(
+    "month,tz,days,hours",
+    [
+        ("2026-10", "Asia/Shanghai", 31, 744),
+        ("2026-02", "UTC", 28, 672),
+        ("2028-02", "UTC", 29, 696),
+        ("2026-03", "Europe/Berlin", 31, 743),
+        ("2026-10", "Europe/Berlin", 31, 745),
+    ],
+)
 def test_calendar_months_in_the_system_time_zone(month, tz, days, hours):
     period = month_period(month, tz)
     assert len(period.days()) == days
@@ -29,14 +36,15 @@ def test_calendar_months_in_the_system_time_zone(month, tz, days, hours):
 
 def test_period_arguments():
     assert month_period("2026-10", "Asia/Shanghai").start.isoformat() == "2026-10-01T00:00:00+08:00"
-    p = explicit_period("2026-10-03", "2026-10-03", "UTC")      # --to is an inclusive day
+    p = explicit_period("2026-10-03", "2026-10-03", "UTC")  # --to is an inclusive day
     assert p.seconds == 86400
     with pytest.raises(PeriodError):
         month_period("2026-13", "UTC")
     with pytest.raises(PeriodError):
         explicit_period("2026-10-05", "2026-10-01", "UTC")
     import datetime as dt
-    assert previous_month("UTC", dt.datetime(2026, 1, 15, tzinfo=dt.timezone.utc)) == "2025-12"
+
+    assert previous_month("UTC", dt.datetime(2026, 1, 15, tzinfo=dt.UTC)) == "2025-12"
     assert month_period("2026-01", "UTC").previous().label == "2025-12"
 
 
@@ -47,8 +55,13 @@ def test_episodes_sample_interval_and_counter_increments():
 
 
 def test_alert_samples_merge_within_the_tolerance_only():
-    key = (("__name__", "ALERTS"), ("alertname", "X"), ("alertstate", "firing"),
-           ("severity", "warning"), ("system", "s"))
+    key = (
+        ("__name__", "ALERTS"),
+        ("alertname", "X"),
+        ("alertstate", "firing"),
+        ("severity", "warning"),
+        ("system", "s"),
+    )
     points = [(t, 1.0) for t in (0, 60, 120, 400, 460, 1000)]
     got = incidents({key: points}, {}, period_end=10_000, tolerance=300)
     assert [(a["started"], a["ended"]) for a in got] == [(0, 460), (1000, 1000)]
@@ -71,34 +84,54 @@ def test_rendering_tolerates_partial_log_levels():
 
 # -- figures added for traffic, capacity, data protection, month over month -----------------
 
+
 def test_histogram_quantile_interpolates_inside_the_bucket_like_promql():
     import math
+
     from reportgen.analysis.traffic import histogram_quantile
+
     cumulative = {0.1: 0, 0.25: 90, 2.0: 98, 5.0: 100, math.inf: 100}
     assert histogram_quantile(0.5, cumulative) == pytest.approx(0.1 + 0.15 * 50 / 90)
     assert histogram_quantile(0.95, cumulative) == pytest.approx(0.25 + 1.75 * 5 / 8)
     # the rank falls in +Inf: the highest finite bound, as histogram_quantile answers
     assert histogram_quantile(0.99, {1.0: 10, math.inf: 100}) == 1.0
     assert histogram_quantile(0.5, {1.0: 0, math.inf: 0}) is None
-    assert histogram_quantile(0.5, {1.0: 3}) is None       # no +Inf bucket: not a histogram
+    assert histogram_quantile(0.5, {1.0: 3}) is None  # no +Inf bucket: not a histogram
 
 
 def test_top_growers_leave_other_tables_out_and_mark_partial_members():
     from reportgen.analysis.capacity import compute_tables
+
     period = month_period("2026-10", "UTC")
     day = 86400.0
     days = [period.start_ts + i * day for i in range(31)]
     tables = {
-        ("app", "orders"): {"first": 100.0, "days": {t: 100.0 + 10 * (i + 1) for i, t in enumerate(days)}},
-        ("app", "new"): {"first": None, "days": {t: 50.0 + i for i, t in enumerate(days) if i >= 20}},
+        ("app", "orders"): {
+            "first": 100.0,
+            "days": {t: 100.0 + 10 * (i + 1) for i, t in enumerate(days)},
+        },
+        ("app", "new"): {
+            "first": None,
+            "days": {t: 50.0 + i for i, t in enumerate(days) if i >= 20},
+        },
         ("app", "gone"): {"first": 70.0, "days": {t: 70.0 for i, t in enumerate(days) if i < 10}},
         ("app", "__other__"): {"first": 500.0, "days": {t: 2000.0 for t in days}},
     }
     got = compute_tables(tables, period)
-    assert [(g["table"], g["growth_bytes"], g["partial"]) for g in got["top_growers"]] == \
-        [("orders", 310.0, False), ("new", 10.0, True), ("gone", 0.0, True)]
-    assert got["other_tables"] == [{"datname": "app", "table": "__other__", "size_bytes_start": 500.0,
-                                    "size_bytes_end": 2000.0, "growth_bytes": 1500.0}]
+    assert [(g["table"], g["growth_bytes"], g["partial"]) for g in got["top_growers"]] == [
+        ("orders", 310.0, False),
+        ("new", 10.0, True),
+        ("gone", 0.0, True),
+    ]
+    assert got["other_tables"] == [
+        {
+            "datname": "app",
+            "table": "__other__",
+            "size_bytes_start": 500.0,
+            "size_bytes_end": 2000.0,
+            "growth_bytes": 1500.0,
+        }
+    ]
     # totals: what was reported at the start and at the end, __other__ included
     assert got["tables_total_bytes_start"] == 100.0 + 70.0 + 500.0
     assert got["tables_total_bytes_end"] == 410.0 + 80.0 + 2000.0
@@ -107,20 +140,22 @@ def test_top_growers_leave_other_tables_out_and_mark_partial_members():
 
 def test_filesystem_forecast_follows_the_filesystem_not_the_database():
     from reportgen.analysis.capacity import compute_filesystem
+
     hours = [i * 3600.0 for i in range(48)]
-    free = {t: 1000.0 - t / 3600 for t in hours}          # 24 bytes a day used
+    free = {t: 1000.0 - t / 3600 for t in hours}  # 24 bytes a day used
     size = {t: 2000.0 for t in hours}
     fs = compute_filesystem(free, size)
     assert fs["filesystem_growth_bytes_per_day"] == pytest.approx(24.0)
     assert fs["days_until_full"] == pytest.approx(free[hours[-1]] / 24.0)
     assert fs["filesystem_used_ratio_start"] == pytest.approx(0.5)
     shrinking = compute_filesystem({t: 1000.0 + t for t in hours}, size)
-    assert shrinking["days_until_full"] is None            # no forecast when use does not grow
+    assert shrinking["days_until_full"] is None  # no forecast when use does not grow
     assert compute_filesystem({}, {})["days_until_full"] is None
 
 
 def test_wal_failures_per_local_day():
     from reportgen.analysis.backups import compute_wal
+
     period = month_period("2026-10", "Asia/Shanghai")
     start = period.start_ts
     got = compute_wal({start + 3600: 2.0, start + 86400 * 3 + 7200: 1.0}, {start: 5.0}, period)
@@ -131,14 +166,18 @@ def test_wal_failures_per_local_day():
 
 def test_month_over_month_compares_only_figures_the_previous_period_has():
     from reportgen.analysis.comparison import compare
+
     report = json.loads(FIXTURE.read_text())
     current = report["systems"][0]
     previous = copy.deepcopy(current)
     previous["services"][0]["availability_ratio"] = 0.5
     previous["performance"]["services"][0]["p95_seconds"] = None
     previous["alerts"] = []
-    previous["stability"] = {"incidents": 1, "by_severity": {"critical": 1},
-                             "mean_time_to_resolve_seconds": 60.0}
+    previous["stability"] = {
+        "incidents": 1,
+        "by_severity": {"critical": 1},
+        "mean_time_to_resolve_seconds": 60.0,
+    }
     got = compare(current, previous, "2026-09")
     rows = {(a, r["target"], r["figure"]): r for a, rs in got["areas"].items() for r in rs}
     web = rows[("availability", "web", "availability_ratio")]
@@ -146,8 +185,15 @@ def test_month_over_month_compares_only_figures_the_previous_period_has():
     assert ("performance", "web", "p95_seconds") not in rows
     assert rows[("stability", "", "incidents_critical")]["current"] == 2
     empty = copy.deepcopy(previous)
-    for key in ("services", "integrations", "databases", "exchange", "backups", "logs",
-                "wal_archiving"):
+    for key in (
+        "services",
+        "integrations",
+        "databases",
+        "exchange",
+        "backups",
+        "logs",
+        "wal_archiving",
+    ):
         empty[key] = []
     empty["performance"] = {"services": [], "databases": [], "traffic": []}
     empty["has_data"], empty["stability"]["by_severity"] = False, {}
@@ -156,6 +202,7 @@ def test_month_over_month_compares_only_figures_the_previous_period_has():
 
 def test_runbook_links_point_only_at_runbooks_that_exist():
     from reportgen import runbooks
+
     root = Path(__file__).resolve().parent.parent
     for name in runbooks.SHIPPED | runbooks.existing():
         assert (root / runbooks.DIRECTORY / f"{name}.md").is_file(), name
@@ -171,12 +218,18 @@ def test_runbook_links_point_only_at_runbooks_that_exist():
 def test_alerts_of_the_rules_link_their_runbooks():
     """Every alert of rules/*.alerts.yml links its runbook once written, the index before."""
     import yaml
+
     from reportgen import runbooks
+
     root = Path(__file__).resolve().parent.parent
-    alerts = {rule["alert"] for path in (root / "rules").glob("*.alerts.yml")
-              for group in yaml.safe_load(path.read_text())["groups"]
-              for rule in group["rules"] if "alert" in rule}
-    assert set(runbooks.ALERT_FOR.values()) <= alerts      # recommendations name real alerts
+    alerts = {
+        rule["alert"]
+        for path in (root / "rules").glob("*.alerts.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert set(runbooks.ALERT_FOR.values()) <= alerts  # recommendations name real alerts
     for name in alerts:
         if (root / runbooks.DIRECTORY / f"{name}.md").is_file():
             assert runbooks.for_alert(name) == f"docs/runbooks/{name}.md", name
@@ -223,14 +276,15 @@ def test_days_until_full_takes_the_earlier_forecast():
     """A database growing 1 GiB/day on a filesystem whose free space has not
     moved yet (e.g. preallocated files): the database's growth still forecasts."""
     from reportgen.analysis.capacity import compute_database
+
     period = month_period("2026-10", "UTC")
     hours = [period.start_ts + h * 3600 for h in range(0, 240)]
-    gib = 2 ** 30
+    gib = 2**30
     sizes = {"app": {t: 10 * gib + (t - hours[0]) / 86400 * gib for t in hours}}
     free = {t: 50 * gib for t in hours}
     size = {t: 100 * gib for t in hours}
     row = compute_database(sizes, free, size, 5, 100, {}, period)
-    assert row["days_until_full_by_filesystem_trend"] is None          # no fs trend
+    assert row["days_until_full_by_filesystem_trend"] is None  # no fs trend
     assert row["days_until_full_by_database_growth"] == pytest.approx(50.0, rel=1e-9)
     assert row["days_until_full"] == pytest.approx(50.0, rel=1e-9)
     # when the filesystem fills faster than the databases grow, its trend wins

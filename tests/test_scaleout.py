@@ -14,6 +14,7 @@ Tolerances (docs/scaling.md):
 * method.* (query timings) and generated_at are not figures.
 The window starts on a whole minute (see the fixture) and runs from before Prometheus started.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.prom import PromClient
-from scripts.demo import DemoApp, demo_config, run_job, seed, take_backup, write_report
 from devstack.exporter import ExporterProcess
 from devstack.ports import free_port
 from devstack.postgres import ThrowawayPostgres
@@ -34,11 +33,19 @@ from devstack.process import spawn, tail, terminate, wait_http_ready
 from devstack.prometheus import Prometheus
 from devstack.rulefiles import shortened_rules
 from devstack.waiting import wait_until
+from reportgen.prom import PromClient
+from scripts.demo import DemoApp, demo_config, run_job, seed, take_backup, write_report
 
 VM_BIN = "victoria-metrics"
 EVALUATION = 1.0
-INCREASE_FIGURES = {"records", "commits_per_second", "rollbacks_per_second", "cache_hit_ratio",
-                    "deadlocks", "wal_archive_failures"}
+INCREASE_FIGURES = {
+    "records",
+    "commits_per_second",
+    "rollbacks_per_second",
+    "cache_hit_ratio",
+    "deadlocks",
+    "wal_archive_failures",
+}
 ALERT_TIMES = {"ended_ts", "duration_seconds"}
 
 
@@ -55,13 +62,21 @@ class VictoriaMetrics:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "VictoriaMetrics":
+    def __enter__(self) -> VictoriaMetrics:
         # latencyOffset=0: answer with the newest samples (default: hide the last 30 s);
         # disableCache: no rounding of range-query starts to the step for caching
-        self.process = spawn([VM_BIN, f"-httpListenAddr=127.0.0.1:{self.port}",
-                              f"-storageDataPath={self.dir / 'data'}", "-retentionPeriod=1",
-                              "-search.latencyOffset=0s", "-search.disableCache",
-                              "-loggerLevel=ERROR"], self.log_path)
+        self.process = spawn(
+            [
+                VM_BIN,
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                f"-storageDataPath={self.dir / 'data'}",
+                "-retentionPeriod=1",
+                "-search.latencyOffset=0s",
+                "-search.disableCache",
+                "-loggerLevel=ERROR",
+            ],
+            self.log_path,
+        )
         wait_http_ready(self.process, f"{self.url}/health", 30, self.log_path, "victoria-metrics")
         return self
 
@@ -85,12 +100,28 @@ def servers(tmp_path_factory):
         config = demo_config(work, pg, app.url)
         app.start()
         try:
-            with ExporterProcess("all", config) as exporter, Prometheus(
-                    scrape_configs=[{"job_name": "aftercare", "static_configs": [{"targets": [exporter.address]}]}],
-                    rule_files=shortened_rules(work / "rules", "2s"), scrape_interval="1s",
+            with (
+                ExporterProcess("all", config) as exporter,
+                Prometheus(
+                    scrape_configs=[
+                        {
+                            "job_name": "aftercare",
+                            "static_configs": [{"targets": [exporter.address]}],
+                        }
+                    ],
+                    rule_files=shortened_rules(work / "rules", "2s"),
+                    scrape_interval="1s",
                     evaluation_interval=f"{EVALUATION:g}s",
-                    extra_config={"remote_write": [{"url": f"{vm.url}/api/v1/write",
-                                                    "queue_config": {"batch_send_deadline": "1s"}}]}) as prom:
+                    extra_config={
+                        "remote_write": [
+                            {
+                                "url": f"{vm.url}/api/v1/write",
+                                "queue_config": {"batch_send_deadline": "1s"},
+                            }
+                        ]
+                    },
+                ) as prom,
+            ):
                 prom.wait_for_targets_up()
                 # a whole minute: VictoriaMetrics rounds a range query's start down to a multiple
                 # of its step (unless nocache=1), Prometheus does not; the report's outage query
@@ -101,14 +132,20 @@ def servers(tmp_path_factory):
                 take_backup(pg, work)
                 time.sleep(5)
                 app.stop()
-                prom.wait_for_alert("AftercareServiceDown", timeout=30, labels={"service": "demo-web"})
+                prom.wait_for_alert(
+                    "AftercareServiceDown", timeout=30, labels={"service": "demo-web"}
+                )
                 app.start()
                 assert run_job(config, work) == 0
                 time.sleep(5)
                 end = time.time()
                 probe = f"count_over_time(aftercare_service_up[{end - start:.0f}s])"
-                wait_until(lambda: query(vm.url, probe, end) == query(prom.url, probe, end), 30, 0.5,
-                           f"VictoriaMetrics to hold what Prometheus holds; log: {tail(vm.log_path)}")
+                wait_until(
+                    lambda: query(vm.url, probe, end) == query(prom.url, probe, end),
+                    30,
+                    0.5,
+                    f"VictoriaMetrics to hold what Prometheus holds; log: {tail(vm.log_path)}",
+                )
                 reports = {}
                 for name, url in (("prometheus", prom.url), ("victoriametrics", vm.url)):
                     result = write_report(url, config, start, end, work / name, formats="json")
@@ -137,8 +174,11 @@ def differences(a, b, path="", increase_tol: float = 0.05) -> list[str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{path}: {len(a)} vs {len(b)} entries"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
-                for d in differences(x, y, f"{path}[{i}]", increase_tol)]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in differences(x, y, f"{path}[{i}]", increase_tol)
+        ]
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         if key in INCREASE_FIGURES:
             ok = math.isclose(a, b, rel_tol=increase_tol, abs_tol=1e-9)
@@ -158,8 +198,12 @@ def test_the_report_gives_the_same_figures_from_victoriametrics(servers):
     # samples (one per 1 s scrape) the database counters have inside the report's window
     start = dt.datetime.fromisoformat(prom["period"]["from"]).timestamp()
     window = f"{end - start:.0f}s"
-    held = max(float(r["value"][1]) for r in query(
-        prom_server.url, f"count_over_time(aftercare_database_commits_total[{window}])", end))
+    held = max(
+        float(r["value"][1])
+        for r in query(
+            prom_server.url, f"count_over_time(aftercare_database_commits_total[{window}])", end
+        )
+    )
     tol = max(0.05, 2.2 / held)
     print(f"increase() tolerance {tol:.3f} over {held:.0f} samples")
     found = differences(prom, vm, increase_tol=tol)
@@ -175,13 +219,29 @@ def test_the_report_gives_the_same_figures_from_victoriametrics(servers):
 
 
 def test_the_comparison_can_fail():
-    a = {"systems": [{"services": [{"availability_ratio": 0.75}], "exchange": [{"records": 40}],
-                      "backups": [{"max_age_seconds": 12.9004}]}]}
-    b = {"systems": [{"services": [{"availability_ratio": 0.7501}], "exchange": [{"records": 44}],
-                      "backups": [{"max_age_seconds": 12.902}]}]}
-    assert differences(a, b) == [".systems[0].services[0].availability_ratio: 0.75 vs 0.7501",
-                                 ".systems[0].exchange[0].records: 40 vs 44",
-                                 ".systems[0].backups[0].max_age_seconds: 12.9004 vs 12.902"]
+    a = {
+        "systems": [
+            {
+                "services": [{"availability_ratio": 0.75}],
+                "exchange": [{"records": 40}],
+                "backups": [{"max_age_seconds": 12.9004}],
+            }
+        ]
+    }
+    b = {
+        "systems": [
+            {
+                "services": [{"availability_ratio": 0.7501}],
+                "exchange": [{"records": 44}],
+                "backups": [{"max_age_seconds": 12.902}],
+            }
+        ]
+    }
+    assert differences(a, b) == [
+        ".systems[0].services[0].availability_ratio: 0.75 vs 0.7501",
+        ".systems[0].exchange[0].records: 40 vs 44",
+        ".systems[0].backups[0].max_age_seconds: 12.9004 vs 12.902",
+    ]
     assert differences(a, a) == []
 
 
@@ -189,8 +249,11 @@ def series(result: list) -> list[str]:
     """The label sets a panel would draw.  Two known differences are not the panel's business:
     VictoriaMetrics 1.79 keeps __name__ on *_over_time() results (a legend never shows it), and
     it drops NaN results (histogram_quantile() of zero rates) where Prometheus returns NaN."""
-    return sorted(json.dumps({k: v for k, v in r["metric"].items() if k != "__name__"}, sort_keys=True)
-                  for r in result if r["value"][1] != "NaN")
+    return sorted(
+        json.dumps({k: v for k, v in r["metric"].items() if k != "__name__"}, sort_keys=True)
+        for r in result
+        if r["value"][1] != "NaN"
+    )
 
 
 def test_the_dashboards_queries_answer_alike_on_victoriametrics(servers):
@@ -207,6 +270,8 @@ def test_the_dashboards_queries_answer_alike_on_victoriametrics(servers):
             compared += 1
             answered += bool(from_prom)
             if series(from_prom) != series(from_vm):
-                mismatched.append(f"{q.key}: {expr}\n  prometheus {series(from_prom)}\n  vm {series(from_vm)}")
+                mismatched.append(
+                    f"{q.key}: {expr}\n  prometheus {series(from_prom)}\n  vm {series(from_vm)}"
+                )
     assert compared > 20 and answered > compared / 3
     assert not mismatched, "\n".join(mismatched)

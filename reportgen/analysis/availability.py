@@ -5,6 +5,7 @@ without samples is reported as coverage, never as up. Samples are summed per
 target (system + name) before the ratio, so a target whose series changed labels
 mid-month (series churn) is still one target.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -35,13 +36,21 @@ def fetch(ctx: Context, kind: str) -> dict:
     return {
         "sum": by_labels(buckets(ctx.client, q["sum"], p.start_ts, p.end_ts), "system", label),
         "count": by_labels(buckets(ctx.client, q["count"], p.start_ts, p.end_ts), "system", label),
-        "down": None if ctx.lean else
-        by_labels(ctx.client.subquery_points(q["down"], p.start_ts, p.end_ts, STEP), "system", label),
+        "down": None
+        if ctx.lean
+        else by_labels(
+            ctx.client.subquery_points(q["down"], p.start_ts, p.end_ts, STEP), "system", label
+        ),
     }
 
 
-def compute_target(sums: dict[float, float], counts: dict[float, float], down_points: list | None,
-                   period, sla: float | None) -> dict:
+def compute_target(
+    sums: dict[float, float],
+    counts: dict[float, float],
+    down_points: list | None,
+    period,
+    sla: float | None,
+) -> dict:
     """Figures for one target from its bucketed samples and its down points (plain data).
 
     ``down_points`` None: outages were not looked for (the previous period's comparison)."""
@@ -53,14 +62,27 @@ def compute_target(sums: dict[float, float], counts: dict[float, float], down_po
         day = daily[period.local_day(t)]
         day[0] += sums.get(t, 0.0)
         day[1] += n
-    days = [{"day": d.isoformat(),
-             "availability_ratio": (daily[d][0] / daily[d][1]) if daily[d][1] else None}
-            for d in period.days()]
+    days = [
+        {
+            "day": d.isoformat(),
+            "availability_ratio": (daily[d][0] / daily[d][1]) if daily[d][1] else None,
+        }
+        for d in period.days()
+    ]
     hourly = _hourly(sums, counts, period) if period.seconds < 2 * 86400 else None
     if not total:
-        return {"availability_ratio": None, "downtime_seconds": None, "coverage_ratio": 0.0,
-                "outages": None, "longest_outage_seconds": None, "sample_interval_seconds": None,
-                "sla_target": sla, "sla_met": None, "daily": days, "hourly": hourly}
+        return {
+            "availability_ratio": None,
+            "downtime_seconds": None,
+            "coverage_ratio": 0.0,
+            "outages": None,
+            "longest_outage_seconds": None,
+            "sample_interval_seconds": None,
+            "sla_target": sla,
+            "sla_met": None,
+            "daily": days,
+            "hourly": hourly,
+        }
     availability = up / total
     runs = episodes([t for t, _ in down_points or ()], STEP)
     lengths = [b - a + STEP for a, b in runs]
@@ -69,7 +91,9 @@ def compute_target(sums: dict[float, float], counts: dict[float, float], down_po
         "downtime_seconds": (total - up) * interval,
         "coverage_ratio": min(1.0, total * interval / period.seconds),
         "outages": len(runs) if down_points is not None else None,
-        "longest_outage_seconds": (max(lengths) if lengths else 0.0) if down_points is not None else None,
+        "longest_outage_seconds": (max(lengths) if lengths else 0.0)
+        if down_points is not None
+        else None,
         "sample_interval_seconds": interval,
         "sla_target": sla,
         "sla_met": (availability >= sla) if sla is not None else None,
@@ -99,13 +123,21 @@ def analyse(ctx: Context, kind: str) -> dict[str, list[dict]]:
         for target in getattr(system, attr):
             key = (system.name, target.name)
             sla = system.sla.availability if kind != "databases" else None
-            row = {"name": target.name,
-                   **compute_target(data["sum"].get(key, {}), data["count"].get(key, {}),
-                                    None if data["down"] is None else data["down"].get(key, []),
-                                    ctx.period, sla)}
-            if data["down"] is not None:   # the contract figures are made once slowness is known
-                row["_raw"] = {"counts": data["count"].get(key, {}),
-                               "down": [t for t, _ in data["down"].get(key, [])]}
+            row = {
+                "name": target.name,
+                **compute_target(
+                    data["sum"].get(key, {}),
+                    data["count"].get(key, {}),
+                    None if data["down"] is None else data["down"].get(key, []),
+                    ctx.period,
+                    sla,
+                ),
+            }
+            if data["down"] is not None:  # the contract figures are made once slowness is known
+                row["_raw"] = {
+                    "counts": data["count"].get(key, {}),
+                    "down": [t for t, _ in data["down"].get(key, [])],
+                }
             rows.append(row)
         out[system.name] = rows
     return out

@@ -1,4 +1,5 @@
 """What every area's analysis shares: the query context and small numeric helpers."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,8 @@ from dataclasses import dataclass, field
 from ..period import Period
 from ..prom import PromClient, buckets
 
-BUCKET = 900.0        # seconds per bucket for sample counting (aligns with every real UTC offset)
-STEP = 60.0           # resolution of episode detection (outages, slow periods, overdue jobs)
+BUCKET = 900.0  # seconds per bucket for sample counting (aligns with every real UTC offset)
+STEP = 60.0  # resolution of episode detection (outages, slow periods, overdue jobs)
 MERGE_TOLERANCE = 300.0  # alert samples further apart than this start a new incident
 HOUR = 3600.0
 
@@ -18,11 +19,11 @@ HOUR = 3600.0
 class Context:
     client: PromClient
     period: Period
-    systems: list            # exporters.config.System objects
+    systems: list  # exporters.config.System objects
     progress: object = None
     notes: list = field(default_factory=list)
-    lean: bool = False       # previous period: only the figures the month-over-month comparison uses
-    workers: int = 4         # areas analysed at once (queries in flight)
+    lean: bool = False  # previous period: only the figures the month-over-month comparison uses
+    workers: int = 4  # areas analysed at once (queries in flight)
 
     @property
     def names(self) -> list[str]:
@@ -64,7 +65,8 @@ def sample_interval(counts: list[float], width: float = BUCKET) -> float | None:
 
 
 def episodes(timestamps: list[float], gap: float) -> list[tuple[float, float]]:
-    """Group sorted timestamps into (first, last) runs whose neighbours are at most ``gap`` apart."""
+    """Group sorted timestamps into (first, last) runs whose neighbours are at most ``gap``
+    apart."""
     out: list[list[float]] = []
     for ts in sorted(timestamps):
         if out and ts - out[-1][1] <= gap + 1e-6:
@@ -107,10 +109,17 @@ def counter_hours(ctx: Context, metric: str, by: str) -> dict[tuple, dict[float,
     the hour of the later sample, with no extrapolation.
     """
     p = ctx.period
-    raw = buckets(ctx.client, f"sum by ({by}) (last_over_time({metric}{{{ctx.sel()}}}[{{w}}]))",
-                  p.start_ts - HOUR, p.end_ts, HOUR)
-    return {key: {t: v for t, v in increments(points).items() if p.start_ts <= t < p.end_ts}
-            for key, points in raw.items()}
+    raw = buckets(
+        ctx.client,
+        f"sum by ({by}) (last_over_time({metric}{{{ctx.sel()}}}[{{w}}]))",
+        p.start_ts - HOUR,
+        p.end_ts,
+        HOUR,
+    )
+    return {
+        key: {t: v for t, v in increments(points).items() if p.start_ts <= t < p.end_ts}
+        for key, points in raw.items()
+    }
 
 
 def per_day(period, hours: dict[float, float]) -> dict:

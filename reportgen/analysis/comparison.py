@@ -5,24 +5,34 @@ slow periods, weekly quantiles and tables are not looked for), so both sides of 
 comparison come from the same method. A figure is compared only where the previous
 period has a value; an area is listed only when at least one of its figures is.
 """
+
 from __future__ import annotations
 
 from exporters.areas import GRADE_KEYS
 
 # area -> [(section path in the system document, figures: field or (field, name shown))]
 HEADLINES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "availability": [(("services",), ("availability_ratio", "downtime_seconds")),
-                     (("integrations",), ("availability_ratio", "downtime_seconds")),
-                     (("databases",), ("availability_ratio",))],
-    "stability": [],            # counts, from the system's stability summary (below)
-    "performance": [(("performance", "services"), ("p50_seconds", "p95_seconds")),
-                    (("performance", "traffic"), ("requests", "error_5xx_ratio", "p95_seconds")),
-                    (("performance", "databases"), ("commits_per_second", "deadlocks",
-                                                    "cache_hit_ratio"))],
-    "capacity": [(("databases",), ("size_bytes_end", "growth_bytes", "filesystem_used_ratio_end",
-                                   "peak_connections"))],
-    GRADE_KEYS["backups"]: [(("backups",), ("days_with_verified_success", "max_age_seconds")),
-                            (("wal_archiving",), (("failures", "wal_archive_failures"),))],
+    "availability": [
+        (("services",), ("availability_ratio", "downtime_seconds")),
+        (("integrations",), ("availability_ratio", "downtime_seconds")),
+        (("databases",), ("availability_ratio",)),
+    ],
+    "stability": [],  # counts, from the system's stability summary (below)
+    "performance": [
+        (("performance", "services"), ("p50_seconds", "p95_seconds")),
+        (("performance", "traffic"), ("requests", "error_5xx_ratio", "p95_seconds")),
+        (("performance", "databases"), ("commits_per_second", "deadlocks", "cache_hit_ratio")),
+    ],
+    "capacity": [
+        (
+            ("databases",),
+            ("size_bytes_end", "growth_bytes", "filesystem_used_ratio_end", "peak_connections"),
+        )
+    ],
+    GRADE_KEYS["backups"]: [
+        (("backups",), ("days_with_verified_success", "max_age_seconds")),
+        (("wal_archiving",), (("failures", "wal_archive_failures"),)),
+    ],
     "exchange": [(("exchange",), ("runs", "failures", "missed_deadlines"))],
     "logs": [(("logs",), ())],  # lines by level, below
 }
@@ -53,7 +63,9 @@ def headlines(doc: dict) -> dict[str, dict[tuple[str, str], float | None]]:
             figures[("", "incidents")] = stability["incidents"]
             for severity, count in stability["by_severity"].items():
                 figures[("", f"incidents_{severity}")] = count
-            figures[("", "mean_time_to_resolve_seconds")] = stability["mean_time_to_resolve_seconds"]
+            figures[("", "mean_time_to_resolve_seconds")] = stability[
+                "mean_time_to_resolve_seconds"
+            ]
         out[area] = figures
     return out
 
@@ -72,10 +84,17 @@ def compare(current: dict, previous: dict, previous_label: str) -> dict | None:
             new = now[area].get((target, figure))
             if new is None and figure.startswith("incidents_"):
                 new = 0
-            rows.append({"target": target, "figure": figure, "previous": old, "current": new,
-                         "change": (new - old) if new is not None else None})
+            rows.append(
+                {
+                    "target": target,
+                    "figure": figure,
+                    "previous": old,
+                    "current": new,
+                    "change": (new - old) if new is not None else None,
+                }
+            )
         if area == "stability" and not previous["has_data"] and not previous["alerts"]:
-            rows = []       # no data at all last period: "0 incidents" would be no evidence
+            rows = []  # no data at all last period: "0 incidents" would be no evidence
         if rows:
             areas[area] = rows
     if not areas:

@@ -7,6 +7,7 @@ Minutes inside a maintenance window, and with ``sla.hours: business`` minutes ou
 system's business hours, count neither as fault nor as covered time.  Covered time comes
 from the sample counts per bucket, spread evenly over the bucket's minutes.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,14 +28,21 @@ def maintenance_windows(system, start: float, end: float) -> list[dict]:
         for a, b in spans:
             a, b = max(a, start), min(b, end)
             if a < b:
-                out.append({"from": a, "to": b, "reason": window.reason,
-                            "recurring": window.schedule is not None})
+                out.append(
+                    {
+                        "from": a,
+                        "to": b,
+                        "reason": window.reason,
+                        "recurring": window.schedule is not None,
+                    }
+                )
     out.sort(key=lambda w: w["from"])
     return out
 
 
 def _recurring(schedule: str, duration: float, zone, start: float, end: float) -> list[tuple]:
     from croniter import croniter
+
     first = dt.datetime.fromtimestamp(start - duration, zone)
     spans = []
     it = croniter(schedule, first)
@@ -57,6 +65,7 @@ def _business_minute(hours, zone) -> callable:
         if local.weekday() not in days or local.date() in holidays:
             return False
         return lo <= local.hour * 60 + local.minute < hi
+
     return test
 
 
@@ -71,8 +80,11 @@ class ContractClock:
     def __init__(self, system, period):
         self.sla = system.sla
         self.windows = maintenance_windows(system, period.start_ts, period.end_ts)
-        business = _business_minute(self.sla.business_hours, ZoneInfo(system.timezone)) \
-            if self.sla.hours == "business" else None
+        business = (
+            _business_minute(self.sla.business_hours, ZoneInfo(system.timezone))
+            if self.sla.hours == "business"
+            else None
+        )
         self.in_hours = business or (lambda ts: True)
         self._counted: dict[float, bool] = {}
 
@@ -96,8 +108,13 @@ class ContractClock:
         return hits / minutes
 
 
-def contract_figures(counts: dict[float, float], interval: float | None, down: list[float],
-                     slow: list[float] | None, clock: ContractClock) -> dict:
+def contract_figures(
+    counts: dict[float, float],
+    interval: float | None,
+    down: list[float],
+    slow: list[float] | None,
+    clock: ContractClock,
+) -> dict:
     """fault, slow and maintenance seconds and the contract availability of one target."""
     slow_minutes = set(slow or ())
     fault = set(down) | (slow_minutes if clock.sla.slow_is_fault else set())
@@ -106,7 +123,8 @@ def contract_figures(counts: dict[float, float], interval: float | None, down: l
         "slow_seconds": len(slow_minutes) * STEP,
         "maintenance_seconds": clock.maintenance_seconds,
         "fault_seconds_in_maintenance": sum(STEP for t in fault if clock.in_maintenance(t)),
-        "contract_fault_seconds": None, "contract_covered_seconds": None,
+        "contract_fault_seconds": None,
+        "contract_covered_seconds": None,
         "contract_availability_ratio": None,
     }
     if not interval or not counts:

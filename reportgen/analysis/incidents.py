@@ -5,6 +5,7 @@ fires (``alertmanager/alertmanager.yml`` is read, never restated here) is not an
 of its own: it is listed under the causing incident's ``folded``.  A slow period of a
 service that no alert covers is an incident too, since the contract counts it as a fault.
 """
+
 from __future__ import annotations
 
 import re
@@ -43,9 +44,11 @@ class InhibitRule:
     def mutes(self, cause: dict, alert: dict) -> bool:
         """Alertmanager's test: the cause matches the source, the alert the target, and
         every ``equal`` label has the same value on both (missing on both is equal)."""
-        return (all(m.matches(cause) for m in self.source)
-                and all(m.matches(alert) for m in self.target)
-                and all(cause.get(n, "") == alert.get(n, "") for n in self.equal))
+        return (
+            all(m.matches(cause) for m in self.source)
+            and all(m.matches(alert) for m in self.target)
+            and all(cause.get(n, "") == alert.get(n, "") for n in self.equal)
+        )
 
 
 def _matchers(rule: dict, kind: str) -> tuple[Matcher, ...]:
@@ -63,13 +66,19 @@ def inhibit_rules(path: str = str(ALERTMANAGER_FILE)) -> tuple[InhibitRule, ...]
             doc = yaml.safe_load(fh) or {}
     except OSError:
         return ()
-    return tuple(InhibitRule(_matchers(r, "source"), _matchers(r, "target"),
-                             tuple(r.get("equal", ()))) for r in doc.get("inhibit_rules") or ())
+    return tuple(
+        InhibitRule(_matchers(r, "source"), _matchers(r, "target"), tuple(r.get("equal", ())))
+        for r in doc.get("inhibit_rules") or ()
+    )
 
 
 def full_labels(alert: dict) -> dict:
-    return {**alert["labels"], "alertname": alert["alertname"], "severity": alert["severity"],
-            **({"system": alert["system"]} if alert.get("system") else {})}
+    return {
+        **alert["labels"],
+        "alertname": alert["alertname"],
+        "severity": alert["severity"],
+        **({"system": alert["system"]} if alert.get("system") else {}),
+    }
 
 
 def _cause(alert: dict, others: list[dict], rules, tolerance: float) -> int | None:
@@ -98,6 +107,7 @@ def fold(alerts: list[dict], rules=None, tolerance: float = MERGE_TOLERANCE) -> 
             i = parent[i]
             seen.add(i)
         return i
+
     out: dict[int, dict] = {}
     for i, alert in enumerate(alerts):
         if parent[i] is None or root(i) == i:
@@ -106,22 +116,38 @@ def fold(alerts: list[dict], rules=None, tolerance: float = MERGE_TOLERANCE) -> 
         if i not in out:
             top = root(i)
             (out[top] if top in out else out.setdefault(top, {**alerts[top], "folded": []}))[
-                "folded"].append(alert)
+                "folded"
+            ].append(alert)
     order = sorted(out, key=lambda i: (alerts[i]["started"], alerts[i]["alertname"]))
     return [out[i] for i in order]
 
 
-def slow_incidents(system: str, service: str, runs: list[tuple[float, float]],
-                   alerts: list[dict]) -> list[dict]:
+def slow_incidents(
+    system: str, service: str, runs: list[tuple[float, float]], alerts: list[dict]
+) -> list[dict]:
     """Slow periods [(start, end)] of one service that no slow alert of it overlaps."""
-    covering = [a for a in alerts if a["alertname"] == SLOW_ALERT
-                and a["labels"].get("service") == service]
+    covering = [
+        a for a in alerts if a["alertname"] == SLOW_ALERT and a["labels"].get("service") == service
+    ]
     out = []
     for a, b in runs:
-        if any(c["started"] - MERGE_TOLERANCE <= b and a <= c["ended"] + MERGE_TOLERANCE
-               for c in covering):
+        if any(
+            c["started"] - MERGE_TOLERANCE <= b and a <= c["ended"] + MERGE_TOLERANCE
+            for c in covering
+        ):
             continue
-        out.append({"alertname": SLOW_ALERT, "severity": "warning", "system": system,
-                    "labels": {"service": service}, "started": a, "ended": b, "ongoing": False,
-                    "active_since": None, "duration_seconds": b - a, "measured": True})
+        out.append(
+            {
+                "alertname": SLOW_ALERT,
+                "severity": "warning",
+                "system": system,
+                "labels": {"service": service},
+                "started": a,
+                "ended": b,
+                "ongoing": False,
+                "active_since": None,
+                "duration_seconds": b - a,
+                "measured": True,
+            }
+        )
     return out

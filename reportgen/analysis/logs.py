@@ -4,6 +4,7 @@ Counts come from the counters' last value in each hour (and the hour before the
 period), differenced in Python: every increment between two samples is counted
 once, with no extrapolation; a drop (counter reset) counts the new value.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -27,8 +28,14 @@ def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
     for source in sources:
         levels = per.get(source, {})
         totals = {level: round(sum(days.values())) for level, days in levels.items()}
-        daily = [{"day": d.isoformat(), **{lvl: round(levels[lvl].get(d, 0.0)) for lvl in levels}}
-                 for d in period.days()] if levels else []
+        daily = (
+            [
+                {"day": d.isoformat(), **{lvl: round(levels[lvl].get(d, 0.0)) for lvl in levels}}
+                for d in period.days()
+            ]
+            if levels
+            else []
+        )
         out.append({"name": source, "lines": totals if levels else None, "daily": daily})
     out.sort(key=lambda s: -((s["lines"] or {}).get("error", 0)))
     return out
@@ -36,5 +43,9 @@ def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
 
 def analyse(ctx: Context) -> dict[str, list[dict]]:
     raw = fetch(ctx)
-    return {s.name: compute(raw, ctx.period, s.name, [src.source for src in s.logs if src.format != "combined"])
-            for s in ctx.systems}
+    return {
+        s.name: compute(
+            raw, ctx.period, s.name, [src.source for src in s.logs if src.format != "combined"]
+        )
+        for s in ctx.systems
+    }

@@ -1,4 +1,5 @@
 """Response times (p50/p95 over the period and by week), slow periods, database activity."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -44,8 +45,11 @@ def fetch_response(ctx: Context) -> dict:
     for limit, names in thresholds.items():
         sub = Context(client, p, [s for s in ctx.systems if s.name in names])
         inner = f"max by (system, service) ({RESP}{{{sub.sel()}}}) > {limit:g}"
-        slow.update(by_labels(client.subquery_points(inner, p.start_ts, p.end_ts, STEP),
-                              "system", "service"))
+        slow.update(
+            by_labels(
+                client.subquery_points(inner, p.start_ts, p.end_ts, STEP), "system", "service"
+            )
+        )
     return {"month": month, "weekly": weekly, "slow": slow, "weeks": _weeks(p)}
 
 
@@ -55,8 +59,14 @@ def compute_service(key: tuple, data: dict, limit: float) -> dict:
     weeks = []
     for index, (a, b) in enumerate(data["weeks"]):
         figures = data["weekly"].get(key, {}).get(index, {})
-        weeks.append({"from": a, "to": b, "p50_seconds": figures.get("p50"),
-                      "p95_seconds": figures.get("p95")})
+        weeks.append(
+            {
+                "from": a,
+                "to": b,
+                "p50_seconds": figures.get("p50"),
+                "p95_seconds": figures.get("p95"),
+            }
+        )
     return {
         "p50_seconds": data["month"]["p50"].get(key),
         "p95_seconds": data["month"]["p95"].get(key),
@@ -70,33 +80,96 @@ def compute_service(key: tuple, data: dict, limit: float) -> dict:
 
 
 DB_QUERIES = {  # figure -> (template over {range}, rounding to a count)
-    "commits": ("sum by (system, database) (increase(aftercare_database_commits_total{{{sel}}}[{{range}}]))", True),
-    "rollbacks": ("sum by (system, database) (increase(aftercare_database_rollbacks_total{{{sel}}}[{{range}}]))", True),
-    "deadlocks": ("sum by (system, database) (increase(aftercare_database_deadlocks_total{{{sel}}}[{{range}}]))", True),
-    "wal_archive_failures": ("sum by (system, database) (increase(aftercare_database_wal_archive_failures_total{{{sel}}}[{{range}}]))", True),
-    "blocks_hit": ("sum by (system, database) (increase(aftercare_database_blocks_hit_total{{{sel}}}[{{range}}]))", False),
-    "blocks_read": ("sum by (system, database) (increase(aftercare_database_blocks_read_total{{{sel}}}[{{range}}]))", False),
-    "longest_transaction_seconds": ("max by (system, database) (max_over_time(aftercare_database_oldest_transaction_seconds{{{sel}}}[{{range}}]))", None),
-    "longest_query_seconds": ("max by (system, database) (max_over_time(aftercare_database_longest_query_seconds{{{sel}}}[{{range}}]))", None),
-    "slow_queries_peak": ("max by (system, database) (max_over_time(aftercare_database_slow_queries{{{sel}}}[{{range}}]))", None),
-    "slow_statements": ("sum by (system, database) (increase("
-                        "aftercare_database_slow_statements_total{{{sel}}}[{{range}}]))", True),
+    "commits": (
+        (
+            "sum by (system, database) "
+            "(increase(aftercare_database_commits_total{{{sel}}}[{{range}}]))"
+        ),
+        True,
+    ),
+    "rollbacks": (
+        (
+            "sum by (system, database) "
+            "(increase(aftercare_database_rollbacks_total{{{sel}}}[{{range}}]))"
+        ),
+        True,
+    ),
+    "deadlocks": (
+        (
+            "sum by (system, database) "
+            "(increase(aftercare_database_deadlocks_total{{{sel}}}[{{range}}]))"
+        ),
+        True,
+    ),
+    "wal_archive_failures": (
+        (
+            "sum by (system, database) "
+            "(increase(aftercare_database_wal_archive_failures_total{{{sel}}}[{{range}}]))"
+        ),
+        True,
+    ),
+    "blocks_hit": (
+        (
+            "sum by (system, database) "
+            "(increase(aftercare_database_blocks_hit_total{{{sel}}}[{{range}}]))"
+        ),
+        False,
+    ),
+    "blocks_read": (
+        (
+            "sum by (system, database) "
+            "(increase(aftercare_database_blocks_read_total{{{sel}}}[{{range}}]))"
+        ),
+        False,
+    ),
+    "longest_transaction_seconds": (
+        (
+            "max by (system, database) "
+            "(max_over_time(aftercare_database_oldest_transaction_seconds{{{sel}}}[{{range}}]))"
+        ),
+        None,
+    ),
+    "longest_query_seconds": (
+        (
+            "max by (system, database) "
+            "(max_over_time(aftercare_database_longest_query_seconds{{{sel}}}[{{range}}]))"
+        ),
+        None,
+    ),
+    "slow_queries_peak": (
+        (
+            "max by (system, database) "
+            "(max_over_time(aftercare_database_slow_queries{{{sel}}}[{{range}}]))"
+        ),
+        None,
+    ),
+    "slow_statements": (
+        "sum by (system, database) (increase("
+        "aftercare_database_slow_statements_total{{{sel}}}[{{range}}]))",
+        True,
+    ),
 }
 DAY = 86400.0
-SLOW_PER_DAY = ("sum by (system, database) "
-                "(increase(aftercare_database_slow_statements_total{{{sel}}}[{range}]))")
+SLOW_PER_DAY = (
+    "sum by (system, database) "
+    "(increase(aftercare_database_slow_statements_total{{{sel}}}[{range}]))"
+)
 # the top-N statements' time and calls over the period, and their normalised text
 STATEMENT_QUERIES = {
     "seconds": "sum by (system, database, datname, queryid) "
-               "(increase(aftercare_database_statement_seconds_total{{{sel}}}[{{range}}]))",
+    "(increase(aftercare_database_statement_seconds_total{{{sel}}}[{{range}}]))",
     "calls": "sum by (system, database, datname, queryid) "
-             "(increase(aftercare_database_statement_calls_total{{{sel}}}[{{range}}]))",
+    "(increase(aftercare_database_statement_calls_total{{{sel}}}[{{range}}]))",
 }
-STATEMENT_TEXT = ("max by (system, database, datname, queryid, statement) "
-                  "(max_over_time(aftercare_database_statement_info{{{sel}}}[{{range}}]))")
+STATEMENT_TEXT = (
+    "max by (system, database, datname, queryid, statement) "
+    "(max_over_time(aftercare_database_statement_info{{{sel}}}[{{range}}]))"
+)
 SLOWEST = 5
-LOG_QUERY = ("sum by (system, database, severity) "
-             "(increase(aftercare_database_log_messages_total{{{sel}}}[{{range}}]))")
+LOG_QUERY = (
+    "sum by (system, database, severity) "
+    "(increase(aftercare_database_log_messages_total{{{sel}}}[{{range}}]))"
+)
 
 
 def fetch_database(ctx: Context) -> dict:
@@ -104,9 +177,13 @@ def fetch_database(ctx: Context) -> dict:
     for figure, (template, counts) in DB_QUERIES.items():
         results = ctx.client.over_period(template.format(sel=ctx.sel()), p.start_ts, p.end_ts)
         combine = sum if counts is not None else max
-        out[figure] = {k: combine(v) for k, v in by_labels_list(results, "system", "database").items()}
+        out[figure] = {
+            k: combine(v) for k, v in by_labels_list(results, "system", "database").items()
+        }
     results = ctx.client.over_period(LOG_QUERY.format(sel=ctx.sel()), p.start_ts, p.end_ts)
-    out["log"] = {k: sum(v) for k, v in by_labels_list(results, "system", "database", "severity").items()}
+    out["log"] = {
+        k: sum(v) for k, v in by_labels_list(results, "system", "database", "severity").items()
+    }
     out["slow_per_day"] = _slow_per_day(ctx)
     out["statements"] = _statements(ctx)
     return out
@@ -120,8 +197,10 @@ def _slow_per_day(ctx: Context) -> dict[tuple, list[tuple[float, float]]]:
         return {}
     expr = SLOW_PER_DAY.format(sel=ctx.sel(), range="86399999ms")
     points = ctx.client.range(expr, first_end - 0.001, p.end_ts - 0.001, DAY)
-    return {k: [(float(t) + 0.001 - DAY, float(v)) for t, v in values]
-            for k, values in by_labels(points, "system", "database").items()}
+    return {
+        k: [(float(t) + 0.001 - DAY, float(v)) for t, v in values]
+        for k, values in by_labels(points, "system", "database").items()
+    }
 
 
 def _statements(ctx: Context) -> dict[tuple, list[dict]]:
@@ -129,11 +208,14 @@ def _statements(ctx: Context) -> dict[tuple, list[dict]]:
     p, figures = ctx.period, {}
     for name, template in STATEMENT_QUERIES.items():
         results = ctx.client.over_period(template.format(sel=ctx.sel()), p.start_ts, p.end_ts)
-        figures[name] = {k: sum(v) for k, v in
-                         by_labels_list(results, "system", "database", "datname", "queryid").items()}
+        figures[name] = {
+            k: sum(v)
+            for k, v in by_labels_list(results, "system", "database", "datname", "queryid").items()
+        }
     texts = {}
-    for metric, _ in ctx.client.over_period(STATEMENT_TEXT.format(sel=ctx.sel()),
-                                            p.start_ts, p.end_ts):
+    for metric, _ in ctx.client.over_period(
+        STATEMENT_TEXT.format(sel=ctx.sel()), p.start_ts, p.end_ts
+    ):
         key = tuple(metric.get(n, "") for n in ("system", "database", "datname", "queryid"))
         texts[key] = metric.get("statement", "")
     out: dict[tuple, list[dict]] = defaultdict(list)
@@ -141,9 +223,16 @@ def _statements(ctx: Context) -> dict[tuple, list[dict]]:
         calls = round(figures["calls"].get(key, 0))
         if calls <= 0:
             continue
-        out[key[:2]].append({"datname": key[2], "queryid": key[3], "statement": texts.get(key),
-                             "calls": calls, "total_seconds": seconds,
-                             "mean_seconds": seconds / calls})
+        out[key[:2]].append(
+            {
+                "datname": key[2],
+                "queryid": key[3],
+                "statement": texts.get(key),
+                "calls": calls,
+                "total_seconds": seconds,
+                "mean_seconds": seconds / calls,
+            }
+        )
     return out
 
 
@@ -152,6 +241,7 @@ def compute_database(key: tuple, data: dict, seconds: float) -> dict:
         value = data[figure].get(key)
         counts = DB_QUERIES[figure][1]
         return round(value) if (value is not None and counts) else value
+
     hit, read = data["blocks_hit"].get(key), data["blocks_read"].get(key)
     commits = data["commits"].get(key)
     log = {sev: round(v) for (s, d, sev), v in data["log"].items() if (s, d) == key}
@@ -160,19 +250,22 @@ def compute_database(key: tuple, data: dict, seconds: float) -> dict:
         "rollbacks": get("rollbacks"),
         "deadlocks": get("deadlocks"),
         "wal_archive_failures": get("wal_archive_failures"),
-        "cache_hit_ratio": (hit / (hit + read)) if hit is not None and read is not None
-        and hit + read > 0 else None,
+        "cache_hit_ratio": (hit / (hit + read))
+        if hit is not None and read is not None and hit + read > 0
+        else None,
         "longest_transaction_seconds": get("longest_transaction_seconds"),
         "longest_query_seconds": get("longest_query_seconds"),
         "slow_queries_peak": get("slow_queries_peak"),
         # completed slow statements, as the server logged them (None: no server log read)
         "slow_statements": get("slow_statements"),
-        "slow_statements_per_day": [{"day": day, "count": round(n)}
-                                    for day, n in data["slow_per_day"].get(key, [])],
+        "slow_statements_per_day": [
+            {"day": day, "count": round(n)} for day, n in data["slow_per_day"].get(key, [])
+        ],
         # the slowest by mean time per call, of the statements pg_stat_statements or
         # performance_schema gives (their text only for data statements)
-        "slowest_statements": sorted(data["statements"].get(key, []),
-                                     key=lambda x: -x["mean_seconds"])[:SLOWEST],
+        "slowest_statements": sorted(
+            data["statements"].get(key, []), key=lambda x: -x["mean_seconds"]
+        )[:SLOWEST],
         "log_messages": log,
     }
 
@@ -184,12 +277,20 @@ def analyse(ctx: Context) -> dict[str, dict]:
     out = {}
     for system in ctx.systems:
         out[system.name] = {
-            "services": [{"name": s.name, **compute_service((system.name, s.name), response,
-                                                            system.sla.response_time)}
-                         for s in system.services],
-            "databases": [{"name": d.name, **compute_database((system.name, d.name), database,
-                                                              ctx.period.seconds)}
-                          for d in system.databases],
+            "services": [
+                {
+                    "name": s.name,
+                    **compute_service((system.name, s.name), response, system.sla.response_time),
+                }
+                for s in system.services
+            ],
+            "databases": [
+                {
+                    "name": d.name,
+                    **compute_database((system.name, d.name), database, ctx.period.seconds),
+                }
+                for d in system.databases
+            ],
             "traffic": http[system.name],
         }
     return out

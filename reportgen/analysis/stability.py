@@ -4,6 +4,7 @@ Samples of one alert (same labels) that are at most MERGE_TOLERANCE apart belong
 to one incident, so a missed rule evaluation or a Prometheus restart does not
 split it. ``ALERTS_FOR_STATE`` gives when the alert became active (pending).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -17,14 +18,16 @@ SEVERITY_ORDER = ["critical", "warning", "info"]
 
 def fetch(ctx: Context) -> dict:
     p = ctx.period
-    firing = matrix(ctx.client, 'ALERTS{alertstate="firing",alertname!="Watchdog"}',
-                    p.start_ts, p.end_ts)
+    firing = matrix(
+        ctx.client, 'ALERTS{alertstate="firing",alertname!="Watchdog"}', p.start_ts, p.end_ts
+    )
     active = matrix(ctx.client, 'ALERTS_FOR_STATE{alertname!="Watchdog"}', p.start_ts, p.end_ts)
     return {"firing": firing, "active": active}
 
 
-def incidents(firing: dict, active: dict, period_end: float,
-              tolerance: float = MERGE_TOLERANCE) -> list[dict]:
+def incidents(
+    firing: dict, active: dict, period_end: float, tolerance: float = MERGE_TOLERANCE
+) -> list[dict]:
     """Merge firing samples per alert into incidents (plain data in, plain data out)."""
     by_alert: dict[tuple, list[float]] = {}
     for key, points in firing.items():
@@ -44,16 +47,23 @@ def incidents(firing: dict, active: dict, period_end: float,
                 info = dict(labels)
                 actives = [v for t, v in since.get(labels, ()) if run_start - tolerance <= t <= ts]
                 ongoing = last and period_end - ts <= tolerance
-                out.append({
-                    "alertname": info.get("alertname", ""),
-                    "severity": info.get("severity", "none"),
-                    "system": info.get("system"),
-                    "labels": {k: v for k, v in info.items()
-                               if k not in ("alertname", "severity", "system")},
-                    "started": run_start, "ended": ts, "ongoing": ongoing,
-                    "active_since": min(actives) if actives else None,
-                    "duration_seconds": ts - run_start,
-                })
+                out.append(
+                    {
+                        "alertname": info.get("alertname", ""),
+                        "severity": info.get("severity", "none"),
+                        "system": info.get("system"),
+                        "labels": {
+                            k: v
+                            for k, v in info.items()
+                            if k not in ("alertname", "severity", "system")
+                        },
+                        "started": run_start,
+                        "ended": ts,
+                        "ongoing": ongoing,
+                        "active_since": min(actives) if actives else None,
+                        "duration_seconds": ts - run_start,
+                    }
+                )
                 if not last:
                     run_start = stamps[i + 1]
     out.sort(key=lambda a: (a["started"], a["alertname"]))

@@ -3,6 +3,7 @@
 The checklist judges with the same numbers as the alerts; they are never copied here.
 A threshold rule is a constant: ``vector(<arithmetic of numbers>)``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,12 @@ import yaml
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 PREFIX = "aftercare:threshold:"
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv}
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
 
 
 def _constant(text: str) -> float | None:
@@ -30,8 +35,9 @@ def _constant(text: str) -> float | None:
         if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
             return _OPS[type(node.op)](value(node.left), value(node.right))
         raise ValueError(ast.dump(node))
+
     try:
-        return value(ast.parse(text[len("vector("):-1], mode="eval").body)
+        return value(ast.parse(text[len("vector(") : -1], mode="eval").body)
     except (SyntaxError, ValueError, ZeroDivisionError):
         return None
 
@@ -48,5 +54,5 @@ def thresholds(rules_dir: str = str(RULES_DIR)) -> dict[str, float]:
                 if name.startswith(PREFIX):
                     number = _constant(str(rule.get("expr", "")))
                     if number is not None:
-                        out[name[len(PREFIX):]] = number
+                        out[name[len(PREFIX) :]] = number
     return out

@@ -4,6 +4,7 @@ Requests and the response-time histogram are counted per hour exactly like log
 lines (last counter value per hour, differenced: no extrapolation). Quantiles are
 interpolated inside the histogram's buckets as PromQL's ``histogram_quantile`` does.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,18 +48,32 @@ def histogram_quantile(q: float, cumulative: dict[float, float]) -> float | None
     return previous_bound
 
 
-def compute_source(by_class: dict[str, dict[float, float]], by_le: dict[float, dict[float, float]],
-                   period, sla_seconds: float | None) -> dict:
+def compute_source(
+    by_class: dict[str, dict[float, float]],
+    by_le: dict[float, dict[float, float]],
+    period,
+    sla_seconds: float | None,
+) -> dict:
     """Figures for one access-log source from its hourly increments (plain data)."""
     hours: dict[float, float] = defaultdict(float)
     for points in by_class.values():
         for t, n in points.items():
             hours[t] += n
     if not by_class:
-        return {"requests": None, "requests_per_day": None, "error_5xx_ratio": None,
-                "by_code_class": {}, "peak_hour": None, "peak_hour_requests": None,
-                "busiest_hour_of_day": None, "p50_seconds": None, "p95_seconds": None,
-                "timed_requests": None, "slow_request_ratio": None, "daily": []}
+        return {
+            "requests": None,
+            "requests_per_day": None,
+            "error_5xx_ratio": None,
+            "by_code_class": {},
+            "peak_hour": None,
+            "peak_hour_requests": None,
+            "busiest_hour_of_day": None,
+            "p50_seconds": None,
+            "p95_seconds": None,
+            "timed_requests": None,
+            "slow_request_ratio": None,
+            "daily": [],
+        }
     total = sum(hours.values())
     errors = per_day(period, by_class.get(ERROR_CLASS, {}))
     requests_daily = per_day(period, hours)
@@ -80,16 +95,24 @@ def compute_source(by_class: dict[str, dict[float, float]], by_le: dict[float, d
         "error_5xx_ratio": classes.get(ERROR_CLASS, 0) / total if total else None,
         "by_code_class": classes,
         "peak_hour": dt.datetime.fromtimestamp(peak_t, zone).isoformat(timespec="seconds")
-        if peak_t is not None and hours[peak_t] > 0 else None,
+        if peak_t is not None and hours[peak_t] > 0
+        else None,
         "peak_hour_requests": round(hours[peak_t]) if peak_t is not None else None,
         "busiest_hour_of_day": max(sorted(by_hour_of_day), key=lambda h: by_hour_of_day[h])
-        if total else None,
+        if total
+        else None,
         "p50_seconds": histogram_quantile(0.5, cumulative),
         "p95_seconds": histogram_quantile(0.95, cumulative),
         "timed_requests": round(timed),
         "slow_request_ratio": slow_ratio,
-        "daily": [{"day": d.isoformat(), "requests": round(requests_daily.get(d, 0.0)),
-                   "errors_5xx": round(errors.get(d, 0.0))} for d in days],
+        "daily": [
+            {
+                "day": d.isoformat(),
+                "requests": round(requests_daily.get(d, 0.0)),
+                "errors_5xx": round(errors.get(d, 0.0)),
+            }
+            for d in days
+        ],
     }
 
 
@@ -103,7 +126,9 @@ def analyse(ctx: Context) -> dict[str, list[dict]]:
     classes: dict = defaultdict(dict)
     for key, points in data["requests"].items():
         labels = dict(key)
-        classes[(labels.get("system", ""), labels.get("source", ""))][labels.get("code_class", "")] = points
+        classes[(labels.get("system", ""), labels.get("source", ""))][
+            labels.get("code_class", "")
+        ] = points
     les: dict = defaultdict(dict)
     for key, points in data["durations"].items():
         labels = dict(key)
@@ -115,8 +140,16 @@ def analyse(ctx: Context) -> dict[str, list[dict]]:
     out = {}
     for system in ctx.systems:
         out[system.name] = [
-            {"name": src.source, **compute_source(classes.get((system.name, src.source), {}),
-                                                  les.get((system.name, src.source), {}),
-                                                  ctx.period, system.sla.response_time)}
-            for src in system.logs if src.format == "combined"]
+            {
+                "name": src.source,
+                **compute_source(
+                    classes.get((system.name, src.source), {}),
+                    les.get((system.name, src.source), {}),
+                    ctx.period,
+                    system.sla.response_time,
+                ),
+            }
+            for src in system.logs
+            if src.format == "combined"
+        ]
     return out

@@ -1,4 +1,5 @@
 """One template set + the message catalogue -> HTML, Markdown, JSON, PDF; written atomically."""
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,13 @@ from .fmt import FILTERS, dur, num, pct, size
 from .messages import catalogue, has_message
 
 FORMATS = ("html", "md", "json", "pdf", "docx")
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-                          autoescape=jinja2.select_autoescape(["html.j2"]),
-                          trim_blocks=False, lstrip_blocks=False, undefined=jinja2.StrictUndefined)
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=jinja2.select_autoescape(["html.j2"]),
+    trim_blocks=False,
+    lstrip_blocks=False,
+    undefined=jinja2.StrictUndefined,
+)
 _ENV.filters.update(FILTERS)
 
 
@@ -53,16 +58,18 @@ def change(key: str, value) -> str:
 
 def evidence(rec: dict) -> str:
     """The evidence figures of a recommendation, formatted by their unit."""
-    return ", ".join(f"{key}={figure(key, value)}" for key, value in rec["evidence"].items()
-                     if value is not None)
+    return ", ".join(
+        f"{key}={figure(key, value)}" for key, value in rec["evidence"].items() if value is not None
+    )
 
 
 def _context(report: dict, lang: str, runbook_base: str) -> dict:
     svg = {}
     for s in report["systems"]:
         svg[s["name"]] = {
-            "availability": charts.daily_availability(s["services"] + s["integrations"],
-                                                      s["sla"]["availability"]),
+            "availability": charts.daily_availability(
+                s["services"] + s["integrations"], s["sla"]["availability"]
+            ),
             "size": charts.size_trend(s["databases"]),
             "requests": charts.daily_requests(s["performance"].get("traffic", [])),
         }
@@ -77,16 +84,28 @@ def _common(report: dict, lang: str, runbook_base: str) -> dict:
 
     def figure_name(key: str) -> str:
         return t(f"fig.{key}") if has_message(f"fig.{key}") else key
+
     def section(grade_key: str) -> str:
         """The section a report key names (``protection`` -> ``backups``), for its title."""
         return SECTION_BY_GRADE_KEY[grade_key].key
 
     def runbook_text(link: str) -> str:
         return t("runbook_index") if link == runbooks.INDEX else link.rsplit("/", 1)[-1]
-    return {"r": report, "t": t, "lang": lang, "areas": AREAS, "evidence": evidence,
-            "figure": figure, "change": change, "severity": severity, "figure_name": figure_name,
-            "runbook_text": runbook_text, "runbook_base": runbook_base,
-            "section": section}
+
+    return {
+        "r": report,
+        "t": t,
+        "lang": lang,
+        "areas": AREAS,
+        "evidence": evidence,
+        "figure": figure,
+        "change": change,
+        "severity": severity,
+        "figure_name": figure_name,
+        "runbook_text": runbook_text,
+        "runbook_base": runbook_base,
+        "section": section,
+    }
 
 
 def render_html(report: dict, lang: str, runbook_base: str = "") -> str:
@@ -102,12 +121,14 @@ def render_json(report: dict) -> str:
 
 
 def render_pdf(html: str) -> bytes:
-    import weasyprint   # imported only when PDF is asked for (needs Pango)
+    import weasyprint  # imported only when PDF is asked for (needs Pango)
+
     return weasyprint.HTML(string=html).write_pdf()
 
 
-def render_all(report: dict, formats: list[str], lang: str, runbook_base: str = "",
-               prepared_by: str = "") -> dict[str, bytes]:
+def render_all(
+    report: dict, formats: list[str], lang: str, runbook_base: str = "", prepared_by: str = ""
+) -> dict[str, bytes]:
     """Every requested format in memory: {extension: bytes}."""
     out: dict[str, bytes] = {}
     html = None
@@ -123,6 +144,7 @@ def render_all(report: dict, formats: list[str], lang: str, runbook_base: str = 
         out["pdf"] = render_pdf(html)
     if "docx" in formats:
         from .word import render_docx
+
         out["docx"] = render_docx(report, lang, prepared_by)
     return out
 

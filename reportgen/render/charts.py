@@ -1,4 +1,5 @@
 """Charts as inline SVG from matplotlib (no external files, no scripts)."""
+
 from __future__ import annotations
 
 import io
@@ -8,17 +9,19 @@ import matplotlib
 matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-matplotlib.rcParams["svg.fonttype"] = "none"      # text stays text: small, selectable
+matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small, selectable
 matplotlib.rcParams["font.family"] = ["DejaVu Sans", "WenQuanYi Micro Hei", "sans-serif"]
 
 
 def _svg(fig) -> str:
     buf = io.StringIO()
-    fig.subplots_adjust(left=0.08, right=0.99, top=0.97, bottom=0.12)   # one draw, not two (tight bbox)
+    fig.subplots_adjust(
+        left=0.08, right=0.99, top=0.97, bottom=0.12
+    )  # one draw, not two (tight bbox)
     fig.savefig(buf, format="svg")
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def daily_availability(rows: list[dict], sla: float | None) -> str | None:
@@ -40,10 +43,13 @@ def daily_availability_png(rows: list[dict], sla: float | None) -> bytes | None:
 
 
 def _availability_figure(rows: list[dict], sla: float | None):
-    by_hour = bool(rows) and bool(rows[0].get("hourly"))    # a period under two days
+    by_hour = bool(rows) and bool(rows[0].get("hourly"))  # a period under two days
     key = "hourly" if by_hour else "daily"
-    series = [(r["name"], [d["availability_ratio"] for d in r[key]]) for r in rows
-              if any(d["availability_ratio"] is not None for d in r[key])]
+    series = [
+        (r["name"], [d["availability_ratio"] for d in r[key]])
+        for r in rows
+        if any(d["availability_ratio"] is not None for d in r[key])
+    ]
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 2.4))
@@ -71,8 +77,9 @@ def size_trend(rows: list[dict]) -> str | None:
     fig, ax = plt.subplots(figsize=(7.5, 2.2))
     for name, points in series:
         start = points[0][0]
-        ax.plot([(t - start) / 86400 + 1 for t, _ in points], [v / 2**30 for _, v in points],
-                label=name)
+        ax.plot(
+            [(t - start) / 86400 + 1 for t, _ in points], [v / 2**30 for _, v in points], label=name
+        )
     ax.set_ylabel("GiB")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -86,10 +93,10 @@ def daily_requests(rows: list[dict]) -> str | None:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 2.2))
     days = len(series[0]["daily"])
-    edges = [d + 0.5 for d in range(days + 1)]          # one filled step line per source: cheap to draw
+    edges = [d + 0.5 for d in range(days + 1)]  # one filled step line per source: cheap to draw
     bottom = [0] * days
     for row in series:
-        top = [b + d["requests"] for b, d in zip(bottom, row["daily"])]
+        top = [b + d["requests"] for b, d in zip(bottom, row["daily"], strict=False)]
         ax.stairs(top, edges, baseline=bottom, fill=True, label=row["name"])
         bottom = top
     errors = [sum(r["daily"][i]["errors_5xx"] for r in series) for i in range(days)]

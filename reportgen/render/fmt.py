@@ -1,4 +1,5 @@
 """Number, duration and size formatting for the rendered report."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,5 +67,12 @@ def by_unit(value, unit: str) -> str:
     return num(value)
 
 
-FILTERS = {"pct": pct, "dur": dur, "size": size, "num": num, "secs": secs, "when": when,
-           "by_unit": by_unit}
+FILTERS = {
+    "pct": pct,
+    "dur": dur,
+    "size": size,
+    "num": num,
+    "secs": secs,
+    "when": when,
+    "by_unit": by_unit,
+}
