@@ -349,10 +349,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"aftercare-report: desk: {err}; no report written", file=sys.stderr)
             return EXIT_PROMETHEUS
     progress(
-        f"{report['method']['query_count']} queries, "(
-            f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering "
-            f"{','.join(formats)}"
-        )
+        f"{report['method']['query_count']} queries, "
+        f"{report['method']['query_server_seconds']:.2f}s in Prometheus; rendering "
+        f"{','.join(formats)}"
     )
     from .render import render_all, write_atomically
 

@@ -486,10 +486,8 @@ def main(argv: list[str] | None = None) -> int:
                     if notification.path == "/watchdog":
                         if not heartbeat:
                             say(
-
-                                    "Watchdog heartbeat received: the alerting pipeline works end "
-                                    "to end"
-
+                                "Watchdog heartbeat received: the alerting pipeline works end "
+                                "to end"
                             )
                             heartbeat = True
                         continue
@@ -533,10 +531,8 @@ def main(argv: list[str] | None = None) -> int:
         for number, alertname, system, status in desk.incidents():
             print(f"    desk incident #{number} {alertname} system={system} ({status})", flush=True)
         say(
-
-                f"writing the health report for {time.time() - started:.0f}s of demo into "
-                f"{args.out}/ ..."
-
+            f"writing the health report for {time.time() - started:.0f}s of demo into "
+            f"{args.out}/ ..."
         )
         try:
             result = write_report(prometheus.url, config, started, time.time(), args.out)
