@@ -18,7 +18,7 @@ EXPORTERS: dict[str, tuple[str, ...]] = exporters()
 # default --web.listen-address port per exporter
 DEFAULT_PORTS: dict[str, int] = {
     "all": ALL_PORT,
-    **{a.exporter: a.port for a in AREAS if a.exporter},
+    **{a.exporter: a.port for a in AREAS if a.exporter and a.port is not None},
 }
 
 

@@ -42,7 +42,7 @@ def exporter_ports(mode: str) -> dict[str, int]:
     """Exporter name -> default port: one per area's exporter, or the single ``all``."""
     if mode == "all":
         return {"all": ALL_PORT}
-    ports = {a.exporter: a.port for a in AREAS if a.exporter}
+    ports = {a.exporter: a.port for a in AREAS if a.exporter and a.port is not None}
     return {name: ports[name] for name in exporters()}
 
 

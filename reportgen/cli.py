@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         start, end = groups[0][0].start, groups[-1][0].end
         try:
             report["service_record"] = (
-                from_api(args.desk, desk_token, start, end)
+                from_api(args.desk, desk_token or "", start, end)
                 if args.desk
                 else from_database(args.desk_database, start, end)
             )

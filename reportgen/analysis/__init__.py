@@ -171,7 +171,7 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
     return docs
 
 
-def _contract_availability(system, period, doc: dict) -> None:
+def _contract_availability(system, period, doc: dict) -> dict[str, list]:
     """Add the contract figures to the services and integrations; judge the SLA on them."""
     clock = contract.ContractClock(system, period)
     slow_runs: dict[str, list] = {}

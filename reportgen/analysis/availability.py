@@ -84,6 +84,7 @@ def compute_target(
             "hourly": hourly,
         }
     availability = up / total
+    assert interval is not None  # samples were counted, so they have a spacing
     runs = episodes([t for t, _ in down_points or ()], STEP)
     lengths = [b - a + STEP for a, b in runs]
     return {

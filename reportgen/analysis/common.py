@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..period import Period
 from ..prom import PromClient, buckets
@@ -20,7 +22,7 @@ class Context:
     client: PromClient
     period: Period
     systems: list  # exporters.config.System objects
-    progress: object = None
+    progress: Callable[[str], None] | None = None
     notes: list = field(default_factory=list)
     lean: bool = False  # previous period: only the figures the month-over-month comparison uses
     workers: int = 4  # areas analysed at once (queries in flight)
@@ -40,7 +42,7 @@ class Context:
             self.progress(message)
 
 
-def by_labels(raw: dict, *names: str) -> dict[tuple, object]:
+def by_labels(raw: dict, *names: str) -> dict[tuple, Any]:
     """Re-key a {labels tuple: value} answer by the given label values."""
     out = {}
     for key, value in raw.items():

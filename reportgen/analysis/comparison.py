@@ -31,7 +31,7 @@ HEADLINES: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ],
     GRADE_KEYS["backups"]: [
         (("backups",), ("days_with_verified_success", "max_age_seconds")),
-        (("wal_archiving",), (("failures", "wal_archive_failures"),)),
+        (("wal_archiving",), (("failures", "wal_archive_failures"),)),  # type: ignore[list-item]
     ],
     "exchange": [(("exchange",), ("runs", "failures", "missed_deadlines"))],
     "logs": [(("logs",), ())],  # lines by level, below

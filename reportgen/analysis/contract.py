@@ -11,6 +11,7 @@ from the sample counts per bucket, spread evenly over the bucket's minutes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from .common import BUCKET, STEP
@@ -44,7 +45,7 @@ def _recurring(schedule: str, duration: float, zone, start: float, end: float) -
     from croniter import croniter
 
     first = dt.datetime.fromtimestamp(start - duration, zone)
-    spans = []
+    spans: list[tuple] = []
     it = croniter(schedule, first)
     while True:
         t = it.get_next(dt.datetime).timestamp()
@@ -53,7 +54,7 @@ def _recurring(schedule: str, duration: float, zone, start: float, end: float) -
         spans.append((t, t + duration))
 
 
-def _business_minute(hours, zone) -> callable:
+def _business_minute(hours, zone) -> Callable:
     """A test of whether the minute starting at ``ts`` lies in the business hours."""
     days = {("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(d) for d in hours.days}
     holidays = set(hours.holidays)

@@ -52,7 +52,12 @@ class InhibitRule:
 
 
 def _matchers(rule: dict, kind: str) -> tuple[Matcher, ...]:
-    out = [Matcher(*_MATCHER.fullmatch(text).groups()) for text in rule.get(f"{kind}_matchers", ())]
+    out = []
+    for text in rule.get(f"{kind}_matchers", ()):
+        match = _MATCHER.fullmatch(text)
+        if match is None:
+            raise ValueError(f"cannot read the inhibit rule matcher {text!r}")
+        out.append(Matcher(*match.groups()))
     out += [Matcher(k, "=", str(v)) for k, v in (rule.get(f"{kind}_match") or {}).items()]
     out += [Matcher(k, "=~", str(v)) for k, v in (rule.get(f"{kind}_match_re") or {}).items()]
     return tuple(out)
@@ -103,8 +108,8 @@ def fold(alerts: list[dict], rules=None, tolerance: float = MERGE_TOLERANCE) -> 
 
     def root(i: int) -> int:
         seen = {i}
-        while parent[i] is not None and parent[i] not in seen:
-            i = parent[i]
+        while (up := parent[i]) is not None and up not in seen:
+            i = up
             seen.add(i)
         return i
 

@@ -37,7 +37,7 @@ def compute(raw: dict, period, system: str, sources: list[str]) -> list[dict]:
             else []
         )
         out.append({"name": source, "lines": totals if levels else None, "daily": daily})
-    out.sort(key=lambda s: -((s["lines"] or {}).get("error", 0)))
+    out.sort(key=lambda s: -(s["lines"] or {}).get("error", 0))  # type: ignore[union-attr]
     return out
 
 

@@ -285,7 +285,8 @@ def _logs(s: dict, recs: list) -> str:
 
 def grade_system(s: dict) -> tuple[dict, list[dict]]:
     """(grade per area, recommendations) for one analysed system (plain dict)."""
-    grades, recs = {}, []
+    grades: dict = {}
+    recs: list[dict] = []
     grades["availability"] = _availability(s, recs)
     alerts = s["alerts"]
     sev = {a["severity"] for a in alerts}

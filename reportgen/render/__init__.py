@@ -135,12 +135,14 @@ def render_all(
     if "html" in formats or "pdf" in formats:
         html = render_html(report, lang, runbook_base)
     if "html" in formats:
+        assert html is not None
         out["html"] = html.encode("utf-8")
     if "md" in formats:
         out["md"] = render_md(report, lang, runbook_base).encode("utf-8")
     if "json" in formats:
         out["json"] = render_json(report).encode("utf-8")
     if "pdf" in formats:
+        assert html is not None
         out["pdf"] = render_pdf(html)
     if "docx" in formats:
         from .word import render_docx

@@ -57,7 +57,8 @@ def _availability_figure(rows: list[dict], sla: float | None):
     if by_hour:
         ax.set_xlabel("h")
     for name, values in series:
-        ax.plot(days, [v * 100 if v is not None else None for v in values], marker=".", label=name)
+        percent = [v * 100 if v is not None else float("nan") for v in values]  # gaps stay gaps
+        ax.plot(days, percent, marker=".", label=name)
     if sla:
         ax.axhline(sla * 100, color="#c0392b", linestyle="--", linewidth=0.8, label="SLA")
     lows = [v for _, vs in series for v in vs if v is not None]
