@@ -464,7 +464,8 @@ def test_checklist_judges_with_the_alert_thresholds(report):
     desk = {(c["area"], c["item"], c["target"]): c for c in report["systems"][1]["checklist"]}
     for c in list(shop.values()) + list(desk.values()):
         assert c["result"] in ("normal", "attention", "abnormal", "no_data")
-        assert c["evidence"]["promql"] and c["evidence"]["graph"].startswith("http://127.0.0.1:")
+        assert c["evidence"]["promql"] and c["evidence"]["graph"].startswith("/graph?g0.expr=")
+    assert report["method"]["prometheus"].startswith("http://127.0.0.1:")
     web = shop[("services", "contract_availability", "web")]
     assert web["result"] == "abnormal" and web["threshold"] == 0.999
     assert web["value"] == report["systems"][0]["services"][0]["contract_availability_ratio"]

@@ -165,7 +165,7 @@ def _system_docs(ctx: Context, results: dict) -> list[dict]:
         doc["grade"] = worst(list(doc["area_grades"].values()))
         doc["has_data"] = doc["grade"] != "no_data"
         if not ctx.lean:
-            doc["checklist"] = checklist.build(doc, ctx.period, ctx.client.shown)
+            doc["checklist"] = checklist.build(doc, ctx.period)
             doc["assessment"] = assessment.assess(doc)
         docs.append(doc)
     return docs
@@ -302,6 +302,7 @@ def build_report(
             "stack_alerts": [a for m in monitors for a in m["stack_alerts"]],
         },
         "method": {
+            "prometheus": client.shown,
             "bucket_seconds": BUCKET,
             "episode_step_seconds": STEP,
             "alert_merge_tolerance_seconds": MERGE_TOLERANCE,

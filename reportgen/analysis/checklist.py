@@ -409,8 +409,11 @@ def _backup_rows(s: dict, t: dict) -> list[dict]:
     return out
 
 
-def build(s: dict, period, prometheus_url: str | None = None) -> list[dict]:
-    """The checklist of one analysed system (plain dict), evidence over ``period``."""
+def build(s: dict, period) -> list[dict]:
+    """The checklist of one analysed system (plain dict), evidence over ``period``.
+
+    ``evidence.graph`` is the graph page of the period relative to the server
+    (``method.prometheus`` + it), so the figures do not depend on which server answered."""
     t = thresholds()
     rows = (
         _up_rows(s, "databases", "database", "aftercare_database_up", "database")
@@ -429,10 +432,9 @@ def build(s: dict, period, prometheus_url: str | None = None) -> list[dict]:
     for r in rows:
         expr = r["evidence"]["promql"].replace("{range}", f"{seconds}s")
         r["evidence"]["promql"] = expr
-        if prometheus_url:
-            r["evidence"]["graph"] = (
-                f"{prometheus_url}/graph?g0.expr={quote(expr)}&g0.tab=0"
-                f"&g0.range_input={seconds}s"
-                f"&g0.end_input={quote(period.end.isoformat())}"
-            )
+        r["evidence"]["graph"] = (
+            f"/graph?g0.expr={quote(expr)}&g0.tab=0"
+            f"&g0.range_input={seconds}s"
+            f"&g0.end_input={quote(period.end.isoformat())}"
+        )
     return rows
