@@ -10,6 +10,8 @@ COPY pyproject.toml README.md constraints.txt ./
 COPY deploy/install.sh ./deploy/
 COPY exporters ./exporters
 COPY reportgen ./reportgen
+COPY desk ./desk
+COPY rules ./rules
 # state (runs, offsets, verification results) and the backup mount point
 # belong to the unprivileged user the exporters run as
 RUN deploy/install.sh --system-deps --extras all /opt/aftercare \

@@ -63,7 +63,7 @@ if [ -z "$wheel" ]; then
   build="$(mktemp -d)"
   trap 'rm -rf "$build"' EXIT
   mkdir "$build/src"
-  tar -C "$SRC" --exclude=__pycache__ -cf - pyproject.toml README.md exporters reportgen \
+  tar -C "$SRC" --exclude=__pycache__ -cf - pyproject.toml README.md exporters reportgen desk rules \
     | tar -C "$build/src" -xf -
   "$venv/bin/python" -m pip wheel --quiet --no-deps --wheel-dir "${wheel_dir:-$build}" \
     "$build/src"

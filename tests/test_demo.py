@@ -54,7 +54,7 @@ def test_demo_pages_the_fault_writes_the_report_and_cleans_up(tmp_path):
     reports = {p.suffix: p for p in out_dir.glob("aftercare-report-*")}
     assert sorted(reports) == [".docx", ".html", ".json", ".pdf"], out
     assert reports[".pdf"].read_bytes().startswith(b"%PDF")
-    assert reports[".docx"].read_bytes().startswith(b"PK")      # a DOCX is a zip
+    assert reports[".docx"].read_bytes().startswith(b"PK")  # a DOCX is a zip
     assert "<svg" in reports[".html"].read_text() or "<img" in reports[".html"].read_text()
     [system] = json.loads(reports[".json"].read_text())["systems"]
     assert system["name"] == "demo"

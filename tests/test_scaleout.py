@@ -48,8 +48,11 @@ INCREASE_FIGURES = {
 }
 ALERT_TIMES = {"ended_ts", "duration_seconds"}
 # checklist items whose value is one of the increase() figures above (the same tolerance)
-CHECKLIST_INCREASE_ITEMS = {"cache_hit": "cache_hit_ratio", "deadlocks": "deadlocks",
-                            "wal_archiving": "wal_archive_failures"}
+CHECKLIST_INCREASE_ITEMS = {
+    "cache_hit": "cache_hit_ratio",
+    "deadlocks": "deadlocks",
+    "wal_archiving": "wal_archive_failures",
+}
 
 
 class VictoriaMetrics:
@@ -174,9 +177,16 @@ def differences(a, b, path="", increase_tol: float = 0.05) -> list[str]:
         if set(a) != set(b):
             return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
         figure = CHECKLIST_INCREASE_ITEMS.get(a.get("item")) if "value" in a else None
-        return [d for k in a for d in differences(
-            a[k], b[k], f"{path}.{figure}" if figure and k == "value" else f"{path}.{k}",
-            increase_tol)]
+        return [
+            d
+            for k in a
+            for d in differences(
+                a[k],
+                b[k],
+                f"{path}.{figure}" if figure and k == "value" else f"{path}.{k}",
+                increase_tol,
+            )
+        ]
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{path}: {len(a)} vs {len(b)} entries"]

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import ast
 import operator
+import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
-RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+
+def _rules_dir() -> Path:
+    """rules/ of the checkout, else the copy the wheel installs under <prefix>/share/aftercare;
+    AFTERCARE_RULES_DIR names another (the rules Prometheus loads)."""
+    candidates = (
+        [Path(os.environ["AFTERCARE_RULES_DIR"])] if os.environ.get("AFTERCARE_RULES_DIR") else []
+    )
+    candidates += [
+        Path(__file__).resolve().parents[2] / "rules",
+        Path(sys.prefix) / "share" / "aftercare" / "rules",
+    ]
+    return next((c for c in candidates if c.is_dir()), candidates[-1])
+
+
+RULES_DIR = _rules_dir()
 PREFIX = "aftercare:threshold:"
 _OPS = {
     ast.Add: operator.add,
