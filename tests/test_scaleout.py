@@ -177,6 +177,8 @@ def differences(a, b, path="", increase_tol: float = 0.05) -> list[str]:
         if set(a) != set(b):
             return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
         figure = CHECKLIST_INCREASE_ITEMS.get(a.get("item")) if "value" in a else None
+        if figure is None and "value" in a and a.get("unit") == "seconds":
+            figure = "value_seconds"  # a checklist time: the seconds figures' tolerance
         return [
             d
             for k in a
