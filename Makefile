@@ -9,11 +9,13 @@ PY := $(VENV)/bin/python
 # validate the compose file and the units offline; mosquitto and redis-server
 # for the throwaway brokers of the link tests; poppler-utils' pdftotext for the
 # installed-package test; pgbackrest for a real backup repository; locales for
-# servers that write in Chinese and other languages). The product's own run-time
+# servers that write in Chinese and other languages; nginx, apache2 and node_exporter for
+# the access-log, application-server and host tests). The product's own run-time
 # packages (Pango, the CJK font, the PostgreSQL client) come from
 # deploy/install.sh, as in the image.
 APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client \
-	victoria-metrics docker-compose systemd mosquitto redis-server poppler-utils locales pgbackrest
+	victoria-metrics docker-compose systemd mosquitto redis-server poppler-utils locales pgbackrest \
+	nginx apache2 prometheus-node-exporter
 # locales the servers of the language tests run under (a PostgreSQL writing its log in Chinese, ...)
 LOCALES := zh_CN.UTF-8 zh_TW.UTF-8 ja_JP.UTF-8 ko_KR.UTF-8 de_DE.UTF-8 fr_FR.UTF-8 ru_RU.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
