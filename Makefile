@@ -15,7 +15,7 @@ PY := $(VENV)/bin/python
 # deploy/install.sh, as in the image.
 APT_PACKAGES := prometheus prometheus-alertmanager chromium fonts-wqy-microhei postgresql-client \
 	victoria-metrics docker-compose systemd mosquitto redis-server poppler-utils locales pgbackrest \
-	nginx apache2 prometheus-node-exporter
+	nginx apache2 prometheus-node-exporter iproute2
 # locales the servers of the language tests run under (a PostgreSQL writing its log in Chinese, ...)
 LOCALES := zh_CN.UTF-8 zh_TW.UTF-8 ja_JP.UTF-8 ko_KR.UTF-8 de_DE.UTF-8 fr_FR.UTF-8 ru_RU.UTF-8
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

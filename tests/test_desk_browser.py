@@ -26,8 +26,13 @@ ARGS = [
 ]
 SHOTS = os.environ.get("AFTERCARE_DESK_SCREENSHOTS")  # a directory to save the pages in
 
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+from playwright import sync_api  # noqa: E402  (the [test] extra installs it)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _chromium_is_installed() -> None:
+    """Debian's chromium is a test dependency (make system-deps): missing is a failure."""
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: make system-deps installs chromium"
 
 
 def log_in(page, base: str, name: str) -> None:

@@ -32,6 +32,15 @@ from exporters.logs import access, logformat
 NGINX = "/usr/sbin/nginx"
 APACHE = "/usr/sbin/apache2"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _servers_are_installed() -> None:
+    """Debian's nginx and apache2 are test dependencies (make system-deps): missing fails."""
+    for binary in (NGINX, APACHE):
+        assert Path(binary).exists(), f"{binary} is missing: make system-deps installs it"
+
+
 BACKEND_DELAY = 0.05  # seconds the backend sleeps before answering
 N = 4  # requests of each kind
 
@@ -169,7 +178,6 @@ http {{
         terminate(proc)
 
 
-@pytest.mark.skipif(not Path(NGINX).exists(), reason="Debian's nginx is not installed")
 def test_nginx_main_format_counts_every_request_with_its_request_time(tmp_path, backend):
     with nginx(tmp_path, backend) as (port, root):
         sent = traffic(port, "/health")
@@ -215,7 +223,6 @@ def test_nginx_main_format_counts_every_request_with_its_request_time(tmp_path, 
     assert json_out == out
 
 
-@pytest.mark.skipif(not Path(NGINX).exists(), reason="Debian's nginx is not installed")
 def test_nginx_line_not_in_the_declared_format_is_unparsed(tmp_path, backend):
     with nginx(tmp_path, backend) as (port, root):
         requests.get(f"http://127.0.0.1:{port}/api/x", timeout=5)
@@ -273,7 +280,6 @@ CustomLog {root}/timed_ms.log timed_ms env=!readiness_probe
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.skipif(not Path(APACHE).exists(), reason="Debian's apache2 is not installed")
 def test_apache_logformat_with_microseconds_and_milliseconds(backend):
     with apache(backend) as (port, root):
         sent = traffic(port, "/health")
@@ -368,7 +374,6 @@ def test_apache_format_checks_with_apache_itself(tmp_path):
     assert parser(line) == logformat.Entry("2", 0.0015, None, "/a")
 
 
-@pytest.mark.skipif(not Path(NGINX).exists(), reason="Debian's nginx is not installed")
 def test_services_exporter_serves_declared_formats_promtool_clean(tmp_path, backend):
     state = tmp_path / "state"
     with nginx(tmp_path, backend) as (port, root):
