@@ -16,6 +16,7 @@ import time
 import requests
 
 from exporters.config import ConfigError, load_config
+from exporters.version import version_line
 
 from .analysis.contract import maintenance_windows
 
@@ -64,10 +65,32 @@ def _same(a: dict, b: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="aftercare-silences", description=__doc__.splitlines()[0])
-    p.add_argument("--config.file", dest="config_file", required=True, metavar="FILE")
-    p.add_argument("--alertmanager", required=True, metavar="URL")
-    p.add_argument("--days", type=float, default=7.0, help="windows starting within this many days")
-    p.add_argument("--system", action="append", metavar="NAME")
+    p.add_argument("--version", action="version", version=version_line("aftercare-silences"))
+    p.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="aftercare.yml",
+        metavar="FILE",
+        help="the aftercare.yml with the maintenance windows (default: %(default)s)",
+    )
+    p.add_argument(
+        "--alertmanager",
+        required=True,
+        metavar="URL",
+        help="the Alertmanager to make the silences in (required)",
+    )
+    p.add_argument(
+        "--days",
+        type=float,
+        default=7.0,
+        help="windows starting within this many days (default: %(default)g)",
+    )
+    p.add_argument(
+        "--system",
+        action="append",
+        metavar="NAME",
+        help="only this system (repeatable; default: every system)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the silences, make none")
     args = p.parse_args(argv)
     try:

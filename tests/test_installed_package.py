@@ -153,6 +153,25 @@ def test_version_of_all_three_tools(full):
         assert result.stdout == f"{tool}, version {version} (python {python.stdout.strip()})\n"
 
 
+def test_every_console_script_of_the_wheel_runs(full):
+    """Each console script the installed package declares answers --version and --help."""
+    listed = full.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m; "
+        "print(' '.join(sorted(e.name for e in m.distribution('aftercare').entry_points "
+        "if e.group == 'console_scripts')))",
+    ).stdout.split()
+    assert {"aftercare-desk", "aftercare-notify", "aftercare-silences", *TOOLS} <= set(listed)
+    for tool in listed:
+        for flag in ("--version", "--help"):
+            result = full.run(tool, flag)
+            assert result.returncode == 0, (tool, flag, result.stderr)
+            assert result.stdout.startswith(
+                f"{tool}, version " if flag == "--version" else "usage: "
+            )
+
+
 def test_help_of_all_three_tools_exits_0(full):
     for argv in (
         ("aftercare-exporter", "--help"),
